@@ -1,0 +1,4 @@
+export * from './outcome.js';
+export * from './limits.js';
+export * from './task.js';
+export * from './errors.js';

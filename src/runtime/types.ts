@@ -1,0 +1,114 @@
+/**
+ * The runtime's public contract (DESIGN.md §3). The runtime knows nothing of tasks, GraphQL or
+ * storage: it runs one module with one request and classifies how it ended.
+ */
+import type { FileEntry, Limits, OutcomeKind, TrapInfo } from '../domain/index.js';
+
+/** A module to run, identified by the sha256 (hex) of its original bytes. */
+export interface ModuleRef {
+  digest: string;
+  /** Original bytes. Needed the first time a digest is seen; afterwards the compiled module is cached. */
+  bytes?: Uint8Array;
+}
+
+export interface DeterministicOptions {
+  /** Seed for random_get (any 53-bit safe integer). */
+  seed: number;
+  /** What the realtime clock reads at the first call, in ms since the Unix epoch. */
+  epochMs: number;
+}
+
+export interface RunRequest {
+  module: ModuleRef;
+  /** argv[0] as the guest sees it; defaults to "main.wasm". */
+  argv0?: string;
+  /** Arguments after argv[0]. */
+  args: string[];
+  env: Record<string, string>;
+  stdin: Uint8Array;
+  /** Preopened at "/" in an in-memory filesystem. Paths are absolute or relative to "/". */
+  files?: FileEntry[];
+  limits: Limits;
+  deterministic?: DeterministicOptions;
+}
+
+export interface OutputChunk {
+  stream: 'stdout' | 'stderr';
+  data: Uint8Array;
+}
+
+export interface RunOutcome {
+  kind: OutcomeKind;
+  /** The guest's exit code for 'exited'; null otherwise. */
+  exitCode: number | null;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  /** Files the guest created or modified (final contents), sorted by path. */
+  files: FileEntry[];
+  trap?: TrapInfo;
+  /** Human-readable detail for invalid_module, host_error, memory_limit, output_limit. */
+  error?: string;
+  /** Time spent compiling (0 when the compiled module came from the cache). */
+  compileMs: number;
+  /** Wall-clock time from instantiation to the end of the run. */
+  runMs: number;
+  /** Fuel consumed, when limits.fuel was set. */
+  fuelUsed?: bigint;
+  /** Size of the guest's linear memory at the end of the run. */
+  memoryPeakBytes: number;
+}
+
+export type ImportKind = 'function' | 'table' | 'memory' | 'global' | 'tag';
+
+export interface ModuleInfo {
+  digest: string;
+  size: number;
+  imports: { module: string; name: string; kind: ImportKind }[];
+  exports: { name: string; kind: ImportKind }[];
+  /** The module's (first) memory, defined or imported; null when it has none. */
+  memory: { initialPages: number; maximumPages: number | null; imported: boolean } | null;
+  /** Exports `_start`: a WASI command. */
+  isCommand: boolean;
+}
+
+export interface PoolStats {
+  /** Configured number of task workers. */
+  workers: number;
+  busy: number;
+  idle: number;
+  /** Warm spares ready to replace a terminated worker. */
+  spares: number;
+  /** Requests waiting for a free worker. */
+  queued: number;
+  tasksRun: number;
+  /** Workers terminated (timeout, cancel, death) and replaced. */
+  workersReplaced: number;
+  compiledModules: number;
+}
+
+export interface Runtime {
+  /**
+   * Validate and inspect a module for registration. Throws an InvalidModuleError (domain
+   * SpindleError with code INVALID_MODULE) naming the reason: malformed bytes, not a command,
+   * an import the host does not provide, an unsupported feature.
+   */
+  inspect(bytes: Uint8Array): Promise<ModuleInfo>;
+  /** Compile (and cache) ahead of the first run. */
+  prepare(module: ModuleRef): Promise<void>;
+  /** Never rejects: every end is an outcome. */
+  run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunOutcome>;
+  stats(): PoolStats;
+  /** Terminate all workers. In-flight runs end as 'cancelled'. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Number of task workers (default: available cores). */
+  workers: number;
+  /** Compiled modules kept in memory (LRU by digest). */
+  moduleCacheSize?: number;
+  /** Minimum interval between live output callbacks per run. */
+  outputFlushMs?: number;
+}

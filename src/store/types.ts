@@ -1,0 +1,247 @@
+/**
+ * The store's public face: small interfaces over Prisma and the blob stores. Nothing outside
+ * src/store sees Prisma or minio types. Rows are plain objects; bytes are Uint8Array; 64-bit
+ * counters are bigint.
+ *
+ * Owner: the store. Extend freely, but keep every method one clear job and keep Prisma out.
+ */
+import type { FileEntry, Limits, OutcomeKind, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
+
+export const DEFAULT_TENANT_ID = '00000000-0000-0000-0000-000000000000';
+
+// ---------- rows ----------
+
+export interface AgentRow {
+  id: string;
+  tenantId: string;
+  name: string;
+  description: string | null;
+  latestVersion: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface AgentVersionRow {
+  id: string;
+  agentId: string;
+  tenantId: string;
+  version: number;
+  moduleDigest: string;
+  moduleSize: number;
+  imports: { module: string; name: string; kind: string }[];
+  exports: { name: string; kind: string }[];
+  memoryInitialPages: number | null;
+  memoryMaximumPages: number | null;
+  defaultLimits: Partial<Limits>;
+  createdAt: Date;
+}
+
+export interface TaskRow {
+  id: string;
+  tenantId: string;
+  agentId: string;
+  agentVersionId: string;
+  /** Digest of the agent version's module (denormalised for the executor's hot path). */
+  moduleDigest: string;
+  status: TaskStatus;
+  priority: number;
+  stdin: Uint8Array;
+  args: string[];
+  env: Record<string, string>;
+  /** Digest of the input files bundle in the blob store, or null for none. */
+  filesDigest: string | null;
+  limits: Limits;
+  retry: RetryPolicy;
+  deterministic: { seed: number; epochMs: number } | null;
+  idempotencyKey: string | null;
+  /** Attempts started so far (the next attempt is attempts + 1). */
+  attempts: number;
+  runAt: Date;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  /** Summary of the last finished attempt. */
+  lastOutcome: OutcomeKind | null;
+  exitCode: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface TaskAttemptRow {
+  id: string;
+  taskId: string;
+  tenantId: string;
+  n: number;
+  node: string;
+  outcome: OutcomeKind;
+  exitCode: number | null;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  trapCode: TrapCode | null;
+  trapMessage: string | null;
+  error: string | null;
+  compileMs: number;
+  runMs: number;
+  fuelUsed: bigint | null;
+  memoryPeakBytes: number;
+  /** Files the guest wrote: metadata here, bytes in the blob store under `filesDigest`. */
+  files: { path: string; size: number }[];
+  filesDigest: string | null;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+// ---------- inputs ----------
+
+export interface NewAgentVersion {
+  tenantId: string;
+  name: string;
+  description?: string | null;
+  moduleDigest: string;
+  moduleSize: number;
+  imports: AgentVersionRow['imports'];
+  exports: AgentVersionRow['exports'];
+  memoryInitialPages: number | null;
+  memoryMaximumPages: number | null;
+  defaultLimits: Partial<Limits>;
+}
+
+export interface NewTask {
+  tenantId: string;
+  agentId: string;
+  agentVersionId: string;
+  moduleDigest: string;
+  priority: number;
+  stdin: Uint8Array;
+  args: string[];
+  env: Record<string, string>;
+  filesDigest: string | null;
+  limits: Limits;
+  retry: RetryPolicy;
+  deterministic: { seed: number; epochMs: number } | null;
+  idempotencyKey: string | null;
+  runAt: Date;
+}
+
+/** The result of one attempt, written together with the task's next state. */
+export interface AttemptResult {
+  taskId: string;
+  n: number;
+  node: string;
+  outcome: OutcomeKind;
+  exitCode: number | null;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  trapCode: TrapCode | null;
+  trapMessage: string | null;
+  error: string | null;
+  compileMs: number;
+  runMs: number;
+  fuelUsed: bigint | null;
+  memoryPeakBytes: number;
+  files: { path: string; size: number }[];
+  filesDigest: string | null;
+  startedAt: Date;
+  finishedAt: Date;
+  /** The task's next state: a terminal status, or RETRYING with the time of the next attempt. */
+  next: { status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' } | { status: 'RETRYING'; runAt: Date };
+}
+
+export interface TaskFilter {
+  status?: TaskStatus[];
+  agentId?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+export interface Page<T> {
+  rows: T[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+// ---------- repositories ----------
+
+export interface AgentRepository {
+  /** Creates the agent on first registration, else adds version latestVersion + 1. */
+  registerVersion(v: NewAgentVersion): Promise<{ agent: AgentRow; version: AgentVersionRow }>;
+  get(tenantId: string, id: string): Promise<AgentRow | null>;
+  getByName(tenantId: string, name: string): Promise<AgentRow | null>;
+  list(tenantId: string): Promise<AgentRow[]>;
+  versions(agentId: string): Promise<AgentVersionRow[]>;
+  version(agentId: string, version?: number): Promise<AgentVersionRow | null>;
+  getVersion(id: string): Promise<AgentVersionRow | null>;
+  /** Soft-deletes the agent (its tasks and versions stay readable). */
+  delete(tenantId: string, id: string): Promise<boolean>;
+}
+
+export interface TaskRepository {
+  /**
+   * Inserts tasks in one statement. A task whose (tenantId, idempotencyKey) already exists is not
+   * inserted again: the existing row comes back with created = false. Order follows the input.
+   */
+  insertMany(tasks: NewTask[]): Promise<{ task: TaskRow; created: boolean }[]>;
+  /**
+   * Claims up to `limit` runnable tasks (QUEUED or RETRYING with runAt <= now) with
+   * FOR UPDATE SKIP LOCKED, ordered by priority desc, runAt, createdAt: sets RUNNING,
+   * attempts + 1, the lease (owner, now + leaseMs) and startedAt (first time).
+   */
+  claim(node: string, limit: number, leaseMs: number): Promise<TaskRow[]>;
+  /**
+   * Takes over up to `limit` RUNNING tasks whose lease expired (their node died): the lease moves
+   * to `node`; attempts is unchanged (the caller records attempt `attempts` as host_error).
+   */
+  reclaimExpired(node: string, limit: number, leaseMs: number): Promise<TaskRow[]>;
+  /** Extends the lease of these RUNNING tasks held by `node`. */
+  heartbeat(node: string, taskIds: string[], leaseMs: number): Promise<void>;
+  /**
+   * Writes attempts and the tasks' next states in one transaction. A task is only moved when it is
+   * still RUNNING under `node`'s lease (a cancelled task keeps CANCELLED, but its attempt is recorded).
+   * Returns the tasks as written (moved or not).
+   */
+  finish(results: AttemptResult[]): Promise<TaskRow[]>;
+  /** Gives RUNNING tasks held by `node` back to the queue (graceful shutdown): QUEUED, attempts - 1, lease cleared. */
+  release(node: string, taskIds: string[]): Promise<void>;
+  /** QUEUED/RETRYING/RUNNING → CANCELLED. Returns the row after, or null when not found. */
+  cancel(tenantId: string, id: string): Promise<TaskRow | null>;
+  /** FAILED/CANCELLED → QUEUED with a fresh attempt budget. Returns the row after, or null when not found. */
+  retry(tenantId: string, id: string): Promise<TaskRow | null>;
+  get(tenantId: string, id: string): Promise<TaskRow | null>;
+  getMany(ids: string[]): Promise<TaskRow[]>;
+  list(tenantId: string, filter: TaskFilter, first: number, after?: string): Promise<Page<TaskRow> & { endCursor: string | null }>;
+  attempts(taskId: string): Promise<TaskAttemptRow[]>;
+  countByStatus(tenantId: string | null): Promise<Record<TaskStatus, number>>;
+  /** Earliest runAt among QUEUED/RETRYING tasks (to arm a timer for delayed tasks), or null. */
+  nextRunAt(): Promise<Date | null>;
+}
+
+export interface BlobStore {
+  /** Stores bytes under their sha256 (hex) and returns it; storing the same bytes twice is a no-op. */
+  put(bytes: Uint8Array): Promise<string>;
+  /** Streams into the store, failing with a SpindleError (LIMIT_EXCEEDED) past maxBytes. */
+  putStream(stream: AsyncIterable<Uint8Array>, maxBytes: number): Promise<{ digest: string; size: number }>;
+  get(digest: string): Promise<Uint8Array | null>;
+  has(digest: string): Promise<boolean>;
+  delete(digest: string): Promise<void>;
+}
+
+export interface Store {
+  agents: AgentRepository;
+  tasks: TaskRepository;
+  blobs: BlobStore;
+  /** Which database backs the store ('pglite' | 'postgres'), for logs and /healthz. */
+  kind: 'pglite' | 'postgres';
+  /** Cross-node wake-up: NOTIFY on PostgreSQL, in-process on PGlite. */
+  notifyQueued(): Promise<void>;
+  onQueued(listener: () => void): () => void;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Encode/decode the input files bundle stored as one blob. */
+export type FilesBundle = FileEntry[];
