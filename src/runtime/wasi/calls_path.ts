@@ -1,0 +1,154 @@
+/** path_* calls: every path is resolved inside the in-memory tree by Fs.resolve. */
+import { FDFLAGS, FILETYPE, LOOKUP_SYMLINK_FOLLOW, OFLAGS, RIGHTS, RIGHTS_DIR, RIGHTS_FILE } from './abi.js';
+import { E } from './errno.js';
+import { Fd } from './fds.js';
+import type { Resolved } from './fs.js';
+import type { DirNode } from './inode.js';
+import type { State } from './state.js';
+import { setTimes, writeFilestat } from './stat.js';
+
+function lookup(s: State, fd: number, ptr: number, len: number, follow: boolean): Resolved {
+  const dir = s.fds.dir(fd);
+  return s.fds.fs().resolve(dir, s.mem.string(ptr, len), follow);
+}
+
+/** The entry a removing/renaming call acts on: it must have a parent and a real name. */
+function entry(r: Resolved): { parent: DirNode; name: string } {
+  if (r.parent === null) throw r.node === undefined ? E.NOENT : E.BUSY; // ".", "a/..": not an entry
+  return { parent: r.parent, name: r.name };
+}
+
+export const pathCalls = {
+  path_open(s: State, fd: number, dirflags: number, ptr: number, len: number, oflags: number,
+    base: bigint, inheriting: bigint, fdflags: number, fdPtr: number): number {
+    const parent = s.fds.get(fd);
+    const fs = s.fds.fs();
+    s.mem.check(fdPtr, 4);
+    if (fdflags & ~FDFLAGS.ALL) throw E.INVAL;
+    const r = lookup(s, fd, ptr, len, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    let node = r.node;
+    if (node === undefined) {
+      if (!(oflags & OFLAGS.CREAT)) throw E.NOENT;
+      if (oflags & OFLAGS.DIRECTORY) throw E.INVAL;
+      if (r.slash) throw E.ISDIR; // "new/" cannot create a regular file
+      node = fs.attach(r.parent!, r.name, fs.newFile());
+    } else {
+      if (oflags & OFLAGS.CREAT && oflags & OFLAGS.EXCL) throw E.EXIST;
+      if (node.type === FILETYPE.SYMBOLIC_LINK) throw E.LOOP; // not followed: O_NOFOLLOW semantics
+      if (oflags & OFLAGS.DIRECTORY && node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
+      // Like open(2) with O_WRONLY on a directory; with oflags.directory (what opendir asks)
+      // write rights are simply masked off below, as wasmtime does.
+      const wantsWrite = !(oflags & OFLAGS.DIRECTORY) && (BigInt.asUintN(64, base) & RIGHTS.FD_WRITE) !== 0n;
+      if (node.type === FILETYPE.DIRECTORY && (oflags & OFLAGS.TRUNC || wantsWrite)) throw E.ISDIR;
+      if (node.type === FILETYPE.REGULAR_FILE && oflags & OFLAGS.TRUNC) fs.setSize(node, 0);
+    }
+    const mask = node.type === FILETYPE.DIRECTORY ? RIGHTS_DIR : RIGHTS_FILE;
+    const b = BigInt.asUintN(64, base) & mask & parent.inheriting;
+    const i = BigInt.asUintN(64, inheriting) & parent.inheriting;
+    s.mem.setU32(fdPtr, s.fds.add(new Fd(node.type, node, fdflags, b, i, -1)));
+    return E.SUCCESS;
+  },
+
+  path_create_directory(s: State, fd: number, ptr: number, len: number): number {
+    const r = lookup(s, fd, ptr, len, false);
+    if (r.node !== undefined) throw E.EXIST;
+    const fs = s.fds.fs();
+    fs.attach(r.parent!, r.name, fs.newDir());
+    return E.SUCCESS;
+  },
+
+  path_remove_directory(s: State, fd: number, ptr: number, len: number): number {
+    const r = lookup(s, fd, ptr, len, false);
+    if (r.node === undefined) throw E.NOENT;
+    if (r.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
+    const { parent, name } = entry(r);
+    if (r.node.entries.size > 0) throw E.NOTEMPTY;
+    s.fds.fs().detach(parent, name);
+    return E.SUCCESS;
+  },
+
+  path_unlink_file(s: State, fd: number, ptr: number, len: number): number {
+    const r = lookup(s, fd, ptr, len, false);
+    if (r.node === undefined) throw E.NOENT;
+    if (r.node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
+    const { parent, name } = entry(r);
+    s.fds.fs().detach(parent, name);
+    return E.SUCCESS;
+  },
+
+  path_rename(s: State, fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
+    const from = lookup(s, fd, oldPtr, oldLen, false);
+    const to = lookup(s, newFd, newPtr, newLen, false);
+    const node = from.node;
+    if (node === undefined) throw E.NOENT;
+    const src = entry(from);
+    if (to.parent === null) throw E.BUSY;
+    const dst = to.node;
+    if (dst === node) return E.SUCCESS; // same inode (hard links or the same path): a no-op
+    if (node.type === FILETYPE.DIRECTORY) {
+      if (dst !== undefined && dst.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
+      if (dst?.type === FILETYPE.DIRECTORY && dst.entries.size > 0) throw E.NOTEMPTY;
+      // A directory cannot move below itself.
+      for (let d: DirNode = to.parent; ; d = d.parent) {
+        if (d === node) throw E.INVAL;
+        if (d.parent === d) break;
+      }
+    } else if (dst?.type === FILETYPE.DIRECTORY) {
+      throw E.ISDIR;
+    }
+    s.fds.fs().rename(src.parent, src.name, to.parent, to.name);
+    return E.SUCCESS;
+  },
+
+  path_symlink(s: State, oldPtr: number, oldLen: number, fd: number, newPtr: number, newLen: number): number {
+    const target = s.mem.string(oldPtr, oldLen);
+    if (target.length === 0) throw E.NOENT;
+    // Only links that stay inside the tree: an absolute target would name the host's root.
+    if (target.charCodeAt(0) === 47) throw E.NOTCAPABLE;
+    const r = lookup(s, fd, newPtr, newLen, false);
+    if (r.node !== undefined) throw E.EXIST;
+    if (r.slash) throw E.NOENT;
+    const fs = s.fds.fs();
+    fs.attach(r.parent!, r.name, fs.newLink(target));
+    return E.SUCCESS;
+  },
+
+  path_readlink(s: State, fd: number, ptr: number, len: number, buf: number, bufLen: number, bufused: number): number {
+    const r = lookup(s, fd, ptr, len, false);
+    if (r.node === undefined) throw E.NOENT;
+    if (r.node.type !== FILETYPE.SYMBOLIC_LINK) throw E.INVAL;
+    const bytes = r.node.targetBytes;
+    const k = Math.min(bytes.length, bufLen >>> 0); // silently truncated, like readlink(2)
+    s.mem.check(bufused, 4);
+    s.mem.range(buf, k).set(bytes.subarray(0, k));
+    s.mem.setU32(bufused, k);
+    return E.SUCCESS;
+  },
+
+  path_link(s: State, oldFd: number, oldFlags: number, oldPtr: number, oldLen: number,
+    newFd: number, newPtr: number, newLen: number): number {
+    const from = lookup(s, oldFd, oldPtr, oldLen, (oldFlags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    if (from.node === undefined) throw E.NOENT;
+    if (from.node.type === FILETYPE.DIRECTORY) throw E.PERM;
+    const to = lookup(s, newFd, newPtr, newLen, false);
+    if (to.node !== undefined) throw E.EXIST;
+    if (to.slash) throw E.NOENT;
+    s.fds.fs().attach(to.parent!, to.name, from.node);
+    return E.SUCCESS;
+  },
+
+  path_filestat_get(s: State, fd: number, flags: number, ptr: number, len: number, buf: number): number {
+    const r = lookup(s, fd, ptr, len, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    if (r.node === undefined) throw E.NOENT;
+    writeFilestat(s.mem, buf, r.node);
+    return E.SUCCESS;
+  },
+
+  path_filestat_set_times(s: State, fd: number, flags: number, ptr: number, len: number,
+    atim: bigint, mtim: bigint, fstflags: number): number {
+    const r = lookup(s, fd, ptr, len, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    if (r.node === undefined) throw E.NOENT;
+    setTimes(s.clock, r.node, atim, mtim, fstflags);
+    return E.SUCCESS;
+  },
+};
