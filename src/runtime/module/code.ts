@@ -1,0 +1,108 @@
+/**
+ * The code section rewriter: decodes every instruction of every body (it has to, to find `loop`
+ * and `memory.grow`), replaces `memory.grow` with a call to the grow wrapper and inserts fuel
+ * checkpoints. Unchanged stretches are copied, not re-encoded; unchanged bodies are copied whole.
+ */
+import { InvalidModuleError, malformedAt } from './errors.js';
+import { emitCheckpoint, type Checkpoint } from './fuel.js';
+import { Writer } from './leb.js';
+import { immediates, uleb, ulebValue } from './decode.js';
+import { FREE } from './opcodes.js';
+import { Reader, type Section } from './reader.js';
+
+export interface CodeRewrite {
+  /** Function index of the grow wrapper, or null when the module has no memory. */
+  growFunc: number | null;
+  /** The fuel checkpoint sequence, or null when not metering. */
+  fuel: Checkpoint | null;
+  /** Whole code entries (size + body) to append. */
+  extraBodies: Uint8Array[];
+  /** Index of the first defined function (the number of imported ones), for messages. */
+  firstFunc: number;
+}
+
+const unknownOpcode = (at: number, what: string, func: number) =>
+  new InvalidModuleError(`unknown or unsupported opcode ${what} at offset ${at} (function #${func})`, {
+    offset: at,
+  });
+
+/** Rewrite one body (locals + expression, `r` spans exactly it) into `w`. Returns false if unchanged. */
+function rewriteBody(r: Reader, opts: CodeRewrite, w: Writer, func: number): boolean {
+  const buf = r.buf;
+  const end = r.end;
+  let copyFrom = r.pos; // locals are copied as they are
+  for (let n = r.u32(); n > 0; n--) (r.u32(), r.valtype());
+  let pos = r.pos;
+  const fuel = opts.fuel;
+  const growFunc = opts.growFunc;
+  let modified = false;
+  const patches: number[] = [];
+  const costs: number[] = [];
+  const frames: number[] = []; // 1 for loop, 0 for other blocks
+  let cost = 0;
+  if (fuel !== null) {
+    w.copy(buf, copyFrom, pos);
+    copyFrom = pos;
+    patches.push(emitCheckpoint(w, fuel));
+    modified = true;
+  }
+  while (pos < end) {
+    const at = pos;
+    const op = buf[pos++]!;
+    cost += 1 - FREE[op]!;
+    pos = immediates(buf, pos, op);
+    if (pos < 0) throw unknownOpcode(at, `0x${op.toString(16)}${op >= 0xfc ? ` ${(uleb(buf, at + 1), ulebValue)}` : ''}`, func);
+    if (op < 0x02 || (op > 0x06 && op !== 0x0b && op !== 0x18 && op !== 0x1f && op !== 0x40)) continue;
+    if (op === 0x0b || op === 0x18) { // end, delegate
+      if (frames.length === 0) {
+        if (pos !== end) throw malformedAt(pos, `function #${func}: code after the final end`);
+        if (!modified) return false;
+        w.copy(buf, copyFrom, pos);
+        if (fuel !== null) w.patch5(patches.pop()!, cost);
+        return true;
+      }
+      if (frames.pop() === 1 && fuel !== null) {
+        w.patch5(patches.pop()!, cost);
+        cost = costs.pop()!;
+      }
+    } else if (op === 0x40) {
+      if (growFunc === null) continue;
+      w.copy(buf, copyFrom, at);
+      w.byte(0x10).u32(growFunc);
+      copyFrom = pos;
+      modified = true;
+    } else if (op !== 0x03) {
+      if (op !== 0x05) frames.push(0); // block, if, try, try_table (not else)
+    } else {
+      frames.push(1);
+      if (fuel !== null) {
+        w.copy(buf, copyFrom, pos);
+        copyFrom = pos;
+        patches.push(emitCheckpoint(w, fuel));
+        costs.push(cost);
+        cost = 0;
+      }
+    }
+  }
+  throw malformedAt(end, `function #${func}: body ends without its final end`);
+}
+
+/** Rewrite the code section payload `s` (or an absent one) into `out`. */
+export function rewriteCode(bytes: Uint8Array, s: Section | null, opts: CodeRewrite, out: Writer): void {
+  const r = new Reader(bytes, s ? s.start : 0, s ? s.end : 0);
+  const count = s ? r.u32() : 0;
+  out.u32(count + opts.extraBodies.length);
+  const scratch = new Writer(4096);
+  for (let i = 0; i < count; i++) {
+    const entryStart = r.pos;
+    const size = r.u32();
+    const bodyEnd = r.pos + size;
+    if (bodyEnd > r.end) throw malformedAt(entryStart, `function #${opts.firstFunc + i}: body extends past the code section`);
+    const body = new Reader(bytes, r.pos, bodyEnd);
+    if (rewriteBody(body, opts, scratch.reset(), opts.firstFunc + i)) out.u32(scratch.len).append(scratch);
+    else out.copy(bytes, entryStart, bodyEnd);
+    r.pos = bodyEnd;
+  }
+  if (r.pos !== r.end) throw malformedAt(r.pos, 'code section has trailing bytes');
+  for (const body of opts.extraBodies) out.copy(body, 0, body.length);
+}

@@ -1,0 +1,137 @@
+/**
+ * prepareModule: one pass over the sections that moves the memory into the import section as
+ * `spindle`.`memory`, routes `memory.grow` through an appended wrapper that records failures,
+ * and optionally meters fuel. Only *appends* types, functions and globals, so no index of the
+ * original module changes: element segments, the start function, exports and the name section
+ * stay valid and are copied as they are (custom sections are all kept, in place).
+ */
+import { rewriteCode } from './code.js';
+import { InvalidModuleError } from './errors.js';
+import { FUEL_UNSET, makeCheckpoint } from './fuel.js';
+import { Writer } from './leb.js';
+import { Reader, SECTION_ORDER, SectionId, type Section } from './reader.js';
+import { checkMemories, readStructure, TYPE_I32_I32, type ModuleStructure } from './structure.js';
+
+export const MEMORY_IMPORT = { module: 'spindle', name: 'memory' } as const;
+export const GROW_FAILED_EXPORT = '__spindle_grow_failed';
+export const FUEL_EXPORT = '__spindle_fuel';
+/** Export names a guest may not use (they would clash with the ones Spindle adds). */
+export const RESERVED_EXPORT_PREFIX = '__spindle_';
+
+export interface PreparedModule {
+  /** The rewritten binary. */
+  bytes: Uint8Array;
+  /** What to create and pass as `imports.spindle.memory`; null when the module has no memory. */
+  memory: { initialPages: number; maximumPages: number | null } | null;
+  /** Exported globals: i32 set to 1 when a memory.grow returned -1; i64 fuel remaining. */
+  exports: { growFailed: string; fuel: string | null };
+}
+
+type Transform = (s: Section | null, out: Writer) => boolean;
+
+/** Copy a vector section and append `extra` already-encoded items to it. */
+function appendVec(bytes: Uint8Array, s: Section | null, out: Writer, extra: Writer, n: number): boolean {
+  const r = new Reader(bytes, s ? s.start : 0, s ? s.end : 0);
+  const count = s ? r.u32() : 0;
+  out.u32(count + n).copy(bytes, r.pos, r.end).append(extra);
+  return count + n > 0;
+}
+
+/** `(func (param i32) (result i32) local.get 0 memory.grow local.tee 0 i32.const -1 i32.eq if …)` */
+function growBody(growFailed: number): Uint8Array {
+  const body = new Writer(32)
+    .byte(0x00) // no locals
+    .byte(0x20).byte(0x00).byte(0x40).byte(0x00).byte(0x22).byte(0x00)
+    .byte(0x41).byte(0x7f).byte(0x46).byte(0x04).byte(0x40)
+    .byte(0x41).byte(0x01).byte(0x24).u32(growFailed).byte(0x0b)
+    .byte(0x20).byte(0x00).byte(0x0b);
+  return new Writer(40).u32(body.len).append(body).toBytes();
+}
+
+function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean): Map<number, Transform> {
+  const mem = m.memories[0] ?? null;
+  let growType = m.types.indexOf(TYPE_I32_I32);
+  const addType = mem !== null && growType < 0;
+  if (growType < 0) growType = m.types.length;
+  const growFailed = m.numGlobalImports + m.numDefinedGlobals;
+  const fuelGlobal = fuel ? growFailed + 1 : null;
+  const t = new Map<number, Transform>();
+
+  if (addType) {
+    const entry = new Writer(8).byte(0x60).byte(1).byte(0x7f).byte(1).byte(0x7f);
+    t.set(SectionId.Type, (s, out) => appendVec(bytes, s, out, entry, 1));
+  }
+  if (mem) {
+    const memImport = new Writer(32).name(MEMORY_IMPORT.module).name(MEMORY_IMPORT.name).byte(0x02);
+    memImport.copy(bytes, mem.limits.start, mem.limits.end);
+    if (mem.importIndex === null) {
+      t.set(SectionId.Import, (s, out) => appendVec(bytes, s, out, memImport, 1));
+      t.set(SectionId.Memory, () => false); // its only memory moved into the import section
+    } else {
+      const old = m.imports[mem.importIndex]!;
+      // Same count, the memory entry renamed in place (limits unchanged).
+      t.set(SectionId.Import, (s, out) => {
+        out.copy(bytes, s!.start, old.start).append(memImport).copy(bytes, old.end, s!.end);
+        return true;
+      });
+    }
+    t.set(SectionId.Function, (s, out) => appendVec(bytes, s, out, new Writer(8).u32(growType), 1));
+  }
+  const globals = new Writer(32).byte(0x7f).byte(0x01).byte(0x41).byte(0x00).byte(0x0b);
+  if (fuel) globals.byte(0x7e).byte(0x01).byte(0x42).s64(FUEL_UNSET).byte(0x0b);
+  t.set(SectionId.Global, (s, out) => appendVec(bytes, s, out, globals, fuel ? 2 : 1));
+  const exports = new Writer(64).name(GROW_FAILED_EXPORT).byte(0x03).u32(growFailed);
+  if (fuel) exports.name(FUEL_EXPORT).byte(0x03).u32(fuelGlobal!);
+  t.set(SectionId.Export, (s, out) => appendVec(bytes, s, out, exports, fuel ? 2 : 1));
+
+  const code = {
+    growFunc: mem ? m.funcTypes.length : null, // appended after every existing function
+    fuel: fuelGlobal === null ? null : makeCheckpoint(fuelGlobal),
+    extraBodies: mem ? [growBody(growFailed)] : [],
+    firstFunc: m.numFuncImports,
+  };
+  t.set(SectionId.Code, (s, out) => {
+    rewriteCode(bytes, s, code, out);
+    return s !== null || code.extraBodies.length > 0;
+  });
+  return t;
+}
+
+/**
+ * Rewrite a module for the worker pool (see PreparedModule). Throws InvalidModuleError when the
+ * module is malformed or uses something the runtime cannot host (several memories, memory64,
+ * shared memory, GC types, an unknown opcode, an export under the reserved `__spindle_` prefix).
+ */
+export function prepareModule(bytes: Uint8Array, opts: { fuel: boolean }): PreparedModule {
+  const m = readStructure(bytes);
+  checkMemories(m);
+  const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
+  if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
+
+  const t = transforms(bytes, m, opts.fuel);
+  const out = new Writer(bytes.length + 4096);
+  const payload = new Writer(1024);
+  out.copy(bytes, 0, 8);
+  const emit = (id: number, s: Section | null) => {
+    const transform = t.get(id);
+    if (!transform) return void out.copy(bytes, s!.headerStart, s!.end);
+    if (transform(s, payload.reset())) out.byte(id).u32(payload.len).append(payload);
+  };
+  const present = new Set(m.sections.map((s) => s.id));
+  const missing = [...t.keys()].filter((id) => !present.has(id)).sort((a, b) => SECTION_ORDER[a]! - SECTION_ORDER[b]!);
+  let next = 0;
+  for (const s of m.sections) {
+    if (s.id !== SectionId.Custom) {
+      while (next < missing.length && SECTION_ORDER[missing[next]!]! < SECTION_ORDER[s.id]!) emit(missing[next++]!, null);
+    }
+    emit(s.id, s);
+  }
+  while (next < missing.length) emit(missing[next++]!, null);
+
+  const mem = m.memories[0];
+  return {
+    bytes: out.toBytes(),
+    memory: mem ? { initialPages: mem.limits.min, maximumPages: mem.limits.max } : null,
+    exports: { growFailed: GROW_FAILED_EXPORT, fuel: opts.fuel ? FUEL_EXPORT : null },
+  };
+}
