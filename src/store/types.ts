@@ -19,6 +19,8 @@ export interface AgentRow {
   latestVersion: number;
   createdAt: Date;
   updatedAt: Date;
+  /** Set when the agent was deleted (soft delete): `get` still finds it, by name and in lists it is gone. */
+  deletedAt: Date | null;
 }
 
 export interface AgentVersionRow {
@@ -56,6 +58,11 @@ export interface TaskRow {
   idempotencyKey: string | null;
   /** Attempts started so far (the next attempt is attempts + 1). */
   attempts: number;
+  /**
+   * Attempts that belong to earlier budgets. A manual `retry` sets it to `attempts`, so the rule
+   * the executor applies is: another attempt is allowed while `attempts - attemptBase < retry.maxAttempts`.
+   */
+  attemptBase: number;
   runAt: Date;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
@@ -92,6 +99,37 @@ export interface TaskAttemptRow {
   filesDigest: string | null;
   startedAt: Date;
   finishedAt: Date;
+}
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export const API_KEY_ROLES = ['admin', 'submitter', 'viewer'] as const;
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
+
+export interface ApiKeyRow {
+  id: string;
+  tenantId: string;
+  name: string;
+  /** The first characters of the key, to tell keys apart in lists; never enough to use it. */
+  prefix: string;
+  /** sha256 (hex) of the whole secret; the secret itself is never stored. */
+  secretHash: string;
+  role: ApiKeyRole;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** A stored module (blob) as one tenant sees it: shared bytes are counted for every tenant that stored them. */
+export interface ModuleRow {
+  digest: string;
+  size: number;
+  /** When this tenant first stored it. */
+  createdAt: Date;
 }
 
 // ---------- inputs ----------
@@ -220,6 +258,44 @@ export interface TaskRepository {
   nextRunAt(): Promise<Date | null>;
 }
 
+export interface TenantRepository {
+  /** Creates a tenant; fails with CONFLICT when the name is taken. */
+  create(name: string): Promise<TenantRow>;
+  get(id: string): Promise<TenantRow | null>;
+  getByName(name: string): Promise<TenantRow | null>;
+  list(): Promise<TenantRow[]>;
+}
+
+export interface NewApiKey {
+  tenantId: string;
+  name: string;
+  prefix: string;
+  secretHash: string;
+  role: ApiKeyRole;
+}
+
+export interface ApiKeyRepository {
+  create(k: NewApiKey): Promise<ApiKeyRow>;
+  /** The key with this secret hash, revoked or not (the caller checks `revokedAt`), or null. */
+  findByHash(secretHash: string): Promise<ApiKeyRow | null>;
+  /** A tenant's keys, newest first, revoked ones included. */
+  list(tenantId: string): Promise<ApiKeyRow[]>;
+  /** Sets revokedAt (once). Returns the row after, or null when not found in this tenant. */
+  revoke(tenantId: string, id: string): Promise<ApiKeyRow | null>;
+  /** Records a use (lastUsedAt = now). Cheap; callers may skip it when the last touch is recent. */
+  touch(id: string): Promise<void>;
+}
+
+export interface ModuleRepository {
+  /** Records that `tenantId` stored the blob `digest` of `size` bytes (idempotent). */
+  record(tenantId: string, digest: string, size: number): Promise<void>;
+  /** The module as `tenantId` stored it, or null when this tenant never stored it. */
+  get(tenantId: string, digest: string): Promise<ModuleRow | null>;
+  list(tenantId: string): Promise<ModuleRow[]>;
+  /** Sum of the sizes of the modules this tenant stored (for quotas). */
+  storedBytes(tenantId: string): Promise<number>;
+}
+
 export interface BlobStore {
   /** Stores bytes under their sha256 (hex) and returns it; storing the same bytes twice is a no-op. */
   put(bytes: Uint8Array): Promise<string>;
@@ -233,6 +309,9 @@ export interface BlobStore {
 export interface Store {
   agents: AgentRepository;
   tasks: TaskRepository;
+  tenants: TenantRepository;
+  apiKeys: ApiKeyRepository;
+  modules: ModuleRepository;
   blobs: BlobStore;
   /** Which database backs the store ('pglite' | 'postgres'), for logs and /healthz. */
   kind: 'pglite' | 'postgres';

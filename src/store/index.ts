@@ -1,0 +1,63 @@
+/**
+ * makeStore: the database (PGlite by default, PostgreSQL with a URL), migrated at start-up, the
+ * repositories over it, and the blob store (local directory by default, S3/MinIO when configured).
+ */
+import { join } from 'node:path';
+import { makeApiKeyRepository, makeTenantRepository } from './accounts.js';
+import { makeAgentRepository } from './agents.js';
+import { makeFsBlobStore } from './blobs-fs.js';
+import { makeS3BlobStore, type S3Options } from './blobs-s3.js';
+import { openDatabase } from './db.js';
+import { makeModuleRepository } from './modules.js';
+import { makeTaskRepository } from './tasks.js';
+import type { Store } from './types.js';
+
+export type { S3Options } from './blobs-s3.js';
+export * from './types.js';
+
+export interface StoreOptions {
+  /** PostgreSQL URL; unset → PGlite in `<dataDir>/pglite`. */
+  databaseUrl?: string;
+  /** Holds PGlite's files and (without `s3`) the blobs in `<dataDir>/blobs`. */
+  dataDir: string;
+  /** PostgreSQL schema for every table (default `public`); tests use one per file. */
+  pgSchema?: string;
+  /** Blobs in S3/MinIO instead of `<dataDir>/blobs`. */
+  s3?: S3Options;
+  /** This node's name (for logs; leases take the node explicitly). */
+  node?: string;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+  /** Migrations directory (default: prisma/migrations of this package). */
+  migrationsDir?: string;
+  /** Non-fatal background errors (idle pool connections, the LISTEN connection); default: ignored. */
+  onError?: (err: Error) => void;
+}
+
+export async function makeStore(opts: StoreOptions): Promise<Store> {
+  const s3 = opts.s3 ? await makeS3BlobStore(opts.s3) : null;
+  const blobs = s3 ?? (await makeFsBlobStore(join(opts.dataDir, 'blobs')));
+  const db = await openDatabase(opts).catch((err) => {
+    s3?.close();
+    throw err;
+  });
+  const { prisma, sql, notifier } = db;
+  let closing: Promise<void> | null = null;
+  return {
+    kind: db.kind,
+    agents: makeAgentRepository(prisma),
+    tasks: makeTaskRepository(prisma, sql, opts.onError),
+    tenants: makeTenantRepository(prisma),
+    apiKeys: makeApiKeyRepository(prisma),
+    modules: makeModuleRepository(prisma),
+    blobs,
+    notifyQueued: () => notifier.notify(),
+    onQueued: (listener) => notifier.on(listener),
+    ping: () => db.ping(),
+    close: () =>
+      (closing ??= (async () => {
+        s3?.close();
+        await db.close();
+      })()),
+  };
+}
