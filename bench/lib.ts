@@ -1,0 +1,136 @@
+/**
+ * Shared benchmark plumbing: the machine description, statistics, the table printer, the JSON
+ * writer, and a generator for synthetic modules of a chosen size.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+/** One benchmark suite: measures, returns named figures (all from one run). */
+export interface Suite {
+  name: string;
+  /** How the suite runs (mode, sizes), written next to the figures. */
+  setup?: Record<string, unknown>;
+  run(): Promise<Metric[]>;
+}
+
+export interface Metric {
+  name: string;
+  value: number;
+  unit: string;
+  /** The target, as text (e.g. "≤ 2"); informational, never asserted. */
+  target?: string;
+  note?: string;
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    totalMemoryMb: Math.round(os.totalmem() / 2 ** 20),
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(ascending: number[], p: number): number {
+  if (ascending.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * ascending.length);
+  return ascending[Math.min(ascending.length, Math.max(1, rank)) - 1]!;
+}
+
+export const median = (xs: number[]): number => percentile(sorted(xs), 50);
+
+export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('bench: condition not reached in time');
+    await sleep(2);
+  }
+}
+
+export function printTable(title: string, metrics: Metric[]): void {
+  const rows = metrics.map((m) => [m.name, String(round(m.value)), m.unit, m.target ?? '', m.note ?? '']);
+  const head = ['metric', 'value', 'unit', 'target', 'note'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log(`\n${title}`);
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+export function writeResults(suite: string, metrics: Metric[], extra: Record<string, unknown> = {}): string {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}${suite}.json`;
+  const figures = Object.fromEntries(metrics.map((m) => [m.name, { value: round(m.value), unit: m.unit, target: m.target, note: m.note }]));
+  writeFileSync(file, `${JSON.stringify({ suite, machine: machine(), ...extra, figures }, null, 2)}\n`);
+  return file;
+}
+
+// --- synthetic modules ------------------------------------------------------------------------
+
+const leb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+};
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
+const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
+const vec = (items: number[][]): number[] => [...leb(items.length), ...items.flat()];
+const name = (s: string): number[] => vec([...Buffer.from(s)].map((b) => [b]));
+
+/**
+ * A valid WASI command of roughly `targetBytes`: one memory, `_start` (returns at once) and
+ * many functions `(i32) -> i32` with straight-line arithmetic, a loop and loads/stores, so
+ * compilation, our rewrite and fuel instrumentation all have real code to chew on. `salt`
+ * changes one constant, giving a distinct digest per call.
+ */
+export function syntheticModule(targetBytes: number, salt = 0): Uint8Array {
+  const body: number[] = [0x01, 0x01, 0x7f]; // one local i32
+  body.push(0x03, 0x40); // loop
+  for (let i = 0; i < 24; i++) {
+    body.push(0x20, 0x00, 0x41, ...sleb(i * 7 + 1), 0x6a); // local.get 0  i32.const k  i32.add
+    body.push(0x21, 0x01, 0x20, 0x01, 0x41, ...sleb(3), 0x6c, 0x21, 0x00); // local.set 1, x = l1 * 3
+  }
+  body.push(0x41, 0x00, 0x20, 0x00, 0x36, 0x02, 0x00); // i32.store (0, x)
+  body.push(0x20, 0x00, 0x41, 0x00, 0x48, 0x0d, 0x00); // br_if 0 (x < 0)
+  body.push(0x0b); // end loop
+  body.push(0x41, 0x00, 0x28, 0x02, 0x00, 0x0b); // i32.load 0, end
+  const fnBytes = body.length + 2;
+  const count = Math.max(1, Math.floor(targetBytes / fnBytes));
+  const saltedStart = [0x00, 0x41, ...sleb(salt), 0x1a, 0x0b]; // i32.const salt  drop  end
+
+  const types = section(1, vec([[0x60, 0x00, 0x00], [0x60, 0x01, 0x7f, 0x01, 0x7f]]));
+  const funcs = section(3, vec([[0x00], ...Array.from({ length: count }, () => [0x01])]));
+  const memory = section(5, vec([[0x00, 0x01]]));
+  const exports = section(7, vec([[...name('_start'), 0x00, 0x00], [...name('memory'), 0x02, 0x00]]));
+  const bodies = [[...leb(saltedStart.length), ...saltedStart], ...Array.from({ length: count }, () => [...leb(body.length), ...body])];
+  const code = section(10, vec(bodies));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...funcs, ...memory, ...exports, ...code]);
+}

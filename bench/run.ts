@@ -1,0 +1,32 @@
+/**
+ * `npm run bench [suite…]`: runs every suite listed here (or the named ones), prints a table per
+ * suite and writes bench/results/<suite>.json with the machine's description. Figures are
+ * measured, never asserted; ratios come from the same run.
+ */
+import { machine, printTable, writeResults, type Suite } from './lib.js';
+
+/**
+ * Every suite, in run order. Loaded lazily so `npm run bench runtime` does not import (or need)
+ * what only the end-to-end suite uses.
+ */
+const SUITES: { name: string; load: () => Promise<Suite> }[] = [
+  { name: 'runtime', load: async () => (await import('./runtime.js')).runtimeSuite },
+  { name: 'e2e', load: async () => (await import('./e2e.js')).e2eSuite },
+];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !SUITES.some((s) => s.name === w));
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+
+const m = machine();
+console.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.totalMemoryMb} MiB, node ${m.node}, load ${m.loadAverage.join(' ')}`);
+for (const entry of SUITES.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
+  const suite = await entry.load();
+  const started = Date.now();
+  const metrics = await suite.run();
+  printTable(`${suite.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`, metrics);
+  console.log(`wrote ${writeResults(suite.name, metrics, suite.setup === undefined ? {} : { setup: suite.setup })}`);
+}

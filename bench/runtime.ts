@@ -1,0 +1,201 @@
+/**
+ * Runtime benchmark: the pool against the single-thread floor, latency, pre-emption accuracy,
+ * compile times, fuel overhead and idle memory, all measured in one run on this machine.
+ *
+ * Mode: run from TypeScript with tsx; the task workers run the esbuild bundle of
+ * src/runtime/worker.ts (see workerStarter in src/runtime/index.ts), i.e. plain JS with no tsx
+ * loader inside the workers, so there is no TS-bootstrap distortion and no build step is needed.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { makeRuntime } from '../src/runtime/index.js';
+import { prepareModule } from '../src/runtime/module/index.js';
+import { makeWasiHost } from '../src/runtime/wasi/index.js';
+import type { RunOutcome, Runtime } from '../src/runtime/types.js';
+import { loadWasm, loadWat, runRequest, sha256Hex, wasmRef, watRef } from '../test/helpers/fixtures.js';
+import { median, percentile, sleep, sorted, syntheticModule, until, type Metric, type Suite } from './lib.js';
+
+const MiB = 1 << 20;
+const limits = { timeoutMs: 10_000, memoryBytes: 64 * MiB, maxOutputBytes: MiB };
+
+/** Instantiate + run hello on the main thread with the same WASI host and memory reuse: the floor. */
+export async function rawTasksPerSecond(durationMs: number): Promise<number> {
+  return (await rawRun(durationMs)).perSecond;
+}
+
+/** CPU time of the whole process (every thread), in µs. */
+const cpuMicros = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+async function rawRun(durationMs: number): Promise<{ perSecond: number; cpuUsPerTask: number }> {
+  const prepared = prepareModule(await loadWat('hello'), { fuel: false });
+  const module = await WebAssembly.compile(prepared.bytes);
+  const { initialPages } = prepared.memory!;
+  const memory = new WebAssembly.Memory({ initial: initialPages, maximum: 1024 });
+  const stdin = new Uint8Array(0);
+  const once = () => {
+    new Uint8Array(memory.buffer).fill(0);
+    const host = makeWasiHost({
+      args: ['main.wasm'], env: {}, stdin, files: [], maxOutputBytes: MiB, hardOutputBytes: 8 * MiB, onOutput: () => {},
+    });
+    const imports = host.imports;
+    imports.spindle = { memory };
+    host.setMemory(memory);
+    const instance = new WebAssembly.Instance(module, imports);
+    (instance.exports._start as () => void)();
+    return host.result();
+  };
+  for (let i = 0; i < 500; i++) once(); // warm-up
+  let n = 0;
+  const cpu = cpuMicros();
+  const start = performance.now();
+  while (performance.now() - start < durationMs) {
+    for (let i = 0; i < 100; i++) once();
+    n += 100;
+  }
+  return { perSecond: (n / (performance.now() - start)) * 1000, cpuUsPerTask: (cpuMicros() - cpu) / n };
+}
+
+/** Keep `concurrency` hello runs in flight for `durationMs`; returns tasks/s and round trips. */
+async function drive(
+  rt: Runtime,
+  concurrency: number,
+  durationMs: number,
+): Promise<{ perSecond: number; latencies: number[]; cpuUsPerTask: number }> {
+  const req = runRequest(await watRef('hello'), { limits });
+  const latencies: number[] = [];
+  let done = 0;
+  const cpu = cpuMicros();
+  const start = performance.now();
+  const end = start + durationMs;
+  const lane = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      const o = await rt.run(req);
+      latencies.push(performance.now() - t);
+      if (o.kind !== 'exited') throw new Error(`bench: hello ended as ${o.kind}: ${o.error}`);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { perSecond: (done / (performance.now() - start)) * 1000, latencies, cpuUsPerTask: (cpuMicros() - cpu) / done };
+}
+
+async function timeoutOvershoot(rt: Runtime, runs: number, deadlineMs: number): Promise<number[]> {
+  const req = runRequest(await watRef('infinite_loop'), { limits: { ...limits, timeoutMs: deadlineMs } });
+  const overshoot: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await until(() => rt.stats().spares === 1 && rt.stats().busy === 0);
+    const t = performance.now();
+    const o: RunOutcome = await rt.run(req);
+    overshoot.push(performance.now() - t - deadlineMs);
+    if (o.kind !== 'timeout') throw new Error(`bench: infinite_loop ended as ${o.kind}`);
+  }
+  return overshoot;
+}
+
+/** Full prepare (digest check, inspect, rewrite, V8 compile) of fresh modules of ~`bytes`. */
+async function compileMs(rt: Runtime, bytes: number, runs: number, saltBase: number): Promise<{ ms: number; size: number }> {
+  const times: number[] = [];
+  let size = 0;
+  for (let i = 0; i < runs; i++) {
+    const wasm = syntheticModule(bytes, saltBase + i);
+    size = wasm.length;
+    const t = performance.now();
+    await rt.prepare({ digest: sha256Hex(wasm), bytes: wasm });
+    times.push(performance.now() - t);
+  }
+  return { ms: median(times), size };
+}
+
+/** sha256sum over 1 MiB with and without fuel, interleaved so both see the same machine load. */
+async function fuelOverhead(rt: Runtime): Promise<{ ratio: number; plainMs: number; fuelMs: number }> {
+  const ref = await wasmRef('sha256sum');
+  const stdin = new Uint8Array(MiB).map((_, i) => i * 31);
+  const plain: number[] = [];
+  const fueled: number[] = [];
+  const once = async (fuel: bigint | undefined, into: number[] | null) => {
+    const o = await rt.run(runRequest(ref, { stdin, limits: { ...limits, fuel } }));
+    if (o.kind !== 'exited') throw new Error(`bench: sha256sum ended as ${o.kind}`);
+    into?.push(o.runMs);
+  };
+  // Warm both variants on every worker until V8 has tiered the hot functions up.
+  for (let i = 0; i < 10; i++) await Promise.all([once(undefined, null), once(10n ** 15n, null)]);
+  for (let i = 0; i < 15; i++) {
+    await once(undefined, plain);
+    await once(10n ** 15n, fueled);
+  }
+  const plainMs = median(plain);
+  const fuelMs = median(fueled);
+  return { ratio: fuelMs / plainMs, plainMs, fuelMs };
+}
+
+export const runtimeSuite: Suite = {
+  name: 'runtime',
+  setup: {
+    mode: 'tsx main thread; task workers run the esbuild bundle of src/runtime/worker.ts (plain JS, no tsx loader)',
+    workers: os.cpus().length,
+    hello: 'test/fixtures/wat/hello.wat',
+    compileModules: 'bench/lib.ts syntheticModule (~300 KB, ~3 MB), full prepare: digest, rewrite, V8 compile',
+  },
+  async run(): Promise<Metric[]> {
+    const workers = os.cpus().length;
+    await loadWasm('sha256sum');
+    await loadWat('hello');
+
+    const rssBefore = process.memoryUsage().rss;
+    const rt = makeRuntime({ workers });
+    await until(() => rt.stats().idle === workers && rt.stats().spares === 1);
+    await sleep(200);
+    const rssIdle = process.memoryUsage().rss;
+
+    try {
+      // Raw and pool throughput in alternating slices, so both see the same machine load.
+      await drive(rt, workers * 8, 1000); // warm-up
+      const raws: number[] = [];
+      const pools: number[] = [];
+      const rawCpu: number[] = [];
+      const poolCpu: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await rawRun(600);
+        raws.push(r.perSecond);
+        rawCpu.push(r.cpuUsPerTask);
+        const p = await drive(rt, workers * 16, 600);
+        pools.push(p.perSecond);
+        poolCpu.push(p.cpuUsPerTask);
+      }
+      const raw = median(raws);
+      const pool = { perSecond: median(pools) };
+      const moderate = await drive(rt, workers, 3000);
+      const lat = sorted(moderate.latencies);
+      const overshoot = await timeoutOvershoot(rt, 9, 50);
+      const small = await compileMs(rt, 300_000, 5, 1);
+      const large = await compileMs(rt, 3_000_000, 3, 100);
+      const fuel = await fuelOverhead(rt);
+      return [
+        { name: 'raw_tasks_per_s', value: raw, unit: 'tasks/s', note: 'hello, main thread, same WASI host; median of 5 × 0.6 s' },
+        { name: 'pool_tasks_per_s', value: pool.perSecond, unit: 'tasks/s', note: `${workers} workers, ${workers * 16} in flight; interleaved with raw` },
+        { name: 'pool_over_raw', value: pool.perSecond / raw, unit: 'ratio', target: '≥ 0.8' },
+        { name: 'raw_cpu_us_per_task', value: median(rawCpu), unit: 'µs CPU', note: 'all threads; robust to a busy machine' },
+        { name: 'pool_cpu_us_per_task', value: median(poolCpu), unit: 'µs CPU', note: 'main + workers, all threads' },
+        { name: 'pool_p50_ms', value: percentile(lat, 50), unit: 'ms', note: `${workers} in flight, n=${lat.length}` },
+        { name: 'pool_p99_ms', value: percentile(lat, 99), unit: 'ms', target: '≤ 2' },
+        { name: 'timeout_overshoot_ms', value: median(overshoot), unit: 'ms', target: '≤ 10', note: `median of 9 at 50 ms; max ${Math.max(...overshoot).toFixed(1)}` },
+        { name: 'compile_small_ms', value: small.ms, unit: 'ms', target: '≤ 5', note: `${Math.round(small.size / 1024)} KiB, median of 5` },
+        { name: 'compile_large_ms', value: large.ms, unit: 'ms', note: `${(large.size / MiB).toFixed(1)} MiB, median of 3` },
+        { name: 'fuel_overhead_ratio', value: fuel.ratio, unit: 'ratio', target: '≤ 1.2', note: `sha256 of 1 MiB: ${fuel.plainMs.toFixed(1)} → ${fuel.fuelMs.toFixed(1)} ms` },
+        {
+          name: 'idle_pool_rss_mb',
+          value: (rssIdle - rssBefore) / MiB,
+          unit: 'MiB',
+          target: '≤ 100',
+          note: `RSS added by ${workers}+1 idle workers; whole bench process ${(rssIdle / MiB).toFixed(0)} MiB`,
+        },
+      ];
+    } finally {
+      await rt.close();
+    }
+  },
+};

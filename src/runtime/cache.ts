@@ -1,0 +1,167 @@
+/**
+ * Compiled-module cache: inspect → rewrite (memory import, grow flag, optional fuel) → compile,
+ * once per (digest, fuel on/off), LRU by digest. Failures are cached too: compiling the same
+ * bytes again would fail the same way.
+ *
+ * `WebAssembly.compile` runs V8's compilation on background threads, so a large module does not
+ * stall the event loop; only the (linear-time) rewrite runs on the main thread. Small modules
+ * compile synchronously, which is faster than scheduling background tasks.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { inspectModule, MEMORY_IMPORT, prepareModule } from './module/index.js';
+import { WASI_FUNCTIONS } from './wasi/index.js';
+import type { ImportKind, ModuleInfo, ModuleRef } from './types.js';
+
+export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+const WASI_NAMES: ReadonlySet<string> = new Set<string>(WASI_FUNCTIONS);
+
+/** What the host can satisfy: every WASI preview 1 function the WASI host implements. */
+export const hostProvides = (module: string, name: string, kind: ImportKind): boolean =>
+  module === 'wasi_snapshot_preview1' && kind === 'function' && WASI_NAMES.has(name);
+
+export function inspectBytes(bytes: Uint8Array, digest = sha256Hex(bytes)): ModuleInfo {
+  return inspectModule(bytes, { digest, provides: hostProvides });
+}
+
+/** Modules up to this size are compiled synchronously (measured: ~5 ms for 300 KB vs ~13 ms async). */
+const SYNC_COMPILE_BYTES = 512 * 1024;
+
+const quote = (i: { module: string; name: string; kind: string }) => `"${i.module}"."${i.name}" (${i.kind})`;
+
+/** Why a compiled (rewritten) module cannot run as a WASI command here, or null. */
+function commandProblem(module: WebAssembly.Module): string | null {
+  const missing = WebAssembly.Module.imports(module).filter(
+    (i) => !(i.kind === 'memory' && i.module === MEMORY_IMPORT.module && i.name === MEMORY_IMPORT.name) && !hostProvides(i.module, i.name, i.kind),
+  );
+  if (missing.length > 0) {
+    const what = missing.length === 1 ? 'something' : `${missing.length} things`;
+    return `module imports ${what} the host does not provide: ${missing.map(quote).join(', ')}`;
+  }
+  if (!WebAssembly.Module.exports(module).some((e) => e.name === '_start' && e.kind === 'function')) {
+    return 'not a WASI command: the module does not export a function "_start" (reactor modules are not supported)';
+  }
+  return null;
+}
+
+export interface CompiledModule {
+  key: string;
+  module: WebAssembly.Module;
+  memory: { initialPages: number; maximumPages: number | null } | null;
+  growFailedExport: string;
+  fuelExport: string | null;
+  compileMs: number;
+  /** Set once the cache dropped it: workers get it per run and do not keep it. */
+  evicted: boolean;
+}
+
+export type CompileResult = { ok: true; compiled: CompiledModule } | { ok: false; error: string };
+
+interface Entry {
+  /** Settled results are stored unwrapped so a cache hit dispatches without awaiting. */
+  plain?: CompileResult | Promise<CompileResult>;
+  fueled?: CompileResult | Promise<CompileResult>;
+}
+
+// Checked before anything is cached, so wrong bytes cannot poison the right digest's entry.
+const digestMatches = (ref: ModuleRef): boolean => ref.bytes !== undefined && sha256Hex(ref.bytes) === ref.digest;
+const mismatch = (ref: ModuleRef): CompileResult => ({
+  ok: false,
+  error: `module digest mismatch: the bytes given for ${ref.digest} hash to something else`,
+});
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export class ModuleCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly capacity: number,
+    /** Called with the key of each compiled module dropped from the cache. */
+    private readonly onEvict: (key: string) => void,
+  ) {}
+
+  get size(): number {
+    let n = 0;
+    for (const e of this.entries.values()) n += (e.plain ? 1 : 0) + (e.fueled ? 1 : 0);
+    return n;
+  }
+
+  /**
+   * The compiled module for `ref`, compiling it on a miss. Returns the settled result itself on
+   * a hit, a promise otherwise; `undefined` when the digest is unknown and no bytes came along.
+   */
+  lookup(ref: ModuleRef, fuel: boolean): CompileResult | Promise<CompileResult> | undefined {
+    let entry = this.entries.get(ref.digest);
+    if (entry !== undefined) {
+      // Refresh recency: Map iteration order is insertion order, so the first key is the LRU.
+      this.entries.delete(ref.digest);
+      this.entries.set(ref.digest, entry);
+    } else {
+      if (ref.bytes === undefined) return undefined;
+      entry = {};
+      this.entries.set(ref.digest, entry);
+      this.evictOverflow();
+    }
+    const slot = fuel ? 'fueled' : 'plain';
+    const cached = entry[slot];
+    if (cached !== undefined) return cached;
+    if (ref.bytes === undefined) return undefined;
+    if (!digestMatches(ref)) {
+      if (entry.plain === undefined && entry.fueled === undefined) this.entries.delete(ref.digest);
+      return mismatch(ref);
+    }
+    const pending = this.compile(ref.digest, ref.bytes, fuel).then((result) => {
+      if (entry[slot] === pending) entry[slot] = result;
+      return result;
+    });
+    entry[slot] = pending;
+    return pending;
+  }
+
+  private evictOverflow(): void {
+    while (this.entries.size > this.capacity) {
+      const [digest, entry] = this.entries.entries().next().value as [string, Entry];
+      this.entries.delete(digest);
+      for (const r of [entry.plain, entry.fueled]) {
+        if (r === undefined) continue;
+        void Promise.resolve(r).then((res) => {
+          if (!res.ok) return;
+          res.compiled.evicted = true;
+          this.onEvict(res.compiled.key);
+        });
+      }
+    }
+  }
+
+  private async compile(digest: string, bytes: Uint8Array, fuel: boolean): Promise<CompileResult> {
+    const started = performance.now();
+    try {
+      // No inspectModule here: it validates and parses the module a second time. The rewrite
+      // rejects what Spindle cannot run, V8 validates, and the imports/exports are read back
+      // from the compiled module (same messages as registration).
+      const prepared = prepareModule(bytes, { fuel });
+      // Small modules compile faster on this thread than through V8's background tasks (a few
+      // ms, once per digest); large ones compile in the background, off the event loop.
+      const module =
+        prepared.bytes.length <= SYNC_COMPILE_BYTES ? new WebAssembly.Module(prepared.bytes) : await WebAssembly.compile(prepared.bytes);
+      const problem = commandProblem(module);
+      if (problem !== null) return { ok: false, error: problem };
+      return {
+        ok: true,
+        compiled: {
+          key: `${digest}:${fuel ? 'fuel' : 'plain'}`,
+          module,
+          memory: prepared.memory,
+          growFailedExport: prepared.exports.growFailed,
+          fuelExport: prepared.exports.fuel,
+          compileMs: performance.now() - started,
+          evicted: false,
+        },
+      };
+    } catch (e) {
+      return { ok: false, error: errorText(e) };
+    }
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * makeRuntime: the sandbox behind DESIGN.md §3. Compiles each module once per digest (cache.ts),
+ * runs every task in a pre-emptible worker thread (pool.ts, worker.ts) and classifies how it
+ * ended (classify.ts). `run()` never rejects: every end, including our own failures, is an outcome.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
+import { InvalidModuleError } from './module/index.js';
+import { inspectBytes, ModuleCache, type CompileResult } from './cache.js';
+import { makeJob } from './job.js';
+import { Pool } from './pool.js';
+import type { RunMessage } from './protocol.js';
+import type { ModuleInfo, ModuleRef, OutputChunk, PoolStats, RunOutcome, RunRequest, Runtime, RuntimeOptions } from './types.js';
+
+export type { Runtime, RuntimeOptions, RunRequest, RunOutcome, PoolStats, ModuleInfo, ModuleRef, OutputChunk } from './types.js';
+export { InvalidModuleError } from './module/index.js';
+
+/** Defaults for the optional RuntimeOptions. */
+export const RUNTIME_DEFAULTS = {
+  /** Compiled modules kept (per digest; the fuel-instrumented variant shares its entry). */
+  moduleCacheSize: 64,
+  /** Live output reaches onOutput at most this often (or every 64 KiB). */
+  outputFlushMs: 50,
+} as const;
+
+/**
+ * The hard output cap: stdout+stderr a guest may *try* to write before the run ends as
+ * output_limit. Well above the kept `maxOutputBytes` so a chatty-but-finite program is merely
+ * truncated, low enough that a flood ends in milliseconds rather than at the timeout.
+ */
+export const hardOutputBytes = (maxOutputBytes: number): number => Math.max(8 * maxOutputBytes, 1 << 20);
+
+const MAX_PAGES = 65536; // 4 GiB: the wasm32 ceiling
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const EMPTY = new Uint8Array(0);
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+function outcome(kind: OutcomeKind, error: string, compileMs = 0): RunOutcome {
+  return {
+    kind, exitCode: null, stdout: EMPTY, stderr: EMPTY, stdoutTruncated: false, stderrTruncated: false,
+    files: [], error, compileMs, runMs: 0, memoryPeakBytes: 0,
+  };
+}
+
+/** Checks the request shape once at the edge; returns a message naming the bad field, or null. */
+function badRequest(req: RunRequest): string | null {
+  const l = req.limits;
+  // setTimeout fires at once (1 ms) for delays beyond 2^31 - 1 ms: refuse them rather than misfire.
+  if (!(l.timeoutMs > 0 && l.timeoutMs <= MAX_TIMER_MS)) return `limits.timeoutMs must be in (0, ${MAX_TIMER_MS}] ms (got ${l.timeoutMs})`;
+  if (!(Number.isInteger(l.memoryBytes) && l.memoryBytes >= 0)) return `limits.memoryBytes must be a non-negative integer (got ${l.memoryBytes})`;
+  if (!(Number.isInteger(l.maxOutputBytes) && l.maxOutputBytes >= 0)) return `limits.maxOutputBytes must be a non-negative integer (got ${l.maxOutputBytes})`;
+  if (l.fuel !== undefined && !(typeof l.fuel === 'bigint' && l.fuel >= 0n)) return `limits.fuel must be a non-negative bigint (got ${String(l.fuel)})`;
+  return null;
+}
+
+/**
+ * How to start a worker. Compiled (dist/…/worker.js): directly. From TypeScript sources (tsx,
+ * vitest) Node 20 cannot start a .ts worker, and `execArgv: ['--import', 'tsx']` does not apply
+ * to the worker entry. So the worker is bundled once per process with esbuild (tsx's own
+ * compiler) into a data: URL, which boots as fast as the compiled file (~30 ms); registering
+ * tsx inside every worker instead costs ~250 ms a start and a loader thread per worker, which
+ * matters when timeouts replace workers in quick succession. The tsx bootstrap is the fallback.
+ */
+function workerStarter(entryOverride?: URL): (workerData: unknown) => Worker {
+  const options: WorkerOptions = {
+    name: 'spindle-task',
+    // Not the parent's flags: under tsx/vitest they load a module loader (a hooks thread and
+    // ~100 ms) into every worker, which the worker does not need.
+    execArgv: [],
+    // A host-side runaway (not the guest: its memory is capped separately) kills the worker, not the process.
+    resourceLimits: { maxOldGenerationSizeMb: 256 },
+  };
+  if (entryOverride !== undefined) return (workerData) => new Worker(entryOverride, { ...options, workerData });
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) {
+    const entry = new URL('./worker.js', here);
+    return (workerData) => new Worker(entry, { ...options, workerData });
+  }
+  const url = (bundledWorker ??= bundleWorker(new URL('./worker.ts', here)));
+  return (workerData) => new Worker(url, { ...options, workerData });
+}
+
+let bundledWorker: URL | undefined;
+
+function bundleWorker(entry: URL): URL {
+  const require = createRequire(import.meta.url);
+  let code: string;
+  try {
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const out = esbuild.buildSync({
+      entryPoints: [fileURLToPath(entry)],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
+    code = out.outputFiles[0]!.text;
+  } catch {
+    let api: string;
+    try {
+      api = import.meta.resolve('tsx/esm/api');
+    } catch {
+      // Some module runners (vitest) do not provide import.meta.resolve.
+      api = pathToFileURL(require.resolve('tsx/esm/api')).href;
+    }
+    code = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(entry.href)});`;
+  }
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+function validateOptions(opts: RuntimeOptions): void {
+  if (!(Number.isInteger(opts.workers) && opts.workers >= 1 && opts.workers <= 1024)) {
+    throw new RangeError(`RuntimeOptions.workers must be an integer from 1 to 1024 (got ${opts.workers})`);
+  }
+  const size = opts.moduleCacheSize;
+  if (size !== undefined && !(Number.isInteger(size) && size >= 1)) {
+    throw new RangeError(`RuntimeOptions.moduleCacheSize must be a positive integer (got ${size})`);
+  }
+  const flush = opts.outputFlushMs;
+  if (flush !== undefined && !(Number.isFinite(flush) && flush >= 0)) {
+    throw new RangeError(`RuntimeOptions.outputFlushMs must be a non-negative number (got ${flush})`);
+  }
+}
+
+/** Not part of the contract: lets tests start a deliberately broken worker (a .js/.mjs file). */
+export interface RuntimeInternals {
+  workerEntry?: URL;
+}
+
+export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = {}): Runtime {
+  validateOptions(opts);
+  const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
+  const pool = new Pool(opts.workers, workerStarter(internals.workerEntry));
+  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (key) => pool.evict(key));
+  let closed = false;
+
+  // Workers are unref'd so a forgotten runtime never holds the process open; while runs are
+  // pending this one handle does (a queued run may be waiting for a worker to boot).
+  let pending = 0;
+  let keepAlive: NodeJS.Timeout | null = null;
+  const settle = (o: RunOutcome): RunOutcome => {
+    if (--pending === 0 && keepAlive !== null) {
+      clearInterval(keepAlive);
+      keepAlive = null;
+    }
+    return o;
+  };
+
+  function dispatch(
+    req: RunRequest,
+    result: CompileResult,
+    compileMs: number,
+    signal: AbortSignal | undefined,
+    onOutput: ((chunk: OutputChunk) => void) | undefined,
+  ): RunOutcome | Promise<RunOutcome> {
+    if (!result.ok) return outcome('invalid_module', result.error, compileMs);
+    const c = result.compiled;
+    const capBytes = req.limits.memoryBytes;
+    const capPages = Math.min(MAX_PAGES, Math.floor(capBytes / WASM_PAGE_BYTES));
+    let initialPages = 0;
+    let maximumPages = 0;
+    if (c.memory !== null) {
+      initialPages = c.memory.initialPages;
+      if (initialPages > capPages) {
+        const error = `initial memory of ${initialPages * WASM_PAGE_BYTES} bytes exceeds the limit of ${capBytes} bytes`;
+        return outcome('memory_limit', error, compileMs);
+      }
+      maximumPages = Math.min(c.memory.maximumPages ?? MAX_PAGES, capPages);
+    }
+    const fuel = req.limits.fuel ?? null;
+    const msg: RunMessage = {
+      t: 'run',
+      seq: 0, // assigned by the pool per worker
+      key: c.key,
+      module: c.module,
+      keep: !c.evicted,
+      argv: [req.argv0 ?? 'main.wasm', ...req.args],
+      env: req.env,
+      stdin: req.stdin,
+      files: req.files ?? [],
+      initialPages,
+      maximumPages,
+      hasMemory: c.memory !== null,
+      memoryCapBytes: capPages * WASM_PAGE_BYTES,
+      maxOutputBytes: req.limits.maxOutputBytes,
+      hardOutputBytes: hardOutputBytes(req.limits.maxOutputBytes),
+      flushMs,
+      growFailedExport: c.growFailedExport,
+      fuelExport: c.fuelExport,
+      fuel,
+      deterministic: req.deterministic ?? null,
+    };
+    return new Promise<RunOutcome>((resolve) =>
+      pool.submit(makeJob(msg, req.limits.timeoutMs, compileMs, signal, onOutput, resolve)),
+    );
+  }
+
+  function run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunOutcome> {
+    if (closed) return Promise.resolve(outcome('cancelled', 'runtime closed'));
+    if (signal?.aborted) return Promise.resolve(outcome('cancelled', 'cancelled before start'));
+    if (pending++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+    let result: RunOutcome | Promise<RunOutcome>;
+    try {
+      const bad = badRequest(req);
+      const found = bad === null ? cache.lookup(req.module, req.limits.fuel !== undefined) : undefined;
+      if (bad !== null) result = outcome('host_error', `bad run request: ${bad}`);
+      else if (found === undefined) result = outcome('host_error', `module ${req.module.digest} is not compiled here and no bytes were given`);
+      else if (found instanceof Promise) result = found.then((r) => dispatch(req, r, r.ok ? r.compiled.compileMs : 0, signal, onOutput));
+      else result = dispatch(req, found, 0, signal, onOutput);
+    } catch (e) {
+      result = outcome('host_error', `host error: ${errorText(e)}`);
+    }
+    return Promise.resolve(result)
+      .catch((e: unknown) => outcome('host_error', `host error: ${errorText(e)}`))
+      .then(settle);
+  }
+
+  return {
+    async inspect(bytes: Uint8Array): Promise<ModuleInfo> {
+      return inspectBytes(bytes);
+    },
+
+    async prepare(module: ModuleRef): Promise<void> {
+      const found = cache.lookup(module, false);
+      if (found === undefined) throw new InvalidModuleError(`module ${module.digest} is not compiled here and no bytes were given`);
+      const r = await found;
+      if (!r.ok) throw new InvalidModuleError(r.error);
+    },
+
+    run,
+
+    stats(): PoolStats {
+      return { ...pool.counters(), compiledModules: cache.size };
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      await pool.close();
+    },
+  };
+}
