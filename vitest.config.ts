@@ -1,6 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // One graphql for everyone: inlined type-graphql would otherwise import graphql/index.mjs while
+  // Apollo and graphql-ws (loaded by Node) get graphql/index.js, and Apollo rejects a schema
+  // "from another module or realm". Production (plain Node) always loads index.js.
+  resolve: { alias: { graphql: 'graphql/index.js' } },
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,

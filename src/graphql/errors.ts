@@ -1,0 +1,46 @@
+/**
+ * Errors at the edge (STYLE §4): a SpindleError becomes `extensions.code` plus its details,
+ * GraphQL's own errors (syntax, validation, variable coercion) pass through, and anything else is
+ * logged with its stack and masked as "Internal server error". Used by Apollo (HTTP) and by
+ * graphql-ws (subscriptions) alike.
+ */
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import { SpindleError } from '../domain/index.js';
+
+export const INTERNAL_MESSAGE = 'Internal server error';
+
+function rootCause(error: unknown): unknown {
+  let e = error;
+  while (e instanceof GraphQLError && e.originalError) e = e.originalError;
+  return e;
+}
+
+/** Builds the client-facing form of an error; `formatted` is what graphql/Apollo would have sent. */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
+  const cause = rootCause(error);
+  if (cause instanceof SpindleError) {
+    return {
+      message: cause.message,
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { ...cause.details, code: cause.code },
+    };
+  }
+  if (cause instanceof GraphQLError) {
+    // GraphQL's own: parse, validation, coercion. Never carries a stack to the client.
+    const { stacktrace: _drop, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    return { ...formatted, extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' } };
+  }
+  logger.error({ err: cause, path: formatted.path }, 'unexpected error in a GraphQL operation');
+  return {
+    message: INTERNAL_MESSAGE,
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
+}
+
+/** For graphql-ws, which hands over GraphQLError instances rather than formatted ones. */
+export const formatGraphQLError = (error: GraphQLError, logger: Logger): GraphQLFormattedError =>
+  formatError(error.toJSON(), error, logger);

@@ -1,0 +1,24 @@
+/**
+ * The executable schema. Building it needs no store, runtime or server (scripts/emit-schema.ts
+ * builds it alone): resolvers reach services through the context, and subscriptions subscribe to
+ * the bus found there. `pubSub` is only required by type-graphql's builder; pass the bus's.
+ */
+import 'reflect-metadata';
+import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import type { Topics } from '../executor/types.js';
+import { AgentResolver, AgentVersionResolver } from './agent.resolver.js';
+import { StatsResolver } from './stats.resolver.js';
+import { TaskEventResolver } from './task-event.resolver.js';
+import { TaskAttemptResolver, TaskResolver } from './task.resolver.js';
+
+export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver],
+    pubSub: pubsub as never,
+    // Inputs are validated by hand at the edge (task.validate.ts, limits.input.ts); no class-validator.
+    validate: false,
+    emitSchemaFile: false,
+  });
+}

@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { Ctx, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import type { Context } from './context.js';
+import { every } from './live.js';
+import { Stats } from './stats.type.js';
+
+export const STATS_INTERVAL_MS = 1000;
+
+@Resolver(() => Stats)
+export class StatsResolver {
+  @Query(() => Stats, { description: 'Queue depth by status, throughput, latency percentiles, workers.' })
+  stats(@Ctx() ctx: Context): Promise<Stats> {
+    return ctx.deps.stats.snapshot(ctx.tenantId);
+  }
+
+  @Subscription(() => Stats, {
+    name: 'stats',
+    description: 'Stats now, then every second.',
+    subscribe: ({ context }: SubscribeResolverData<unknown, object, Context>) => every(STATS_INTERVAL_MS, () => context.deps.stats.snapshot(context.tenantId)),
+  })
+  statsLive(@Root() stats: Stats): Stats {
+    return stats;
+  }
+}

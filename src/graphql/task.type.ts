@@ -1,0 +1,99 @@
+/** Task, its attempts and files as the API shows them; resolvers return store rows (TaskRow, TaskAttemptRow). */
+import 'reflect-metadata';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { OUTCOME_KINDS, TASK_STATUSES, type OutcomeKind, type TaskStatus } from '../domain/index.js';
+import { LimitsType, RetryPolicyType } from './limits.type.js';
+import { BigIntScalar, DateTimeScalar, JSONScalar } from './scalars.js';
+
+const enumOf = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
+
+export const TaskStatusEnum = enumOf(TASK_STATUSES);
+registerEnumType(TaskStatusEnum, { name: 'TaskStatus' });
+export const OutcomeKindEnum = enumOf(OUTCOME_KINDS);
+registerEnumType(OutcomeKindEnum, { name: 'OutcomeKind', description: 'How one attempt ended.' });
+export const OutputStreamEnum = enumOf(['stdout', 'stderr'] as const);
+registerEnumType(OutputStreamEnum, { name: 'OutputStream' });
+
+@ObjectType('FileInfo')
+export class FileInfo {
+  @Field(() => String) path!: string;
+  @Field(() => Int) size!: number;
+}
+
+@ObjectType('File')
+export class File {
+  @Field(() => String) path!: string;
+  @Field(() => Int) size!: number;
+  @Field(() => String) base64!: string;
+  @Field(() => String, { nullable: true, description: 'The contents when they are valid UTF-8.' }) text?: string | null;
+}
+
+@ObjectType('Trap')
+export class Trap {
+  @Field(() => String) code!: string;
+  @Field(() => String) message!: string;
+}
+
+@ObjectType('TaskAttempt')
+export class TaskAttempt {
+  @Field(() => Int) n!: number;
+  @Field(() => String) node!: string;
+  @Field(() => OutcomeKindEnum) outcome!: OutcomeKind;
+  @Field(() => Int, { nullable: true }) exitCode?: number | null;
+  @Field(() => String, { description: 'UTF-8 (lossy).' }) stdout!: string;
+  @Field(() => String, { description: 'UTF-8 (lossy).' }) stderr!: string;
+  @Field(() => String) stdoutBase64!: string;
+  @Field(() => String) stderrBase64!: string;
+  @Field(() => Boolean) stdoutTruncated!: boolean;
+  @Field(() => Boolean) stderrTruncated!: boolean;
+  @Field(() => Trap, { nullable: true }) trap?: Trap | null;
+  @Field(() => String, { nullable: true }) error?: string | null;
+  @Field(() => Float) compileMs!: number;
+  @Field(() => Float) runMs!: number;
+  @Field(() => BigIntScalar, { nullable: true }) fuelUsed?: bigint | null;
+  @Field(() => Float) memoryPeakBytes!: number;
+  @Field(() => [FileInfo], { description: 'Files the guest wrote.' }) files!: FileInfo[];
+  @Field(() => DateTimeScalar) startedAt!: Date;
+  @Field(() => DateTimeScalar) finishedAt!: Date;
+}
+
+@ObjectType('Task')
+export class Task {
+  @Field(() => ID) id!: string;
+  @Field(() => TaskStatusEnum) status!: TaskStatus;
+  @Field(() => Int, { description: 'Higher runs first.' }) priority!: number;
+  // agent, agentVersion: field resolvers (batched per request).
+  @Field(() => [String]) args!: string[];
+  @Field(() => JSONScalar, { description: 'Environment variables, an object of strings.' }) env!: Record<string, string>;
+  // stdin, stdinBase64, inputFiles: field resolvers.
+  @Field(() => LimitsType) limits!: LimitsType;
+  @Field(() => RetryPolicyType) retryPolicy!: RetryPolicyType;
+  @Field(() => String, { nullable: true }) idempotencyKey?: string | null;
+  @Field(() => Int, { description: 'Attempts started so far.' }) attempts!: number;
+  @Field(() => DateTimeScalar, { description: 'Not before this time (delay, or the next retry).' }) runAt!: Date;
+  // outcome, stdout, stderr, outputFiles, attemptList, queueMs, durationMs: field resolvers.
+  @Field(() => Int, { nullable: true, description: 'Exit code of the last attempt.' }) exitCode?: number | null;
+  @Field(() => DateTimeScalar) createdAt!: Date;
+  @Field(() => DateTimeScalar) updatedAt!: Date;
+  @Field(() => DateTimeScalar, { nullable: true }) startedAt?: Date | null;
+  @Field(() => DateTimeScalar, { nullable: true }) finishedAt?: Date | null;
+}
+
+@ObjectType('PageInfo')
+export class PageInfo {
+  @Field(() => Boolean) hasNextPage!: boolean;
+  @Field(() => String, { nullable: true }) endCursor?: string | null;
+}
+
+@ObjectType('TaskEdge')
+export class TaskEdge {
+  @Field(() => String) cursor!: string;
+  @Field(() => Task) node!: unknown;
+}
+
+@ObjectType('TaskConnection')
+export class TaskConnection {
+  @Field(() => [TaskEdge]) edges!: TaskEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+  @Field(() => Int, { description: 'Tasks matching the filter (all pages).' }) totalCount!: number;
+}

@@ -1,0 +1,102 @@
+/**
+ * Spindle's entry point: resolve the config, compose the node (server/compose.ts), register the
+ * demo agent on an empty data directory, print where everything is, and shut down gracefully on
+ * SIGINT/SIGTERM (a second signal forces the exit).
+ */
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { DEFAULT_TENANT_ID } from './store/types.js';
+import { registerAgent } from './graphql/agent.service.js';
+import { startSpindle, type Spindle } from './server/compose.js';
+import { DEMO_AGENT_NAME, DEMO_AGENT_WAT } from './server/demo-agent.js';
+import { makeLogger } from './server/logger.js';
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+  const logger = makeLogger(config);
+  const spindle = await startSpindle(config, { logger });
+  handleSignals(spindle);
+
+  await registerDemoAgent(spindle);
+  printBanner(spindle);
+}
+
+/** On an empty data directory (no agents yet), a `hello` agent to try things with. */
+async function registerDemoAgent(spindle: Spindle) {
+  if (spindle.config.role === 'worker') return;
+  try {
+    if ((await spindle.store.agents.list(DEFAULT_TENANT_ID)).length > 0) return;
+    await registerAgent(spindle, DEFAULT_TENANT_ID, { name: DEMO_AGENT_NAME, description: 'Demo: greets, prints its args, echoes stdin.', wat: DEMO_AGENT_WAT });
+    spindle.logger.info({ agent: DEMO_AGENT_NAME }, 'registered the demo agent');
+  } catch (err) {
+    // Not worth refusing to start over: the API works without it.
+    spindle.logger.error({ err }, 'could not register the demo agent');
+  }
+}
+
+function printBanner({ config, urls, store, bus }: Spindle) {
+  const database = store.kind === 'pglite' ? `PGlite (embedded) in ${resolve(config.dataDir, 'pglite')}` : `PostgreSQL at ${redact(config.databaseUrl!)}`;
+  const blobs = config.s3 ? `S3 ${config.s3.useSSL ? 'https' : 'http'}://${config.s3.endPoint}${config.s3.port ? `:${config.s3.port}` : ''} bucket ${config.s3.bucket}` : `local directory ${resolve(config.dataDir, 'blobs')}`;
+  const pubsub = bus.kind === 'redis' ? `Redis at ${redact(config.redisUrl!)}` : 'in-process (single node)';
+  const lines = [
+    `Spindle node ${config.nodeId} (role ${config.role}, ${config.role === 'api' ? 'not executing' : `${config.workers} workers`})`,
+    `  database   ${database}`,
+    `  blobs      ${blobs}`,
+    `  pub/sub    ${pubsub}`,
+  ];
+  if (config.role === 'worker') {
+    lines.push(`  health     ${urls.url}/healthz`, `  metrics    ${urls.url}/metrics`);
+  } else {
+    lines.push(
+      `  API        ${urls.graphqlUrl}`,
+      `  WebSocket  ${urls.wsUrl}`,
+      `  dashboard  ${urls.url}/`,
+      `  try        curl -s ${urls.graphqlUrl} -H 'content-type: application/json' -d '{"query":"mutation { submitTask(input: {agent: \\"${DEMO_AGENT_NAME}\\", args: [\\"world\\"]}) { id status } }"}'`,
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+/** Hides the password of a connection URL. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function handleSignals(spindle: Spindle) {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      spindle.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    spindle.logger.info({ signal, graceMs: spindle.config.shutdownGraceMs }, 'shutting down: finishing running tasks');
+    spindle.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        spindle.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+main().catch((err: unknown) => {
+  console.error('Spindle failed to start:', err);
+  process.exit(1);
+});

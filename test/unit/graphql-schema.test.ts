@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import { buildSchema, findBreakingChanges, GraphQLError, lexicographicSortSchema, printSchema } from 'graphql';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { SpindleError } from '../../src/domain/index.js';
+import { formatError } from '../../src/graphql/errors.js';
+import { every, flatten, eager } from '../../src/graphql/live.js';
+import { makeLoader } from '../../src/graphql/loader.js';
+import { makeSchema } from '../../src/graphql/schema.js';
+import { createPubSub } from '@graphql-yoga/subscription';
+
+const root = new URL('../../', import.meta.url);
+
+describe('schema', () => {
+  it('builds without a store, runtime or server', async () => {
+    const schema = await makeSchema();
+    expect(Object.keys(schema.getSubscriptionType()!.getFields()).sort()).toEqual(['stats', 'taskEvents', 'taskOutput', 'taskUpdated']);
+  });
+
+  it('keeps every name of docs/api-contract.graphql (no breaking change)', async () => {
+    const contract = buildSchema(await readFile(new URL('docs/api-contract.graphql', root), 'utf8'));
+    expect(findBreakingChanges(contract, await makeSchema())).toEqual([]);
+  });
+
+  it('matches the committed schema/schema.graphql (run `npm run schema:emit` when this fails)', async () => {
+    const committed = await readFile(new URL('schema/schema.graphql', root), 'utf8');
+    const sdl = printSchema(lexicographicSortSchema(await makeSchema()));
+    expect(committed.replace(/^#.*\n\n/, '').trimEnd()).toBe(sdl.trimEnd());
+  });
+});
+
+describe('formatError', () => {
+  const logged: unknown[] = [];
+  const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+
+  it('turns a SpindleError into its code and details', () => {
+    const err = new GraphQLError('wrapped', { originalError: new SpindleError('NOT_FOUND', 'input.agent: agent "x" not found', { field: 'input.agent' }) });
+    expect(formatError({ message: 'wrapped', path: ['submitTask'] }, err, logger)).toEqual({
+      message: 'input.agent: agent "x" not found',
+      path: ['submitTask'],
+      extensions: { code: 'NOT_FOUND', field: 'input.agent' },
+    });
+  });
+
+  it('masks and logs anything unexpected, without a stack', () => {
+    const boom = new Error('connection string postgres://secret@db leaked');
+    const out = formatError({ message: boom.message, extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['x'] } }, new GraphQLError(boom.message, { originalError: boom }), logger);
+    expect(out).toEqual({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(JSON.stringify(logged)).toContain('secret@db');
+  });
+
+  it("passes GraphQL's own errors through", () => {
+    const err = new GraphQLError('Cannot query field "nope" on type "Query".', { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect(formatError(err.toJSON(), err, logger)).toMatchObject({ message: err.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+  });
+});
+
+describe('loader', () => {
+  it('batches the loads of one tick into one call and caches', async () => {
+    const calls: string[][] = [];
+    const loader = makeLoader(async (keys: string[]) => {
+      calls.push(keys);
+      return new Map(keys.map((k) => [k, k.toUpperCase()]));
+    }, { missing: null as string | null });
+    expect(await Promise.all(['a', 'b', 'a', 'c'].map((k) => loader.load(k)))).toEqual(['A', 'B', 'A', 'C']);
+    expect(await loader.load('b')).toBe('B');
+    expect(calls).toEqual([['a', 'b', 'c']]);
+  });
+
+  it('answers missing keys with the given value and does not cache with cache: false', async () => {
+    let n = 0;
+    const loader = makeLoader(async () => {
+      n++;
+      return new Map<string, number>();
+    }, { missing: -1, cache: false });
+    expect(await loader.load('x')).toBe(-1);
+    expect(await loader.load('x')).toBe(-1);
+    expect(n).toBe(2);
+  });
+});
+
+describe('live helpers', () => {
+  it('flattens batches, filters, starts with initial values and stops on until', async () => {
+    const pubsub = createPubSub<{ T: [number[]] }>();
+    const it = eager(pubsub.subscribe('T'));
+    const live = flatten(it, (n) => n % 2 === 0, { initial: [0], until: (n) => n >= 6 });
+    pubsub.publish('T', [1, 2, 3, 4]);
+    pubsub.publish('T', [6, 8]);
+    const seen: number[] = [];
+    for await (const n of live) seen.push(n);
+    expect(seen).toEqual([0, 2, 4, 6]);
+  });
+
+  it('ends a flatten promptly when the consumer returns, with no event pending', async () => {
+    const pubsub = createPubSub<{ T: [number[]] }>();
+    const live = flatten(eager(pubsub.subscribe('T')), () => true);
+    const next = live.next();
+    await live.return();
+    await expect(next).resolves.toMatchObject({ done: true });
+  });
+
+  it('every() pushes now and on each interval until returned', async () => {
+    let n = 0;
+    const live = every(10, async () => ++n);
+    const got: number[] = [];
+    for await (const v of live) {
+      got.push(v);
+      if (got.length === 3) break;
+    }
+    expect(got).toEqual([1, 2, 3]);
+  });
+});
+
+describe('every()', () => {
+  it('fails on a failing first value, but skips a later failure', async () => {
+    const first = every(10, async () => {
+      throw new Error('down');
+    });
+    await expect(first.next()).rejects.toThrow('down');
+
+    let n = 0;
+    const later = every(10, async () => {
+      n++;
+      if (n === 2) throw new Error('blip');
+      return n;
+    });
+    const got: number[] = [];
+    for await (const v of later) {
+      got.push(v);
+      if (got.length === 2) break;
+    }
+    expect(got).toEqual([1, 3]);
+  });
+});
