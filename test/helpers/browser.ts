@@ -1,0 +1,79 @@
+// Real Chromium for the e2e suite: Debian's package, driven by playwright-core.
+// A missing browser is an error, never a skip: CI must not go green without running these tests.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { beforeEach } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '../..');
+const web = join(repo, 'web');
+export const screenshotDir = join(repo, 'test-results', 'screenshots');
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
+}
+
+/** Builds web/dist when it is missing or older than its sources (the server serves web/dist). */
+export function ensureDashboardBuilt(): void {
+  const built = join(web, 'dist', 'index.html');
+  const sources = ['src', 'index.html', 'vite.config.ts'].map((f) => join(web, f)).filter(existsSync);
+  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
+  execFileSync(join(repo, 'node_modules', '.bin', 'vite'), ['build', 'web', '--logLevel', 'warn'], { cwd: repo, stdio: 'inherit' });
+}
+
+export interface Browser {
+  context: BrowserContext;
+  newPage(viewport?: { width: number; height: number }): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`Chromium not found at ${chromiumPath}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'spindle-e2e-'));
+  // playwright-core refuses --user-data-dir in args; the persistent context takes the profile dir.
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1280, height: 860 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  return {
+    context,
+    async newPage(viewport) {
+      const page = await context.newPage();
+      if (viewport) await page.setViewportSize(viewport);
+      return page;
+    },
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Full-page PNG kept as a test artifact in test-results/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const path = join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** On a failed test, every open page is saved as test-results/screenshots/failed-<test>[-n].png. */
+export function keepEvidenceOnFailure(browser: () => Browser | undefined): void {
+  beforeEach(({ task, onTestFailed }) => {
+    onTestFailed(async () => {
+      const slug = task.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
+      const pages = (browser()?.context.pages() ?? []).filter((p) => p.url() !== 'about:blank');
+      await Promise.all(pages.map((p, i) => screenshot(p, `failed-${slug}${i ? `-${i}` : ''}`).catch(() => undefined)));
+    });
+  });
+}

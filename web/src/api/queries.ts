@@ -1,0 +1,106 @@
+// Every GraphQL document the dashboard sends, against docs/api-contract.graphql.
+
+export type TaskStatus = 'QUEUED' | 'RUNNING' | 'RETRYING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const STATUSES: TaskStatus[] = ['QUEUED', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+export const ACTIVE: TaskStatus[] = ['QUEUED', 'RUNNING', 'RETRYING'];
+export const RETRY_ON = ['timeout', 'host_error', 'trap', 'nonzero_exit', 'fuel_exhausted', 'memory_limit', 'output_limit'];
+
+export interface Limits { timeoutMs: number; memoryBytes: number; fuel: string | null; maxOutputBytes: number }
+export interface TaskEvent {
+  taskId: string; status: TaskStatus; attempt: number;
+  outcome: string | null; exitCode: number | null; agentId: string; at: string;
+}
+export interface TaskRow {
+  id: string; status: TaskStatus; priority: number; attempts: number;
+  agent: { id: string; name: string }; agentVersion: { version: number };
+  outcome: string | null; exitCode: number | null;
+  createdAt: string; updatedAt: string; startedAt: string | null; finishedAt: string | null; durationMs: number | null;
+}
+export interface Stats {
+  byStatus: { status: TaskStatus; count: number }[];
+  queueDepth: number; running: number; throughputPerSec: number; throughputSeries: number[];
+  latencyP50Ms: number | null; latencyP95Ms: number | null; latencyP99Ms: number | null;
+  workers: number; busyWorkers: number; utilisation: number; at: string;
+}
+
+const EVENT = 'taskId status attempt outcome exitCode agentId at';
+export const ROW = 'id status priority attempts agent { id name } agentVersion { version } outcome exitCode createdAt updatedAt startedAt finishedAt durationMs';
+const STATS = `byStatus { status count } queueDepth running throughputPerSec throughputSeries
+  latencyP50Ms latencyP95Ms latencyP99Ms workers busyWorkers utilisation at`;
+const LIMITS = 'timeoutMs memoryBytes fuel maxOutputBytes';
+
+export const STATS_QUERY = `query Stats { stats { ${STATS} } }`;
+export const STATS_SUB = `subscription Stats { stats { ${STATS} } }`;
+
+export const TASKS_QUERY = `query Tasks($filter: TaskFilter, $first: Int, $after: String) {
+  tasks(filter: $filter, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
+  }
+}`;
+export const TASK_EVENTS_SUB = `subscription TaskEvents($filter: TaskEventFilter) { taskEvents(filter: $filter) { ${EVENT} } }`;
+
+export const TASK_QUERY = `query Task($id: ID!) { task(id: $id) {
+  ${ROW} args env stdin runAt idempotencyKey queueMs
+  agentVersion { version moduleDigest }
+  inputFiles { path size }
+  limits { ${LIMITS} }
+  retryPolicy { maxAttempts initialBackoffMs maxBackoffMs retryOn }
+  stdout stderr outputFiles { path size text base64 }
+  attemptList { n node outcome exitCode stdout stderr stdoutTruncated stderrTruncated trap { code message } error
+    compileMs runMs fuelUsed memoryPeakBytes files { path size } startedAt finishedAt }
+} }`;
+export const TASK_UPDATED_SUB = `subscription TaskUpdated($id: ID!) { taskUpdated(id: $id) { ${EVENT} } }`;
+export const TASK_OUTPUT_SUB = `subscription TaskOutput($id: ID!) { taskOutput(id: $id) { taskId attempt stream data } }`;
+export const CANCEL_TASK = `mutation Cancel($id: ID!) { cancelTask(id: $id) { ${ROW} } }`;
+export const RETRY_TASK = `mutation Retry($id: ID!) { retryTask(id: $id) { ${ROW} } }`;
+
+export const AGENTS_QUERY = `query Agents { agents {
+  id name description latestVersion createdAt updatedAt
+  versions { id version moduleDigest moduleSize createdAt exports { name kind } defaultLimits { ${LIMITS} } }
+} }`;
+export const REGISTER_AGENT = `mutation Register($input: RegisterAgentInput!) {
+  registerAgent(input: $input) { id name latestVersion }
+}`;
+export const SUBMIT_TASKS = `mutation Submit($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { ${ROW} } }`;
+
+export interface TaskDetail extends TaskRow {
+  args: string[]; env: Record<string, string>; stdin: string; runAt: string; idempotencyKey: string | null;
+  queueMs: number | null;
+  agentVersion: { version: number; moduleDigest: string };
+  inputFiles: { path: string; size: number }[];
+  limits: Limits;
+  retryPolicy: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number; retryOn: string[] };
+  stdout: string | null; stderr: string | null;
+  outputFiles: { path: string; size: number; text: string | null; base64: string }[];
+  attemptList: Attempt[];
+}
+export interface Attempt {
+  n: number; node: string; outcome: string; exitCode: number | null;
+  stdout: string; stderr: string; stdoutTruncated: boolean; stderrTruncated: boolean;
+  trap: { code: string; message: string } | null; error: string | null;
+  compileMs: number; runMs: number; fuelUsed: string | null; memoryPeakBytes: number;
+  files: { path: string; size: number }[]; startedAt: string; finishedAt: string;
+}
+export interface AgentInfo {
+  id: string; name: string; description: string | null; latestVersion: number; createdAt: string; updatedAt: string;
+  versions: { id: string; version: number; moduleDigest: string; moduleSize: number; createdAt: string;
+    exports: { name: string; kind: string }[]; defaultLimits: Limits }[];
+}
+
+/** Folds an event into a row: what the event knows, it says first. */
+export function applyEvent<T extends TaskRow>(row: T, e: TaskEvent): T {
+  // A late event must not roll back a fresher re-query.
+  if (Date.parse(e.at) < Date.parse(row.updatedAt)) return row;
+  const terminal = !ACTIVE.includes(e.status);
+  return {
+    ...row,
+    status: e.status,
+    updatedAt: e.at,
+    attempts: Math.max(row.attempts, e.attempt),
+    outcome: e.outcome ?? (terminal ? row.outcome : null),
+    exitCode: e.exitCode ?? (terminal ? row.exitCode : null),
+    startedAt: row.startedAt ?? (e.status === 'RUNNING' ? e.at : null),
+    finishedAt: terminal ? (row.finishedAt ?? e.at) : null,
+    durationMs: terminal ? (row.durationMs ?? Date.parse(e.at) - Date.parse(row.createdAt)) : null,
+  };
+}

@@ -1,0 +1,88 @@
+// A page of tasks kept live: the Relay query for the page, task events applied as they arrive,
+// placeholders for brand-new tasks, and a coalesced re-query to fill in what events cannot say.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { useCoalesced, useQuery, useSubscription } from './hooks.js';
+import { placeholderRow, useEventOverlay } from './live.js';
+import { AGENTS_QUERY, TASK_EVENTS_SUB, TASKS_QUERY, type AgentInfo, type TaskEvent, type TaskRow, type TaskStatus } from './queries.js';
+import type { ApiError } from './client.js';
+
+type TasksData = {
+  tasks: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: TaskRow }[] };
+};
+
+export interface TaskListOptions { status?: TaskStatus[]; agent?: string; first: number; after: string | null }
+export interface TaskList {
+  rows: TaskRow[];
+  totalCount: number | undefined;
+  endCursor: string | null;
+  hasNextPage: boolean;
+  loading: boolean;
+  error: ApiError | undefined;
+  /** Events for tasks that belong on earlier pages (only counted when `after` is set). */
+  missed: number;
+  agents: AgentInfo[];
+}
+
+export function useTaskList({ status, agent, first, after }: TaskListOptions): TaskList {
+  const q = useQuery<TasksData>(TASKS_QUERY, { filter: { status, agent }, first, after });
+  const agents = useQuery<{ agents: AgentInfo[] }>(AGENTS_QUERY);
+  const refetch = useCoalesced(q.refetch, 50);
+  const key = JSON.stringify([status, agent, first, after]);
+  const [missed, setMissed] = useState(0);
+  const [fresh, setFresh] = useState<{ row: TaskRow; seenAt: number }[]>([]);
+  useEffect(() => (setMissed(0), setFresh([])), [key]);
+  useEffect(() => {
+    // The answer includes every task created before it was asked for: drop those placeholders.
+    const ids = new Set(q.data?.tasks.edges.map((e) => e.node.id));
+    setFresh((f) => f.filter((p) => !ids.has(p.row.id) && p.seenAt > q.requestedAt));
+  }, [q.data, q.requestedAt]);
+
+  // Events land on screen at once (batched per frame) through the overlay.
+  const { push, overlay } = useEventOverlay();
+  const pending = useRef<TaskEvent[]>([]);
+  const flush = useCoalesced(() => {
+    const events = pending.current;
+    pending.current = [];
+    push(events);
+    const onPage = new Set([...(q.data?.tasks.edges.map((e) => e.node.id) ?? []), ...fresh.map((p) => p.row.id)]);
+    const names = new Map(agents.data?.agents.map((a) => [a.id, a.name]));
+    const added: { row: TaskRow; seenAt: number }[] = [];
+    let fill = false;
+    let unknown = 0;
+    for (const e of events) {
+      const matches = !status || status.includes(e.status);
+      if (onPage.has(e.taskId)) {
+        if (!matches) fill = true; // it leaves this filter: let the query decide what replaces it
+      } else if (matches && !after && e.status === 'QUEUED') {
+        added.push({ row: placeholderRow(e, names.get(e.agentId)), seenAt: performance.now() });
+        onPage.add(e.taskId);
+        fill = true;
+      } else if (matches) {
+        if (after) unknown++;
+        else fill = true;
+      }
+    }
+    if (added.length) setFresh((f) => [...added.reverse(), ...f].slice(0, first));
+    if (fill) refetch();
+    if (unknown) setMissed((m) => m + unknown);
+  }, 16);
+  const subError = useSubscription<{ taskEvents: TaskEvent }>(TASK_EVENTS_SUB, { filter: { agent } }, (d) => {
+    pending.current.push(d.taskEvents);
+    flush();
+  });
+
+  const t = q.data?.tasks;
+  const queried = t?.edges.map((e) => e.node) ?? [];
+  const known = new Set(queried.map((r) => r.id));
+  const rows = [...fresh.map((p) => p.row).filter((r) => !known.has(r.id)), ...queried].slice(0, first).map(overlay);
+  return {
+    rows,
+    totalCount: t?.totalCount,
+    endCursor: t?.pageInfo.endCursor ?? null,
+    hasNextPage: t?.pageInfo.hasNextPage ?? false,
+    loading: q.loading,
+    error: q.error ?? subError,
+    missed,
+    agents: agents.data?.agents ?? [],
+  };
+}

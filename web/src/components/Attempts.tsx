@@ -1,0 +1,92 @@
+import type { Attempt } from '../api/queries.js';
+import { fmtBytes, fmtMs, fmtNum, fmtTime } from '../format.js';
+import { resultText } from './TaskTable.js';
+
+/** Attempts on one time axis from task creation, then their numbers in a table. */
+export interface Running { n: number; since: number }
+
+export function AttemptsTimeline({ attempts, createdAt, endAt, running }: {
+  attempts: Attempt[];
+  createdAt: string;
+  endAt: number;
+  running?: Running;
+}) {
+  if (!attempts.length && !running) return <p class="muted">No attempt has started yet.</p>;
+  const t0 = Date.parse(createdAt);
+  const span = Math.max(endAt - t0, 1);
+  const pct = (t: number) => `${Math.min(100, Math.max(0, ((t - t0) / span) * 100)).toFixed(2)}%`;
+  return (
+    <>
+      <ol class="timeline" aria-label="Attempts over time">
+        {attempts.map((a) => {
+          const ok = a.outcome === 'exited' && a.exitCode === 0;
+          const s = Date.parse(a.startedAt);
+          const f = Date.parse(a.finishedAt);
+          return (
+            <li key={a.n}>
+              <span class="t-label">#{a.n}</span>
+              <span class="t-track">
+                <span
+                  class={`t-bar ${ok ? 'ok' : a.outcome === 'cancelled' ? 'off' : 'bad'}`}
+                  style={{ left: pct(s), width: `max(3px, calc(${pct(f)} - ${pct(s)}))` }}
+                />
+              </span>
+              <span class="t-text">
+                {ok ? '✓' : a.outcome === 'cancelled' ? '⊘' : '✕'} {resultText(a)} · {fmtMs(f - s)}
+              </span>
+            </li>
+          );
+        })}
+        {running ? (
+          <li key="running">
+            <span class="t-label">#{running.n}</span>
+            <span class="t-track">
+              <span class="t-bar run" style={{ left: pct(running.since), width: `max(3px, calc(${pct(endAt)} - ${pct(running.since)}))` }} />
+            </span>
+            <span class="t-text">▶ running · {fmtMs(endAt - running.since)}</span>
+          </li>
+        ) : null}
+      </ol>
+      {attempts.length ? <AttemptsTable attempts={attempts} /> : null}
+    </>
+  );
+}
+
+function AttemptsTable({ attempts }: { attempts: Attempt[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="attempts">
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Started</th>
+            <th scope="col" class="num">Compile</th>
+            <th scope="col" class="num">Run</th>
+            <th scope="col" class="num">Fuel</th>
+            <th scope="col" class="num">Memory peak</th>
+            <th scope="col">Node</th>
+          </tr>
+        </thead>
+        <tbody>
+          {attempts.map((a) => (
+            <tr key={a.n} data-attempt={a.n}>
+              <td>{a.n}</td>
+              <td>
+                {resultText(a)}
+                {a.trap ? <div class="muted small">trap {a.trap.code}: {a.trap.message}</div> : null}
+                {a.error ? <div class="muted small">{a.error}</div> : null}
+              </td>
+              <td>{fmtTime(a.startedAt)}</td>
+              <td class="num">{fmtMs(a.compileMs)}</td>
+              <td class="num">{fmtMs(a.runMs)}</td>
+              <td class="num">{fmtNum(a.fuelUsed)}</td>
+              <td class="num">{fmtBytes(a.memoryPeakBytes)}</td>
+              <td class="mono small">{a.node}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,97 @@
+import { useState } from 'preact/hooks';
+import { ApiError, gql, uploadModule } from '../api/client.js';
+import { REGISTER_AGENT } from '../api/queries.js';
+import { fmtBytes } from '../format.js';
+import { EMPTY_LIMITS, LimitsFields, limitsInput } from './LimitsFields.js';
+import { ErrorNote } from './Status.js';
+
+type Source = { kind: 'wat' } | { kind: 'wasm'; file: File };
+
+export function RegisterAgent({ onDone }: { onDone: (name: string, version: number) => void }) {
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [wat, setWat] = useState('');
+  const [source, setSource] = useState<Source>({ kind: 'wat' });
+  const [limits, setLimits] = useState(EMPTY_LIMITS);
+  const [dragging, setDragging] = useState(false);
+  const [resets, setResets] = useState(0); // remounts the file input, which cannot be cleared otherwise
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+
+  const pick = (file: File | undefined) => {
+    if (!file) return;
+    setSource({ kind: 'wasm', file });
+    if (!name) setName(file.name.replace(/\.wasm$/i, '').replace(/[^A-Za-z0-9_.-]+/g, '-'));
+  };
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const input: Record<string, unknown> = { name: name.trim(), description: description.trim() || undefined, defaultLimits: limitsInput(limits) };
+      // Modules go up as raw bytes (POST /modules), never base64 inside a GraphQL body.
+      if (source.kind === 'wasm') input.moduleDigest = (await uploadModule(await source.file.arrayBuffer())).digest;
+      else input.wat = wat;
+      const r = await gql<{ registerAgent: { name: string; latestVersion: number } }>(REGISTER_AGENT, { input });
+      setName('');
+      setDescription('');
+      setWat('');
+      setSource({ kind: 'wat' });
+      setResets((n) => n + 1);
+      onDone(r.registerAgent.name, r.registerAgent.latestVersion);
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="panel form" onSubmit={submit} aria-labelledby="register-h">
+      <h2 id="register-h">Register an agent</h2>
+      <p class="muted small">A new name creates an agent; an existing name adds a version.</p>
+      <div class="row">
+        <label>
+          Name
+          <input name="agent-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <label>
+          Description
+          <input name="agent-description" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+        </label>
+      </div>
+      <div
+        class={`drop ${dragging ? 'over' : ''}`}
+        onDragOver={(e) => (e.preventDefault(), setDragging(true))}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(e) => (e.preventDefault(), setDragging(false), pick(e.dataTransfer?.files[0]))}
+      >
+        <label>
+          Module (.wasm) — drop a file here or choose one
+          <input key={resets} name="wasm-file" type="file" accept=".wasm,application/wasm" onChange={(e) => pick(e.currentTarget.files?.[0])} />
+        </label>
+        {source.kind === 'wasm' ? (
+          <p class="small">
+            {source.file.name} · {fmtBytes(source.file.size)}{' '}
+            <button type="button" class="link" onClick={() => setSource({ kind: 'wat' })}>use WAT instead</button>
+          </p>
+        ) : null}
+      </div>
+      {source.kind === 'wat' ? (
+        <label>
+          …or paste WebAssembly text (WAT)
+          <textarea name="wat" rows={8} class="mono" required spellcheck={false} value={wat}
+            placeholder={'(module\n  (import "wasi_snapshot_preview1" "fd_write" …)\n  (func (export "_start") …))'}
+            onInput={(e) => setWat(e.currentTarget.value)} />
+        </label>
+      ) : null}
+      <details>
+        <summary>Default limits</summary>
+        <LimitsFields prefix="agent" value={limits} onChange={setLimits} />
+      </details>
+      <ErrorNote error={error} />
+      <button type="submit" disabled={busy}>{busy ? 'Registering…' : 'Register agent'}</button>
+    </form>
+  );
+}

@@ -1,0 +1,80 @@
+import { useState } from 'preact/hooks';
+import { useQuery } from '../api/hooks.js';
+import { AGENTS_QUERY, type AgentInfo } from '../api/queries.js';
+import { RegisterAgent } from '../components/RegisterAgent.js';
+import { ErrorNote } from '../components/Status.js';
+import { SubmitForm } from '../components/SubmitForm.js';
+import { Submitted, useLiveTasks } from '../components/Submitted.js';
+import { fmtBytes, fmtMs, fmtTime } from '../format.js';
+import { href, navigate } from '../router.js';
+
+export function AgentsPage({ query }: { query: URLSearchParams }) {
+  const q = useQuery<{ agents: AgentInfo[] }>(AGENTS_QUERY);
+  const agents = q.data?.agents ?? [];
+  const selected = query.get('agent') ?? '';
+  const live = useLiveTasks();
+  const [notice, setNotice] = useState('');
+  return (
+    <section aria-labelledby="agents-h">
+      <h1 id="agents-h">Agents</h1>
+      <ErrorNote error={q.error} />
+      {notice ? <p class="notice" role="status">{notice}</p> : null}
+      {q.data && !agents.length ? <p class="muted empty">No agents yet. Register one below.</p> : null}
+      {agents.length ? (
+        <ul class="agents">
+          {agents.map((a) => <AgentCard key={a.id} agent={a} selected={a.name === selected} />)}
+        </ul>
+      ) : null}
+      <div class="grid2 forms">
+        <SubmitForm agents={agents} agent={selected} onSubmitted={live.add} />
+        <RegisterAgent
+          onDone={(name, version) => {
+            setNotice(`Registered ${name} v${version}.`);
+            q.refetch();
+            navigate('agents', { agent: name });
+          }}
+        />
+      </div>
+      <Submitted rows={live.rows} error={live.error} />
+    </section>
+  );
+}
+
+function AgentCard({ agent: a, selected }: { agent: AgentInfo; selected: boolean }) {
+  const latest = a.versions.find((v) => v.version === a.latestVersion) ?? a.versions[0];
+  return (
+    <li class={`panel agent ${selected ? 'selected' : ''}`} data-agent={a.name}>
+      <div class="title-row">
+        <h2>{a.name}</h2>
+        <span class="pill">v{a.latestVersion}</span>
+        <div class="actions">
+          <a class="button ghost" href={href('tasks', { agent: a.name })}>Tasks</a>
+          <a class="button" href={href('agents', { agent: a.name })} aria-label={`Submit tasks to ${a.name}`}
+            onClick={() => setTimeout(() => document.getElementById('submit-h')?.scrollIntoView({ behavior: 'smooth' }))}>
+            Submit…
+          </a>
+        </div>
+      </div>
+      {a.description ? <p>{a.description}</p> : null}
+      {latest ? (
+        <p class="muted small">
+          {fmtBytes(latest.moduleSize)} · timeout {fmtMs(latest.defaultLimits.timeoutMs)} · memory{' '}
+          {fmtBytes(latest.defaultLimits.memoryBytes)}
+          {latest.defaultLimits.fuel ? ` · fuel ${BigInt(latest.defaultLimits.fuel).toLocaleString()}` : ''} · updated{' '}
+          {fmtTime(a.updatedAt)}
+        </p>
+      ) : null}
+      <details>
+        <summary>{a.versions.length} version{a.versions.length === 1 ? '' : 's'}</summary>
+        <ul class="versions">
+          {[...a.versions].sort((x, y) => y.version - x.version).map((v) => (
+            <li key={v.id}>
+              <strong>v{v.version}</strong> <span class="mono small" title={v.moduleDigest}>{v.moduleDigest.slice(0, 12)}</span>{' '}
+              <span class="muted small">{fmtBytes(v.moduleSize)} · {fmtTime(v.createdAt)}</span>
+            </li>
+          ))}
+        </ul>
+      </details>
+    </li>
+  );
+}

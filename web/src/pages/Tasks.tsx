@@ -1,0 +1,87 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ACTIVE, STATUSES, type TaskStatus } from '../api/queries.js';
+import { useTaskList } from '../api/task-list.js';
+import { ErrorNote } from '../components/Status.js';
+import { TaskTable } from '../components/TaskTable.js';
+import { navigate } from '../router.js';
+
+function statusFilter(v: string | null): TaskStatus[] | undefined {
+  if (v === 'active') return ACTIVE;
+  return v && STATUSES.includes(v as TaskStatus) ? [v as TaskStatus] : undefined;
+}
+
+export function TasksPage({ query }: { query: URLSearchParams }) {
+  const status = query.get('status') ?? '';
+  const agent = query.get('agent') ?? '';
+  const [size, setSize] = useState(25);
+  const [cursors, setCursors] = useState<(string | null)[]>([null]); // one per page visited
+  const after = cursors[cursors.length - 1];
+  useEffect(() => setCursors([null]), [status, agent, size]);
+  const list = useTaskList({ status: statusFilter(status), agent: agent || undefined, first: size, after });
+
+  const set = (k: string, v: string) => navigate('tasks', { status, agent, [k]: v });
+  const page = cursors.length;
+  const total = list.totalCount;
+  return (
+    <section aria-labelledby="tasks-h">
+      <h1 id="tasks-h">Tasks</h1>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Status
+          <select name="status" value={status} onChange={(e) => set('status', e.currentTarget.value)}>
+            <option value="">Any</option>
+            <option value="active">Active (queued, running, retrying)</option>
+            {STATUSES.map((s) => (
+              <option value={s}>{s.toLowerCase()}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Agent
+          <select name="agent" value={agent} onChange={(e) => set('agent', e.currentTarget.value)}>
+            <option value="">Any</option>
+            {list.agents.map((a) => (
+              <option value={a.name}>{a.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Per page
+          <select name="size" value={size} onChange={(e) => setSize(Number(e.currentTarget.value))}>
+            {[25, 50, 100].map((n) => (
+              <option value={n}>{n}</option>
+            ))}
+          </select>
+        </label>
+      </form>
+      <ErrorNote error={list.error} />
+      {list.missed > 0 ? (
+        <p class="notice" role="status">
+          {list.missed} newer event{list.missed === 1 ? '' : 's'} for tasks on earlier pages.{' '}
+          <button type="button" class="link" onClick={() => setCursors([null])}>Show newest</button>
+        </p>
+      ) : null}
+      {total !== undefined && list.rows.length === 0 ? (
+        <p class="muted empty">No tasks match. Submit some on the <a href="#/agents">Agents</a> page.</p>
+      ) : null}
+      {list.rows.length ? <TaskTable rows={list.rows} caption="Tasks, newest first" /> : null}
+      {total === undefined && list.loading ? <p class="muted">Loading…</p> : null}
+      <nav class="pager" aria-label="Pagination">
+        <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
+          ← Newer
+        </button>
+        <span class="muted" aria-live="polite">
+          Page {page}
+          {total !== undefined ? ` · ${total.toLocaleString()} task${total === 1 ? '' : 's'}` : ''}
+        </span>
+        <button
+          type="button"
+          disabled={!list.hasNextPage}
+          onClick={() => list.endCursor && setCursors((c) => [...c, list.endCursor])}
+        >
+          Older →
+        </button>
+      </nav>
+    </section>
+  );
+}
