@@ -3,8 +3,9 @@
  * Owner: the executor. Extend freely; keep transport (HTTP/GraphQL) out.
  */
 import type { OutcomeKind, TaskStatus } from '../domain/index.js';
-import type { NewTask, TaskRow } from '../store/types.js';
-import type { PoolStats } from '../runtime/types.js';
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { NewTask, Store, TaskRow } from '../store/types.js';
+import type { PoolStats, Runtime } from '../runtime/types.js';
 
 /** Published after every state change is written (DESIGN §5). */
 export interface TaskEvent {
@@ -31,14 +32,30 @@ export interface TaskOutputEvent {
  * Pub/sub topics (payloads). In-process by default, Redis fan-out with REDIS_URL, so a subscriber
  * on node A sees tasks executed on node B. TASK_EVENTS carries batches to keep Redis traffic low.
  */
-export interface Topics {
+// A type alias, not an interface: PubSub<T> needs T to have an (implicit) index signature.
+export type Topics = {
   TASK_EVENTS: [events: TaskEvent[]];
   TASK_OUTPUT: [taskId: string, chunk: TaskOutputEvent];
   TASK_CANCEL: [taskIds: string[]];
   NODE_STATS: [summary: NodeSecondSummary];
-}
+};
 
 /** One node's activity during one second, shared so every node can answer `stats` for the cluster. */
+/** Topics whose payload is one value (no dynamic id): the ones `EventBus.on` can listen to. */
+export type PlainTopic = { [K in keyof Topics]: Topics[K] extends [unknown] ? K : never }[keyof Topics];
+
+/** The pub/sub every node shares (src/executor/events.ts builds it). */
+export interface EventBus {
+  /** For type-graphql's `pubSub` option and resolvers: `publish(topic, ...args)`, `subscribe(topic, id?)`. */
+  pubsub: PubSub<Topics>;
+  /** Listens to a plain topic without an async iterator; returns the unsubscribe function. */
+  on<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void): () => void;
+  /** 'memory' or 'redis', for logs and /healthz. */
+  kind: 'memory' | 'redis';
+  /** Closes the Redis connections (no-op in process). */
+  close(): Promise<void>;
+}
+
 export interface NodeSecondSummary {
   node: string;
   /** Unix second. */
@@ -50,13 +67,20 @@ export interface NodeSecondSummary {
   busyWorkers: number;
 }
 
+/**
+ * The whole cluster, as every node sees it from the NODE_STATS summaries (no database query).
+ * "Finished" means reached SUCCEEDED or FAILED; the current, incomplete second is left out.
+ */
 export interface ClusterStats {
   /** Tasks finished per second, oldest first, one point per second (last 300 s). */
   throughputSeries: number[];
+  /** Mean of the last 10 points of throughputSeries. */
   throughputPerSec: number;
+  /** Created → finished, over the last 60 s, interpolated in LATENCY_BUCKETS_MS; null without data. */
   latencyP50Ms: number | null;
   latencyP95Ms: number | null;
   latencyP99Ms: number | null;
+  /** Runtime workers of the nodes that reported in the last 5 s (pool() is this node's alone). */
   workers: number;
   busyWorkers: number;
 }
@@ -76,4 +100,48 @@ export interface Executor {
   stats(): ClusterStats;
   /** Number of runs in flight on this node. */
   running(): number;
+}
+
+/** The slice of a pino logger the executor uses (pino's Logger fits). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ExecutorOptions {
+  store: Store;
+  runtime: Runtime;
+  bus: EventBus;
+  /** This node's id: lease owner and `TaskAttempt.node`. Unique per process (e.g. host:pid:random). */
+  node: string;
+  /**
+   * Most runs in flight on this node (claimed, not finished; the runtime queues what its workers
+   * cannot take yet). The executor holds fewer when runs are long: about 100 ms of work per worker,
+   * at least 2 per worker. Default: runtime workers × 128.
+   */
+  concurrency?: number;
+  /** Most tasks claimed per query. Default: concurrency. */
+  claimBatch?: number;
+  /** Lease length. Default 30 000 ms. A node that stops heartbeating loses its tasks after this. */
+  leaseMs?: number;
+  /** Lease renewal interval, < leaseMs / 3. Default leaseMs / 4. */
+  heartbeatMs?: number;
+  /** Fallback poll for work (missed notifications, other nodes' delayed tasks). Default 1 000 ms. */
+  pollMs?: number;
+  /** How often expired leases are looked for (besides at start). Default leaseMs / 2. */
+  recoverMs?: number;
+  /**
+   * Extra time finished results wait to share one write. Default 0: results that finish while a
+   * write is in flight are batched into the next one anyway, so batches grow with load.
+   */
+  finishBatchMs?: number;
+  /** Result writes (and, separately, submit inserts) in flight at once. Default 2 on PostgreSQL (pipelined), 1 on PGlite (one connection). */
+  writeParallel?: number;
+  /** Most results in one finish write. Default 500. */
+  finishBatchMax?: number;
+  /** Random source for backoff jitter (tests inject a fixed one). Default Math.random. */
+  random?: () => number;
+  logger?: Logger;
 }

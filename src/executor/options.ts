@@ -1,0 +1,58 @@
+/**
+ * ExecutorOptions → ResolvedExecutorOptions: checked once, every default filled in (STYLE §6).
+ * Defaults are documented on ExecutorOptions in ./types.ts.
+ */
+import type { ExecutorOptions, Logger } from './types.js';
+
+export type ResolvedExecutorOptions = Required<Omit<ExecutorOptions, 'logger'>> & { logger: Logger; workers: number };
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+const POSITIVE_INTEGERS = [
+  'concurrency',
+  'claimBatch',
+  'leaseMs',
+  'heartbeatMs',
+  'pollMs',
+  'recoverMs',
+  'finishBatchMax',
+  'writeParallel',
+] as const;
+
+export function resolveOptions(o: ExecutorOptions): ResolvedExecutorOptions {
+  for (const name of POSITIVE_INTEGERS) {
+    const v = o[name];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
+      throw new RangeError(`executor option ${name} must be a positive integer (got ${String(v)})`);
+    }
+  }
+  if (o.finishBatchMs !== undefined && !(Number.isFinite(o.finishBatchMs) && o.finishBatchMs >= 0)) {
+    throw new RangeError(`executor option finishBatchMs must be a non-negative number (got ${o.finishBatchMs})`);
+  }
+  if (typeof o.node !== 'string' || o.node.length === 0) throw new RangeError('executor option node must be a non-empty string');
+  const leaseMs = o.leaseMs ?? 30_000;
+  // Three missed beats before the lease runs out: one slow query must not lose a task.
+  if (o.heartbeatMs !== undefined && o.heartbeatMs * 3 >= leaseMs) {
+    throw new RangeError(`executor option heartbeatMs must be below leaseMs / 3 = ${Math.floor(leaseMs / 3)} (got ${o.heartbeatMs})`);
+  }
+  const workers = Math.max(1, o.runtime.stats().workers);
+  const concurrency = o.concurrency ?? workers * 128;
+  return Object.freeze({
+    store: o.store,
+    runtime: o.runtime,
+    bus: o.bus,
+    node: o.node,
+    workers,
+    concurrency,
+    claimBatch: o.claimBatch ?? concurrency,
+    leaseMs,
+    heartbeatMs: o.heartbeatMs ?? Math.floor(leaseMs / 4),
+    pollMs: o.pollMs ?? 1_000,
+    recoverMs: o.recoverMs ?? Math.max(100, Math.floor(leaseMs / 2)),
+    finishBatchMs: o.finishBatchMs ?? 0,
+    finishBatchMax: o.finishBatchMax ?? 500,
+    writeParallel: o.writeParallel ?? (o.store.kind === 'postgres' ? 2 : 1),
+    random: o.random ?? Math.random,
+    logger: o.logger ?? silent,
+  });
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { makeEventBus, wireSerializer } from '../../src/executor/events.js';
+import type { TaskEvent, TaskOutputEvent } from '../../src/executor/types.js';
+
+const event = (taskId: string): TaskEvent => ({
+  taskId,
+  tenantId: 't',
+  agentId: 'a',
+  status: 'SUCCEEDED',
+  attempt: 1,
+  outcome: 'exited',
+  exitCode: 0,
+  at: new Date('2026-01-02T03:04:05.678Z'),
+});
+
+describe('wireSerializer', () => {
+  it('round-trips Date, Uint8Array and bigint, nested', () => {
+    const msg = {
+      at: new Date(1_700_000_000_123),
+      data: new Uint8Array([0, 1, 254, 255]),
+      view: new Uint8Array([9, 8, 7, 6]).subarray(1, 3),
+      fuel: 12345678901234567890n,
+      list: [{ when: new Date(0) }, null, 'x', 3],
+    };
+    const back = wireSerializer.parse(wireSerializer.stringify(msg)) as typeof msg;
+    expect(back.at).toBeInstanceOf(Date);
+    expect(back.at.getTime()).toBe(1_700_000_000_123);
+    expect(back.data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(back.data)).toEqual([0, 1, 254, 255]);
+    expect(Array.from(back.view)).toEqual([8, 7]);
+    expect(back.fuel).toBe(12345678901234567890n);
+    expect((back.list[0] as { when: Date }).when.getTime()).toBe(0);
+    expect(back.list.slice(1)).toEqual([null, 'x', 3]);
+  });
+
+  it('keeps plain JSON plain', () => {
+    expect(wireSerializer.stringify({ a: 1, b: 'two' })).toBe('{"a":1,"b":"two"}');
+  });
+});
+
+describe('in-process event bus', () => {
+  it('delivers batches to pubsub subscribers and direct listeners', async () => {
+    const bus = makeEventBus();
+    expect(bus.kind).toBe('memory');
+    const seen: string[] = [];
+    const off = bus.on('TASK_EVENTS', (events) => seen.push(...events.map((e) => e.taskId)));
+    const iterator = bus.pubsub.subscribe('TASK_EVENTS')[Symbol.asyncIterator]();
+    const next = iterator.next();
+    bus.pubsub.publish('TASK_EVENTS', [event('1'), event('2')]);
+    expect((await next).value.map((e: TaskEvent) => e.taskId)).toEqual(['1', '2']);
+    expect(seen).toEqual(['1', '2']);
+    off();
+    bus.pubsub.publish('TASK_EVENTS', [event('3')]);
+    expect(seen).toEqual(['1', '2']);
+    await iterator.return?.();
+    await bus.close();
+  });
+
+  it('routes TASK_OUTPUT by task id', async () => {
+    const bus = makeEventBus();
+    const iterator = bus.pubsub.subscribe('TASK_OUTPUT', 'task-b')[Symbol.asyncIterator]();
+    const next = iterator.next();
+    const chunk = (taskId: string): TaskOutputEvent => ({ taskId, tenantId: 't', attempt: 1, stream: 'stdout', data: new Uint8Array([104, 105]) });
+    bus.pubsub.publish('TASK_OUTPUT', 'task-a', chunk('task-a'));
+    bus.pubsub.publish('TASK_OUTPUT', 'task-b', chunk('task-b'));
+    expect((await next).value.taskId).toBe('task-b');
+    await iterator.return?.();
+  });
+
+  it('a throwing listener is reported and does not stop the others', () => {
+    const errors: string[] = [];
+    const bus = makeEventBus({ onListenerError: (_err, topic) => errors.push(topic) });
+    const got: string[][] = [];
+    bus.on('TASK_CANCEL', () => {
+      throw new Error('boom');
+    });
+    bus.on('TASK_CANCEL', (ids) => got.push(ids));
+    expect(() => bus.pubsub.publish('TASK_CANCEL', ['x'])).not.toThrow();
+    expect(got).toEqual([['x']]);
+    expect(errors).toEqual(['TASK_CANCEL']);
+  });
+});
