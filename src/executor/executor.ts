@@ -243,7 +243,11 @@ export function makeExecutor(options: ExecutorOptions): Executor {
       for (;;) {
         const tasks = await store.tasks.reclaimExpired(node, RECOVER_BATCH, leaseMs);
         const now = new Date();
+        const pending = new Set(finisher.pendingIds());
         for (const task of tasks) {
+          // Our own heartbeat lagged (a stalled event loop): the run is still ours and going, and
+          // the takeover has just renewed its lease. Recording it as lost would drop its result.
+          if (inflight.get(task.id)?.task.attempts === task.attempts || pending.has(task.id)) continue;
           logger.warn({ taskId: task.id, attempt: task.attempts }, 'executor: recovering a task whose lease expired');
           finisher.add(expiredLeaseResult(task, node, now, random));
         }

@@ -160,7 +160,7 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
                   run_at = COALESCE(r.next_run_at, t.run_at), lease_owner = NULL, lease_expires_at = NULL,
                   finished_at = CASE WHEN r.next_status IN ${TERMINAL} THEN r.finished_at END, updated_at = now()
              FROM r
-            WHERE t.id = r.task_id AND t.status = 'RUNNING' AND t.lease_owner = r.node
+            WHERE t.id = r.task_id AND t.status = 'RUNNING' AND t.lease_owner = r.node AND t.attempts = r.n
         RETURNING ${T}
          )
          SELECT * FROM moved
