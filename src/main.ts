@@ -41,7 +41,7 @@ async function registerDemoAgent(spindle: Spindle) {
   }
 }
 
-function printBanner({ config, urls, store, bus }: Spindle) {
+function printBanner({ config, urls, store, bus, generatedAdminKey }: Spindle) {
   const database = store.kind === 'pglite' ? `PGlite (embedded) in ${resolve(config.dataDir, 'pglite')}` : `PostgreSQL at ${redact(config.databaseUrl!)}`;
   const blobs = config.s3 ? `S3 ${config.s3.useSSL ? 'https' : 'http'}://${config.s3.endPoint}${config.s3.port ? `:${config.s3.port}` : ''} bucket ${config.s3.bucket}` : `local directory ${resolve(config.dataDir, 'blobs')}`;
   const pubsub = bus.kind === 'redis' ? `Redis at ${redact(config.redisUrl!)}` : 'in-process (single node)';
@@ -51,6 +51,24 @@ function printBanner({ config, urls, store, bus }: Spindle) {
     `  blobs      ${blobs}`,
     `  pub/sub    ${pubsub}`,
   ];
+  if (config.role !== 'worker') {
+    lines.push(
+      config.auth.enabled
+        ? `  auth       on (${config.auth.reason}): send Authorization: Bearer <API key>`
+        : `  auth       OFF (${config.auth.reason}): every caller is the admin of the default tenant; set AUTH=on to require API keys`,
+    );
+  }
+  if (generatedAdminKey) {
+    lines.push(
+      '',
+      '  A system admin API key was created. It is shown only this once; store it now:',
+      '',
+      `      ${generatedAdminKey}`,
+      '',
+      '  (or set SPINDLE_ADMIN_KEY to choose your own; create more keys with the createApiKey mutation)',
+      '',
+    );
+  }
   if (config.role === 'worker') {
     lines.push(`  health     ${urls.url}/healthz`, `  metrics    ${urls.url}/metrics`);
   } else {
@@ -58,7 +76,7 @@ function printBanner({ config, urls, store, bus }: Spindle) {
       `  API        ${urls.graphqlUrl}`,
       `  WebSocket  ${urls.wsUrl}`,
       `  dashboard  ${urls.url}/`,
-      `  try        curl -s ${urls.graphqlUrl} -H 'content-type: application/json' -d '{"query":"mutation { submitTask(input: {agent: \\"${DEMO_AGENT_NAME}\\", args: [\\"world\\"]}) { id status } }"}'`,
+      `  try        curl -s ${urls.graphqlUrl} -H 'content-type: application/json'${config.auth.enabled ? " -H 'authorization: Bearer <API key>'" : ''} -d '{"query":"mutation { submitTask(input: {agent: \\"${DEMO_AGENT_NAME}\\", args: [\\"world\\"]}) { id status } }"}'`,
     );
   }
   console.log(lines.join('\n'));
@@ -76,13 +94,16 @@ function redact(url: string): string {
 }
 
 function handleSignals(spindle: Spindle) {
-  let stopping = false;
+  let stopping = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` delivers SIGINT twice (from the terminal and forwarded by npm):
+    // only a signal that comes later than that echo means "stop now".
+    if (stopping && Date.now() - stopping < 1000) return;
     if (stopping) {
       spindle.logger.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    stopping = true;
+    stopping = Date.now();
     spindle.logger.info({ signal, graceMs: spindle.config.shutdownGraceMs }, 'shutting down: finishing running tasks');
     spindle.stop().then(
       () => process.exit(0),

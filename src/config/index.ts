@@ -45,6 +45,11 @@ export interface Config {
   maxFilesBytes: number;
   maxRequestBytes: number;
   maxBatch: number;
+  /** Off only on a loopback HOST (checked at load). */
+  auth: { enabled: boolean; adminKey: string | undefined; reason: string };
+  graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxSubscriptionsPerConnection: number; wsInitTimeoutMs: number };
+  /** Per-tenant quotas (the same for every tenant). */
+  quotas: { queuedTasks: number; activeTasks: number; storedBytes: number; submitRate: number; submitBurst: number };
   leaseMs: number;
   shutdownGraceMs: number;
   logLevel: LogLevel;
@@ -74,7 +79,7 @@ export function loadConfig(env: Env): Config {
   if (!parsed.success) {
     const problems = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))].map((name) => {
       const spec = OPTION_SPECS.find((o) => o.name === name)!;
-      return `${name} must be ${spec.allowed} (got ${JSON.stringify(env[name])})`;
+      return `${name} must be ${spec.allowed} (got ${spec.secret ? 'a value that is not shown' : JSON.stringify(env[name])})`;
     });
     throw new ConfigError(problems);
   }
@@ -110,12 +115,47 @@ export function loadConfig(env: Env): Config {
     maxFilesBytes: v.MAX_FILES_BYTES,
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     maxBatch: v.MAX_BATCH,
+    auth: resolveAuth(v.HOST, v.AUTH, v.SPINDLE_ADMIN_KEY),
+    graphql: {
+      introspection: v.INTROSPECTION,
+      maxDepth: v.MAX_QUERY_DEPTH,
+      maxCost: v.MAX_QUERY_COST,
+      maxSubscriptionsPerConnection: v.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      wsInitTimeoutMs: v.WS_INIT_TIMEOUT_MS,
+    },
+    quotas: {
+      queuedTasks: v.QUOTA_QUEUED_TASKS,
+      activeTasks: v.QUOTA_ACTIVE_TASKS,
+      storedBytes: v.QUOTA_STORED_BYTES,
+      submitRate: v.QUOTA_SUBMIT_RATE,
+      submitBurst: v.QUOTA_SUBMIT_BURST,
+    },
     leaseMs: v.LEASE_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     logLevel: v.LOG_LEVEL,
   };
   checkConsistency(config, env);
   return deepFreeze(config);
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * AUTH defaults to off on a loopback HOST (a developer's machine) and on everywhere else; off on
+ * a reachable interface would hand every caller the admin role, so it stops start-up.
+ */
+function resolveAuth(host: string, auth: 'on' | 'off' | undefined, adminKey: string | undefined): Config['auth'] {
+  const loopback = isLoopback(host);
+  if (auth === 'off' && !loopback) {
+    throw new ConfigError([`AUTH=off is only allowed when HOST is a loopback address (HOST is ${JSON.stringify(host)}): set AUTH=on, or HOST=127.0.0.1`]);
+  }
+  const enabled = auth ? auth === 'on' : !loopback;
+  const reason = auth ? `AUTH=${auth}` : `AUTH unset and HOST ${host} is ${loopback ? 'a loopback address' : 'not a loopback address'}`;
+  return { enabled, adminKey, reason };
 }
 
 function s3Config(v: Record<string, any>): S3Config {

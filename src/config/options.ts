@@ -19,6 +19,8 @@ export interface OptionSpec {
   allowed: string;
   /** Raw default fed through the schema when the variable is unset or empty. */
   rawDefault?: () => string | undefined;
+  /** A secret: its value never appears in error messages. */
+  secret?: boolean;
   schema: z.ZodType;
 }
 
@@ -153,6 +155,31 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   intOpt('MAX_BATCH', 1000, 1, 100_000, 'Most tasks per submitTasks call.'),
   intOpt('LEASE_MS', 30_000, 100, 3_600_000, 'Lease on a running task; another node takes it over this long after its node stops heartbeating.'),
   intOpt('SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000, 'On SIGINT/SIGTERM, how long running tasks may finish before they go back to the queue.'),
+  {
+    name: 'AUTH',
+    default: 'off when HOST is a loopback address, else on',
+    description: 'on: every request needs an API key (Authorization: Bearer spd_…). off: callers act as the admin of the default tenant; allowed only when HOST is a loopback address.',
+    allowed: 'on or off',
+    schema: oneOf(['on', 'off'] as const),
+  },
+  {
+    name: 'SPINDLE_ADMIN_KEY',
+    default: undefined,
+    description: 'A system admin key (spd_ and at least 32 more characters) ensured at start-up; unset = a key is generated and printed once on the first start with AUTH=on.',
+    allowed: 'spd_ followed by at least 32 of A-Z, a-z, 0-9, "_", "-"',
+    secret: true,
+    schema: z.string().trim().regex(/^spd_[A-Za-z0-9_-]{32,200}$/),
+  },
+  { name: 'INTROSPECTION', default: 'true', description: 'Answer GraphQL introspection (__schema, __type) over HTTP and WebSocket.', allowed: 'true or false', rawDefault: () => 'true', schema: bool },
+  intOpt('MAX_QUERY_DEPTH', 12, 1, 1000, 'Deepest selection nesting a GraphQL operation may have.'),
+  intOpt('MAX_QUERY_COST', 50_000, 1, 100_000_000, 'Largest estimated cost of one GraphQL operation (1 per field, list fields × their `first`/page size).'),
+  intOpt('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000, 'Open subscriptions one WebSocket may hold; one more closes it (4400).'),
+  intOpt('WS_INIT_TIMEOUT_MS', 3000, 100, 600_000, 'A WebSocket that sends no connection_init within this time is closed (4408).'),
+  intOpt('QUOTA_QUEUED_TASKS', 100_000, 1, 100_000_000, 'Per tenant: most tasks waiting (QUEUED or RETRYING); a submit that would pass it is refused.'),
+  intOpt('QUOTA_ACTIVE_TASKS', 200_000, 1, 100_000_000, 'Per tenant: most unfinished tasks (waiting or RUNNING); a submit that would pass it is refused.'),
+  bytesOpt('QUOTA_STORED_BYTES', 1 * GiB, 0, 1024 * GiB, 'Per tenant: total size of the modules it stored (registerAgent, POST /modules).'),
+  intOpt('QUOTA_SUBMIT_RATE', 10_000, 1, 10_000_000, 'Per tenant and node: tasks submitted per second, sustained (token bucket).'),
+  intOpt('QUOTA_SUBMIT_BURST', 20_000, 1, 100_000_000, 'Per tenant and node: tasks submitted at once after a quiet spell (token bucket size).'),
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level.', allowed: `one of ${LOG_LEVELS.join(', ')}`, rawDefault: () => 'info', schema: oneOf(LOG_LEVELS) },
 ];
 

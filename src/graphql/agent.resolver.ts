@@ -4,6 +4,7 @@ import { badInput } from '../domain/index.js';
 import type { AgentRow, AgentVersionRow } from '../store/types.js';
 import { RegisterAgentInput } from './agent.input.js';
 import { registerAgent } from './agent.service.js';
+import { requireRole } from './auth.js';
 import { Agent, AgentVersion } from './agent.type.js';
 import type { Context } from './context.js';
 import { checkId, findAgent } from './ids.js';
@@ -31,12 +32,14 @@ export class AgentResolver {
 
   @Mutation(() => Agent, { description: 'Registers an agent, or a new version of an existing one (same name).' })
   async registerAgent(@Ctx() ctx: Context, @Arg('input', () => RegisterAgentInput) input: RegisterAgentInput): Promise<AgentRow> {
+    requireRole(ctx.principal, 'submitter', 'registerAgent');
     const { agent } = await registerAgent(ctx.deps, ctx.tenantId, input, 'input');
     return agent;
   }
 
   @Mutation(() => Boolean, { description: 'Deletes an agent (by id or name); its tasks and versions stay readable. False when it did not exist.' })
   async deleteAgent(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<boolean> {
+    requireRole(ctx.principal, 'submitter', 'deleteAgent');
     const agent = await findAgent(ctx, id);
     if (!agent) return false;
     return ctx.deps.store.agents.delete(ctx.tenantId, agent.id);

@@ -11,6 +11,7 @@ import type { AgentRow, AgentVersionRow, Store } from '../store/types.js';
 import { base64Size, decodeBase64 } from './codec.js';
 import { notFoundAt } from './ids.js';
 import { checkLimits, type LimitsInput } from './limits.input.js';
+import type { Quotas } from './quota.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_DESCRIPTION = 1000;
@@ -29,6 +30,8 @@ interface Deps {
   config: Config;
   store: Store;
   runtime: Runtime;
+  /** QUOTA_STORED_BYTES; absent = unchecked (the demo agent at start-up). */
+  quotas?: Quotas;
 }
 
 let wabt: ReturnType<typeof wabtInit> | undefined;
@@ -85,6 +88,7 @@ export async function registerAgent(deps: Deps, tenantId: string, input: AgentSo
   if (bytes.length > config.maxModuleBytes) throw tooLarge(sourceField, bytes.length, config.maxModuleBytes);
 
   const info = await inspectModule(runtime, sourceField, bytes);
+  if (!stored) await deps.quotas?.checkStore(tenantId, info.digest, bytes.length);
   const digest = stored ? info.digest : await store.blobs.put(bytes);
   if (!stored) await store.modules.record(tenantId, digest, bytes.length);
   return store.agents.registerVersion({
@@ -112,4 +116,10 @@ export async function inspectModule(runtime: Runtime, field: string, bytes: Uint
 }
 
 const tooLarge = (field: string, size: number, max: number) =>
-  badInput(field, `module is ${size} bytes; the maximum is ${max} bytes (MAX_MODULE_BYTES); upload large modules with POST /modules`, { size, max });
+  new SpindleError('LIMIT_EXCEEDED', `${field}: module is ${size} bytes; the maximum is ${max} bytes (MAX_MODULE_BYTES); upload large modules with POST /modules`, {
+    field,
+    size,
+    max,
+    quota: 'MAX_MODULE_BYTES',
+    limit: String(max),
+  });

@@ -1,9 +1,8 @@
 /**
- * The per-operation context: who is calling (tenant, auth), the services, and per-request loaders.
- *
- * Tenancy seam: every operation runs as the default tenant for now. API keys (store `ApiKey`) will
- * plug in at `resolveAuth`, from the HTTP Authorization header or the WebSocket connection_init
- * payload, and set `tenantId` and `auth` from the key.
+ * The per-operation context: who is calling (the Principal from auth.ts: tenant, role), the
+ * services, and per-request loaders. The transports authenticate first (HTTP: a middleware before
+ * Apollo; WebSocket: graphql-ws onConnect) and hand the principal in; every resolver scopes its
+ * reads and writes to `tenantId`.
  */
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { Logger } from 'pino';
@@ -12,8 +11,10 @@ import type { FileEntry } from '../domain/index.js';
 import { decodeFiles } from '../executor/files.js';
 import type { Executor, Topics } from '../executor/types.js';
 import type { Runtime } from '../runtime/types.js';
-import { DEFAULT_TENANT_ID, type AgentRow, type AgentVersionRow, type Store, type TaskAttemptRow, type TaskRow } from '../store/types.js';
+import { type AgentRow, type AgentVersionRow, type Store, type TaskAttemptRow, type TaskRow } from '../store/types.js';
+import type { Authenticator, Principal } from './auth.js';
 import { makeLoader, type Loader } from './loader.js';
+import type { Quotas } from './quota.js';
 import type { StatsService } from './stats.service.js';
 
 /** What the GraphQL layer needs from the rest of the service. */
@@ -25,11 +26,14 @@ export interface GraphQLDeps {
   pubsub: PubSub<Topics>;
   stats: StatsService;
   logger: Logger;
+  /** Absent when the schema runs without a server (tests of the schema alone): every caller is anonymous. */
+  authenticator?: Authenticator;
+  /** Per-tenant quotas; absent = unlimited (the schema alone). */
+  quotas?: Quotas;
   /** Counts accepted submissions (metrics); optional so the schema works without a server. */
   onSubmitted?: (created: number) => void;
 }
 
-export type Auth = { kind: 'anonymous' } | { kind: 'apiKey'; keyId: string; role: string };
 
 export interface Loaders {
   agent: Loader<string, AgentRow | null>;
@@ -41,21 +45,14 @@ export interface Loaders {
 
 export interface Context {
   tenantId: string;
-  auth: Auth;
+  principal: Principal;
   deps: GraphQLDeps;
   loaders: Loaders;
 }
 
-/** Headers of the HTTP request or the connection_init payload: where credentials will come from. */
-export type Credentials = Record<string, unknown>;
-
-export function resolveAuth(_credentials: Credentials): { tenantId: string; auth: Auth } {
-  return { tenantId: DEFAULT_TENANT_ID, auth: { kind: 'anonymous' } };
-}
-
-export function makeContext(deps: GraphQLDeps, credentials: Credentials, options: { live?: boolean } = {}): Context {
-  const { tenantId, auth } = resolveAuth(credentials);
-  return { tenantId, auth, deps, loaders: makeLoaders(deps.store, tenantId, options.live ? false : true) };
+export function makeContext(deps: GraphQLDeps, principal: Principal, options: { live?: boolean } = {}): Context {
+  const { tenantId } = principal;
+  return { tenantId, principal, deps, loaders: makeLoaders(deps.store, tenantId, options.live ? false : true) };
 }
 
 const byKey = <K, V>(entries: [K, V][]) => new Map(entries);

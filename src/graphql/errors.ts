@@ -29,8 +29,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   }
   if (cause instanceof GraphQLError) {
     // GraphQL's own: parse, validation, coercion. Never carries a stack to the client.
-    const { stacktrace: _drop, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
-    return { ...formatted, extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' } };
+    const { stacktrace: _drop, http: _http, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    // Our limits (depth, cost) are validation errors to Apollo, which re-codes them; a quota says what they are.
+    const code = extensions.quota ? 'LIMIT_EXCEEDED' : (extensions.code ?? 'BAD_USER_INPUT');
+    return { ...formatted, extensions: { ...extensions, code } };
   }
   logger.error({ err: cause, path: formatted.path }, 'unexpected error in a GraphQL operation');
   return {

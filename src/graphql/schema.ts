@@ -12,10 +12,11 @@ import { AgentResolver, AgentVersionResolver } from './agent.resolver.js';
 import { StatsResolver } from './stats.resolver.js';
 import { TaskEventResolver } from './task-event.resolver.js';
 import { TaskAttemptResolver, TaskResolver } from './task.resolver.js';
+import { TenantResolver } from './tenant.resolver.js';
 
 export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver],
+    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver],
     pubSub: pubsub as never,
     // Inputs are validated by hand at the edge (task.validate.ts, limits.input.ts); no class-validator.
     validate: false,

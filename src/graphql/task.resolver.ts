@@ -4,6 +4,7 @@ import { badInput, SpindleError, type OutcomeKind } from '../domain/index.js';
 import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskFilter, TaskRow } from '../store/types.js';
 import { Agent, AgentVersion } from './agent.type.js';
 import { toBase64, utf8Lossy, utf8OrNull } from './codec.js';
+import { requireRole } from './auth.js';
 import type { Context } from './context.js';
 import { checkId, findAgent, notFoundAt } from './ids.js';
 import { RetryPolicyType } from './limits.type.js';
@@ -49,12 +50,14 @@ export class TaskResolver {
 
   @Mutation(() => Task, { description: 'Submits one task. With an idempotencyKey that exists already, returns that task.' })
   async submitTask(@Ctx() ctx: Context, @Arg('input', () => SubmitTaskInput) input: SubmitTaskInput): Promise<TaskRow> {
+    requireRole(ctx.principal, 'submitter', 'submitTask');
     const [task] = await submit(ctx, [input], () => 'input');
     return task!;
   }
 
   @Mutation(() => [Task], { description: 'Submits a batch of tasks in one write, in order; all or none are accepted.' })
   async submitTasks(@Ctx() ctx: Context, @Arg('inputs', () => [SubmitTaskInput]) inputs: SubmitTaskInput[]): Promise<TaskRow[]> {
+    requireRole(ctx.principal, 'submitter', 'submitTasks');
     const max = ctx.deps.config.maxBatch;
     if (inputs.length === 0) throw badInput('inputs', 'must contain at least one task');
     if (inputs.length > max) throw badInput('inputs', `must contain at most ${max} tasks (MAX_BATCH); got ${inputs.length}`, { max });
@@ -63,6 +66,7 @@ export class TaskResolver {
 
   @Mutation(() => Task, { description: 'Cancels a queued, retrying or running task (a running one is pre-empted).' })
   async cancelTask(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow> {
+    requireRole(ctx.principal, 'submitter', 'cancelTask');
     const row = await ctx.deps.executor.cancel(ctx.tenantId, checkId('id', id));
     if (!row) throw notFoundAt('id', 'task', id);
     if (row.status !== 'CANCELLED') throw new SpindleError('CONFLICT', `task ${id} is ${row.status} and can no longer be cancelled`, { field: 'id', status: row.status });
@@ -71,6 +75,7 @@ export class TaskResolver {
 
   @Mutation(() => Task, { description: 'Queues a FAILED or CANCELLED task again with a fresh attempt budget.' })
   async retryTask(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow> {
+    requireRole(ctx.principal, 'submitter', 'retryTask');
     const row = await ctx.deps.executor.retry(ctx.tenantId, checkId('id', id));
     if (!row) throw notFoundAt('id', 'task', id);
     if (row.status !== 'QUEUED') throw new SpindleError('CONFLICT', `task ${id} is ${row.status}; only FAILED or CANCELLED tasks can be retried`, { field: 'id', status: row.status });
@@ -184,6 +189,8 @@ export class TaskAttemptResolver {
 }
 
 async function submit(ctx: Context, inputs: SubmitTaskInput[], fieldOf: (i: number) => string): Promise<TaskRow[]> {
+  // Before validation writes input-file blobs: a refused batch leaves nothing behind.
+  await ctx.deps.quotas?.checkSubmit(ctx.tenantId, inputs.length);
   const tasks = await prepareTasks(ctx, inputs, fieldOf);
   const results = await ctx.deps.executor.submit(tasks);
   ctx.deps.onSubmitted?.(results.filter((r) => r.created).length);

@@ -6,6 +6,7 @@
 import type { Config } from '../config/index.js';
 import { makeEventBus } from '../executor/events.js';
 import { makeExecutor } from '../executor/executor.js';
+import { bootstrapAdminKey } from '../graphql/auth.js';
 import type { EventBus, Executor } from '../executor/types.js';
 import { makeRuntime } from '../runtime/index.js';
 import type { Runtime } from '../runtime/types.js';
@@ -23,6 +24,8 @@ export interface Spindle {
   bus: EventBus;
   executor: Executor;
   server: SpindleServer;
+  /** The admin key generated on this start (first start with AUTH=on), to print once; else null. */
+  generatedAdminKey: string | null;
   urls: { url: string; graphqlUrl: string; wsUrl: string };
   /**
    * graceful (default): stop accepting, let running tasks finish for SHUTDOWN_GRACE_MS and hand
@@ -50,6 +53,15 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
       node: config.nodeId,
       onError: (err) => logger.warn({ err }, 'store: background error'),
     }));
+  let generatedAdminKey: string | null = null;
+  if (config.role !== 'worker') {
+    const boot = await bootstrapAdminKey(store, config.auth).catch(async (err: unknown) => {
+      await store.close();
+      throw err;
+    });
+    generatedAdminKey = boot.generated;
+    if (boot.revokedAdminKey) logger.warn('SPINDLE_ADMIN_KEY names a revoked key: it is refused');
+  }
   const metrics = makeMetrics();
   const runtime = makeRuntime({ workers: config.role === 'api' ? 1 : config.workers });
   const bus = makeEventBus({ redisUrl: config.redisUrl, onListenerError: (err, topic) => logger.error({ err, topic }, 'event bus: a listener threw') });
@@ -85,5 +97,5 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
       void executorDown.then(() => bus.close()).catch(() => {});
     })());
 
-  return { config, logger, store, runtime, bus, executor, server, urls, stop };
+  return { config, logger, store, runtime, bus, executor, server, generatedAdminKey, urls, stop };
 }

@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Config } from '../config/index.js';
 import type { EventBus, Executor } from '../executor/types.js';
+import { makeAuthenticator } from '../graphql/auth.js';
 import type { GraphQLDeps } from '../graphql/context.js';
+import { makeQuotas } from '../graphql/quota.js';
 import { makeSchema } from '../graphql/schema.js';
 import { makeStatsService } from '../graphql/stats.service.js';
 import type { Runtime } from '../runtime/types.js';
@@ -56,9 +58,11 @@ export async function makeServer(deps: ServerDeps): Promise<SpindleServer> {
 
   let graphql: GraphQLTransports | null = null;
   if (config.role !== 'worker') {
-    const gqlDeps: GraphQLDeps = { config, store, runtime, executor, pubsub: bus.pubsub, stats, logger, onSubmitted: metrics.submitted };
+    const authenticator = makeAuthenticator({ store, enabled: config.auth.enabled, onTouchError: (err) => logger.warn({ err }, 'could not record an API key use') });
+    const quotas = makeQuotas({ config, store, stats });
+    const gqlDeps: GraphQLDeps = { config, store, runtime, executor, pubsub: bus.pubsub, stats, logger, authenticator, quotas, onSubmitted: metrics.submitted };
     graphql = await startGraphQL(await makeSchema(bus.pubsub), gqlDeps, httpServer);
-    app.post('/modules', modulesHandler({ config, store, runtime, logger }));
+    app.post('/modules', modulesHandler({ config, store, runtime, logger, authenticator, quotas }));
     app.use(GRAPHQL_PATH, ...graphql.middleware);
     app.use(dashboardRouter(deps.dashboardDir));
   }

@@ -8,6 +8,9 @@
  *   const sub = s.subscribe('subscription ($id: ID!) { taskUpdated(id: $id) { status } }', { id });
  *   await sub.until((e) => e.taskUpdated.status === 'SUCCEEDED');
  *   await s.close();
+ *
+ * AUTH is off by default (loopback). With AUTH=on, `s.adminKey` is the system admin key created at
+ * start-up and `s.as(key)` talks with a key (Authorization header / connectionParams).
  */
 import { randomBytes } from 'node:crypto';
 import type { GraphQLFormattedError } from 'graphql';
@@ -15,6 +18,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/index.js';
 import { startSpindle, type Spindle } from '../../src/server/compose.js';
+import type { Logger } from '../../src/server/logger.js';
 import { makeStore, type Store, type StoreOptions } from '../../src/store/index.js';
 import { makeTestStore, type TestStore } from './store.js';
 
@@ -36,7 +40,21 @@ export interface TestSubscription<T = any> {
   close(): void;
 }
 
+/** A caller: GraphQL over HTTP and WebSocket with (or without) an API key. */
+export interface TestClient {
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
+  /** Like gql, but throws when the answer has errors. */
+  gqlOk<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  subscribe<T = any>(query: string, variables?: Record<string, unknown>): TestSubscription<T>;
+  /** Closes this caller's WebSocket. */
+  close(): Promise<void>;
+}
+
 export interface TestServer {
+  /** The system admin key generated at start-up (AUTH=on, no SPINDLE_ADMIN_KEY), else null. */
+  adminKey: string | null;
+  /** A client that sends this API key (null: none). */
+  as(key: string | null): TestClient;
   url: string;
   graphqlUrl: string;
   wsUrl: string;
@@ -61,6 +79,8 @@ export interface TestServerOptions {
   storeOptions?: StoreOptions;
   /** Wraps the store the node uses (e.g. to count calls in a test). */
   wrapStore?: (store: Store) => Store;
+  /** The node's logger (e.g. one writing into a buffer, to inspect what is logged). */
+  logger?: Logger;
 }
 
 const TEST_ENV: Record<string, string> = {
@@ -68,6 +88,7 @@ const TEST_ENV: Record<string, string> = {
   HOST: '127.0.0.1',
   WORKERS: '2',
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  AUTH: 'off',
   SHUTDOWN_GRACE_MS: '2000',
 };
 
@@ -83,7 +104,7 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
     storeOptions = testStore.options;
     store = testStore.store;
   }
-  return launch(overrides, store, storeOptions, options.wrapStore, testStore ? () => testStore!.cleanup() : null);
+  return launch(overrides, store, storeOptions, options.wrapStore, testStore ? () => testStore!.cleanup() : null, options.logger);
 }
 
 async function launch(
@@ -92,6 +113,7 @@ async function launch(
   storeOptions: StoreOptions,
   wrapStore: TestServerOptions['wrapStore'],
   cleanup: (() => Promise<void>) | null,
+  logger?: Logger,
 ): Promise<TestServer> {
   const env: Record<string, string | undefined> = {
     ...TEST_ENV,
@@ -102,38 +124,19 @@ async function launch(
     ...overrides,
   };
   const config = loadConfig(env);
-  const spindle = await startSpindle(config, { store: wrapStore ? wrapStore(store) : store });
+  const spindle = await startSpindle(config, { store: wrapStore ? wrapStore(store) : store, ...(logger ? { logger } : {}) });
   const { url, graphqlUrl, wsUrl } = spindle.urls;
-  let client: Client | null = null;
-  const subscriptions = new Set<TestSubscription>();
-
-  const ws = () =>
-    (client ??= createClient({
-      url: wsUrl,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      lazy: true,
-    }));
-
-  const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> => {
-    const res = await fetch(graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query, variables }),
-    });
-    const text = await res.text();
-    try {
-      return JSON.parse(text) as GqlResult<T>;
-    } catch {
-      throw new Error(`HTTP ${res.status} from ${graphqlUrl}: ${text.slice(0, 500)}`);
-    }
+  const clients = new Set<TestClient>();
+  const client = (key: string | null): TestClient => {
+    const c = makeClient(graphqlUrl, wsUrl, key);
+    clients.add(c);
+    return c;
   };
+  const anonymous = client(null);
 
   let closed = false;
   const shutdownClients = async () => {
-    for (const s of subscriptions) s.close();
-    await client?.dispose();
-    client = null;
+    await Promise.all([...clients].map((c) => c.close()));
   };
 
   const server: TestServer = {
@@ -142,17 +145,11 @@ async function launch(
     wsUrl,
     spindle,
     storeOptions,
-    gql,
-    async gqlOk<T>(query: string, variables?: Record<string, unknown>) {
-      const r = await gql<T>(query, variables);
-      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
-      return r.data as T;
-    },
-    subscribe<T>(query: string, variables?: Record<string, unknown>) {
-      const sub = makeSubscription<T>(ws(), query, variables);
-      subscriptions.add(sub);
-      return sub;
-    },
+    adminKey: spindle.generatedAdminKey,
+    as: client,
+    gql: anonymous.gql,
+    gqlOk: anonymous.gqlOk,
+    subscribe: anonymous.subscribe,
     async close() {
       if (closed) return;
       closed = true;
@@ -165,10 +162,55 @@ async function launch(
       await shutdownClients();
       await spindle.stop({ graceful: false });
       const next = await makeStore(storeOptions);
-      return launch({ ...overrides, ...more, NODE_ID: `test-${randomBytes(3).toString('hex')}` }, next, storeOptions, wrapStore, cleanup);
+      return launch({ ...overrides, ...more, NODE_ID: `test-${randomBytes(3).toString('hex')}` }, next, storeOptions, wrapStore, cleanup, logger);
     },
   };
   return server;
+}
+
+function makeClient(graphqlUrl: string, wsUrl: string, key: string | null): TestClient {
+  let client: Client | null = null;
+  const subscriptions = new Set<TestSubscription>();
+  const ws = () =>
+    (client ??= createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+    }));
+  const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> => {
+    const res = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as GqlResult<T>;
+    } catch {
+      throw new Error(`HTTP ${res.status} from ${graphqlUrl}: ${text.slice(0, 500)}`);
+    }
+  };
+  return {
+    gql,
+    async gqlOk<T>(query: string, variables?: Record<string, unknown>) {
+      const r = await gql<T>(query, variables);
+      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
+      return r.data as T;
+    },
+    subscribe<T>(query: string, variables?: Record<string, unknown>) {
+      const sub = makeSubscription<T>(ws(), query, variables);
+      subscriptions.add(sub);
+      return sub;
+    },
+    async close() {
+      for (const s of subscriptions) s.close();
+      subscriptions.clear();
+      await client?.dispose();
+      client = null;
+    },
+  };
 }
 
 function makeSubscription<T>(client: Client, query: string, variables?: Record<string, unknown>): TestSubscription<T> {

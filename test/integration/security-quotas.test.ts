@@ -1,0 +1,132 @@
+// Per-tenant quotas against a real server: queued and active tasks, submit rate and burst, module
+// size and stored bytes. Every refusal is LIMIT_EXCEEDED naming the quota and its value, and one
+// tenant at its quota does not stop another. Also: SPINDLE_ADMIN_KEY is honoured at start-up.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
+import { loadWat, watToWasm } from '../helpers/fixtures.js';
+import { startTestServer, toBase64, waitFor, type GqlResult, type TestClient, type TestServer } from '../helpers/server.js';
+
+const ADMIN_KEY = `spd_${'q'.repeat(20)}${Date.now()}${'Q'.repeat(10)}`;
+const REGISTER = `mutation ($input: RegisterAgentInput!) { registerAgent(input: $input) { id name } }`;
+const SUBMIT_MANY = `mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id status } }`;
+const LATER = () => new Date(Date.now() + 3_600_000).toISOString();
+
+let s: TestServer;
+let sizes: { demo: number; hello: number; echo: number };
+const tenants: Record<string, TestClient> = {};
+const keys: Record<string, string> = {};
+
+function expectLimit(r: GqlResult, quota: string, limit: string) {
+  expect(r.errors?.[0]?.extensions, JSON.stringify(r)).toMatchObject({ code: 'LIMIT_EXCEEDED', quota, limit });
+  expect(r.errors![0]!.message).toContain(quota);
+  expect(r.errors![0]!.message).toContain(limit);
+}
+
+const later = (n: number) => Array.from({ length: n }, () => ({ agent: 'hello', runAt: LATER() }));
+const settle = () => new Promise((r) => setTimeout(r, 1200)); // counts are cached for up to 1 s
+
+beforeAll(async () => {
+  sizes = { demo: (await watToWasm(DEMO_AGENT_WAT)).length, hello: (await loadWat('hello')).length, echo: (await loadWat('echo_stdin')).length };
+  s = await startTestServer({
+    AUTH: 'on',
+    SPINDLE_ADMIN_KEY: ADMIN_KEY,
+    QUOTA_QUEUED_TASKS: '6',
+    QUOTA_ACTIVE_TASKS: '6',
+    QUOTA_SUBMIT_BURST: '5',
+    QUOTA_SUBMIT_RATE: '1',
+    // The demo agent plus hello fit; echo_stdin on top does not.
+    QUOTA_STORED_BYTES: String(sizes.demo + sizes.hello + sizes.echo - 1),
+    MAX_MODULE_BYTES: '64KiB',
+  });
+  const admin = s.as(ADMIN_KEY);
+  for (const name of ['a', 'b', 'c', 'd']) {
+    const { createTenant } = await admin.gqlOk(`mutation ($n: String!) { createTenant(name: $n) { id } }`, { n: `quota-${name}` });
+    const { createApiKey } = await admin.gqlOk(`mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, {
+      i: { name: 'submitter', role: 'submitter', tenantId: createTenant.id },
+    });
+    tenants[name] = s.as(createApiKey.secret);
+    keys[name] = createApiKey.secret;
+    await tenants[name]!.gqlOk(REGISTER, { input: { name: 'hello', wat: DEMO_AGENT_WAT } });
+  }
+});
+
+afterAll(async () => {
+  await s?.close();
+});
+
+describe('start-up', () => {
+  it('takes SPINDLE_ADMIN_KEY as the system admin key and prints none', async () => {
+    expect(s.adminKey).toBeNull();
+    expect((await s.as(ADMIN_KEY).gqlOk(`{ me { systemAdmin role } }`)).me).toEqual({ systemAdmin: true, role: 'admin' });
+  });
+});
+
+describe('task quotas', () => {
+  it('refuses a batch past QUOTA_QUEUED_TASKS, then single submits once the queue is full', async () => {
+    const a = tenants.a!;
+    expectLimit(await a.gql(SUBMIT_MANY, { inputs: later(7) }), 'QUOTA_QUEUED_TASKS', '6');
+    expect((await a.gqlOk(SUBMIT_MANY, { inputs: later(5) })).submitTasks).toHaveLength(5);
+    await settle();
+    expectLimit(await a.gql(SUBMIT_MANY, { inputs: later(2) }), 'QUOTA_QUEUED_TASKS', '6');
+    expect((await a.gqlOk(SUBMIT_MANY, { inputs: later(1) })).submitTasks).toHaveLength(1);
+    await settle();
+    expectLimit(await a.gql(SUBMIT_MANY, { inputs: later(1) }), 'QUOTA_QUEUED_TASKS', '6');
+    // Another tenant is not affected.
+    expect((await tenants.c!.gqlOk(SUBMIT_MANY, { inputs: later(1) })).submitTasks).toHaveLength(1);
+  });
+
+  it('counts running tasks against QUOTA_ACTIVE_TASKS', async () => {
+    const d = tenants.d!;
+    await d.gqlOk(REGISTER, { input: { name: 'spin', wat: await import('node:fs/promises').then((fs) => fs.readFile(new URL('../fixtures/wat/infinite_loop.wat', import.meta.url), 'utf8')) } });
+    const spins = (await d.gqlOk(SUBMIT_MANY, { inputs: [0, 1].map(() => ({ agent: 'spin', limits: { timeoutMs: 120_000 }, retryPolicy: { maxAttempts: 1 } })) })).submitTasks;
+    await waitFor(async () => (await d.gqlOk(`{ stats { running } }`)).stats.running === 2, 60_000, 'two running tasks');
+    await settle();
+    expectLimit(await d.gql(SUBMIT_MANY, { inputs: later(5) }), 'QUOTA_ACTIVE_TASKS', '6');
+    expect((await d.gqlOk(SUBMIT_MANY, { inputs: later(4) })).submitTasks).toHaveLength(4);
+    for (const t of spins) await d.gqlOk(`mutation ($id: ID!) { cancelTask(id: $id) { id } }`, { id: t.id });
+  });
+
+  it('refuses a batch larger than QUOTA_SUBMIT_BURST and paces QUOTA_SUBMIT_RATE', async () => {
+    const b = tenants.b!;
+    expectLimit(await b.gql(SUBMIT_MANY, { inputs: later(6) }), 'QUOTA_SUBMIT_BURST', '5');
+    expect((await b.gqlOk(SUBMIT_MANY, { inputs: later(5) })).submitTasks).toHaveLength(5);
+    const r = await b.gql(SUBMIT_MANY, { inputs: later(1) });
+    expectLimit(r, 'QUOTA_SUBMIT_RATE', '1');
+    expect(r.errors![0]!.extensions!.retryAfterMs).toBeGreaterThan(0);
+    await new Promise((res) => setTimeout(res, Number(r.errors![0]!.extensions!.retryAfterMs) + 50));
+    expect((await b.gqlOk(SUBMIT_MANY, { inputs: later(1) })).submitTasks).toHaveLength(1);
+  });
+});
+
+describe('module quotas', () => {
+  it('refuses a module over MAX_MODULE_BYTES with the quota named', async () => {
+    const r = await tenants.c!.gql(REGISTER, { input: { name: 'big', wasmBase64: toBase64(new Uint8Array(70 * 1024)) } });
+    expectLimit(r, 'MAX_MODULE_BYTES', String(64 * 1024));
+  });
+
+  it('refuses modules past QUOTA_STORED_BYTES over GraphQL and POST /modules; stored ones stay usable', async () => {
+    const c = tenants.c!;
+    const quota = String(sizes.demo + sizes.hello + sizes.echo - 1);
+    await c.gqlOk(REGISTER, { input: { name: 'hello2', wasmBase64: toBase64(await loadWat('hello')) } });
+    expectLimit(await c.gql(REGISTER, { input: { name: 'echo', wasmBase64: toBase64(await loadWat('echo_stdin')) } }), 'QUOTA_STORED_BYTES', quota);
+    // Registering bytes it already stored costs nothing more.
+    await c.gqlOk(REGISTER, { input: { name: 'hello3', wasmBase64: toBase64(await loadWat('hello')) } });
+    const res = await fetch(`${s.url}/modules`, { method: 'POST', headers: { 'content-type': 'application/wasm', authorization: `Bearer ${keys.c}` }, body: await loadWat('echo_stdin') });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error).toMatchObject({ code: 'LIMIT_EXCEEDED', quota: 'QUOTA_STORED_BYTES', limit: quota });
+    // Streamed without a Content-Length, an upload counts as MAX_MODULE_BYTES until it is read:
+    // nothing is stored for a tenant without that much room.
+    const hello = await loadWat('hello');
+    const streamed = await fetch(`${s.url}/modules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm', authorization: `Bearer ${keys.c}` },
+      body: new ReadableStream({ start: (ctl) => (ctl.enqueue(hello), ctl.close()) }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(((await streamed.json()) as any).error).toMatchObject({ quota: 'QUOTA_STORED_BYTES' });
+    // Tenant b has stored only the demo agent: the same upload fits there.
+    const other = await fetch(`${s.url}/modules`, { method: 'POST', headers: { 'content-type': 'application/wasm', authorization: `Bearer ${keys.b}` }, body: await loadWat('echo_stdin') });
+    expect(other.status).toBe(201);
+  });
+});
