@@ -109,7 +109,9 @@ const name = (s: string): number[] => vec([...Buffer.from(s)].map((b) => [b]));
  * A valid WASI command of roughly `targetBytes`: one memory, `_start` (returns at once) and
  * many functions `(i32) -> i32` with straight-line arithmetic, a loop and loads/stores, so
  * compilation, our rewrite and fuel instrumentation all have real code to chew on. `salt`
- * changes one constant, giving a distinct digest per call.
+ * changes one constant, giving a distinct digest per call. Built by copying one encoded body
+ * into a preallocated buffer: the generator's own garbage must not land (as GC pauses) in the
+ * compile times measured right after it.
  */
 export function syntheticModule(targetBytes: number, salt = 0): Uint8Array {
   const body: number[] = [0x01, 0x01, 0x7f]; // one local i32
@@ -122,15 +124,24 @@ export function syntheticModule(targetBytes: number, salt = 0): Uint8Array {
   body.push(0x20, 0x00, 0x41, 0x00, 0x48, 0x0d, 0x00); // br_if 0 (x < 0)
   body.push(0x0b); // end loop
   body.push(0x41, 0x00, 0x28, 0x02, 0x00, 0x0b); // i32.load 0, end
-  const fnBytes = body.length + 2;
-  const count = Math.max(1, Math.floor(targetBytes / fnBytes));
+  const entry = Uint8Array.from([...leb(body.length), ...body]);
+  const count = Math.max(1, Math.floor(targetBytes / (body.length + 2)));
   const saltedStart = [0x00, 0x41, ...sleb(salt), 0x1a, 0x0b]; // i32.const salt  drop  end
 
   const types = section(1, vec([[0x60, 0x00, 0x00], [0x60, 0x01, 0x7f, 0x01, 0x7f]]));
-  const funcs = section(3, vec([[0x00], ...Array.from({ length: count }, () => [0x01])]));
+  const funcs = [3, ...leb(leb(count + 1).length + count + 1), ...leb(count + 1), 0x00];
   const memory = section(5, vec([[0x00, 0x01]]));
   const exports = section(7, vec([[...name('_start'), 0x00, 0x00], [...name('memory'), 0x02, 0x00]]));
-  const bodies = [[...leb(saltedStart.length), ...saltedStart], ...Array.from({ length: count }, () => [...leb(body.length), ...body])];
-  const code = section(10, vec(bodies));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...funcs, ...memory, ...exports, ...code]);
+  const start = [...leb(saltedStart.length), ...saltedStart];
+  const codeSize = leb(count + 1).length + start.length + count * entry.length;
+  const head = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...funcs];
+  const mid = [...memory, ...exports, 10, ...leb(codeSize), ...leb(count + 1), ...start];
+  const out = new Uint8Array(head.length + count + mid.length + count * entry.length);
+  out.set(head, 0);
+  out.fill(0x01, head.length, head.length + count); // every function has type 1
+  let at = head.length + count;
+  out.set(mid, at);
+  at += mid.length;
+  for (let i = 0; i < count; i++, at += entry.length) out.set(entry, at);
+  return out;
 }

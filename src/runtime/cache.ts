@@ -46,7 +46,8 @@ function commandProblem(module: WebAssembly.Module): string | null {
 }
 
 export interface CompiledModule {
-  key: string;
+  /** Names this compiled module in the workers; never reused (an evicted module keeps its id). */
+  id: number;
   module: WebAssembly.Module;
   memory: { initialPages: number; maximumPages: number | null } | null;
   growFailedExport: string;
@@ -73,13 +74,17 @@ const mismatch = (ref: ModuleRef): CompileResult => ({
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+let nextId = 1;
+
 export class ModuleCache {
   private readonly entries = new Map<string, Entry>();
+  /** The most recently used digest (the last key of `entries`). */
+  private newest: string | undefined;
 
   constructor(
     private readonly capacity: number,
-    /** Called with the key of each compiled module dropped from the cache. */
-    private readonly onEvict: (key: string) => void,
+    /** Called with the id of each compiled module dropped from the cache. */
+    private readonly onEvict: (id: number) => void,
   ) {}
 
   get size(): number {
@@ -96,12 +101,17 @@ export class ModuleCache {
     let entry = this.entries.get(ref.digest);
     if (entry !== undefined) {
       // Refresh recency: Map iteration order is insertion order, so the first key is the LRU.
-      this.entries.delete(ref.digest);
-      this.entries.set(ref.digest, entry);
+      // (Skipped when it is already the newest: runs of one module are the common case.)
+      if (ref.digest !== this.newest) {
+        this.entries.delete(ref.digest);
+        this.entries.set(ref.digest, entry);
+        this.newest = ref.digest;
+      }
     } else {
       if (ref.bytes === undefined) return undefined;
       entry = {};
       this.entries.set(ref.digest, entry);
+      this.newest = ref.digest;
       this.evictOverflow();
     }
     const slot = fuel ? 'fueled' : 'plain';
@@ -109,7 +119,10 @@ export class ModuleCache {
     if (cached !== undefined) return cached;
     if (ref.bytes === undefined) return undefined;
     if (!digestMatches(ref)) {
-      if (entry.plain === undefined && entry.fueled === undefined) this.entries.delete(ref.digest);
+      if (entry.plain === undefined && entry.fueled === undefined) {
+        this.entries.delete(ref.digest);
+        this.newest = undefined;
+      }
       return mismatch(ref);
     }
     const pending = this.compile(ref.digest, ref.bytes, fuel).then((result) => {
@@ -129,7 +142,7 @@ export class ModuleCache {
         void Promise.resolve(r).then((res) => {
           if (!res.ok) return;
           res.compiled.evicted = true;
-          this.onEvict(res.compiled.key);
+          this.onEvict(res.compiled.id);
         });
       }
     }
@@ -141,7 +154,7 @@ export class ModuleCache {
       // No inspectModule here: it validates and parses the module a second time. The rewrite
       // rejects what Spindle cannot run, V8 validates, and the imports/exports are read back
       // from the compiled module (same messages as registration).
-      const prepared = prepareModule(bytes, { fuel });
+      const prepared = prepareModule(bytes, { fuel, fast: true });
       // Small modules compile faster on this thread than through V8's background tasks (a few
       // ms, once per digest); large ones compile in the background, off the event loop.
       const module =
@@ -151,7 +164,7 @@ export class ModuleCache {
       return {
         ok: true,
         compiled: {
-          key: `${digest}:${fuel ? 'fuel' : 'plain'}`,
+          id: nextId++,
           module,
           memory: prepared.memory,
           growFailedExport: prepared.exports.growFailed,

@@ -10,7 +10,7 @@ import { WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
 import { InvalidModuleError } from './module/index.js';
 import { inspectBytes, ModuleCache, type CompileResult } from './cache.js';
 import { makeJob } from './job.js';
-import { Pool } from './pool.js';
+import { Pool, type WorkerStarter } from './pool.js';
 import type { RunMessage } from './protocol.js';
 import type { ModuleInfo, ModuleRef, OutputChunk, PoolStats, RunOutcome, RunRequest, Runtime, RuntimeOptions } from './types.js';
 
@@ -63,7 +63,7 @@ function badRequest(req: RunRequest): string | null {
  * tsx inside every worker instead costs ~250 ms a start and a loader thread per worker, which
  * matters when timeouts replace workers in quick succession. The tsx bootstrap is the fallback.
  */
-function workerStarter(entryOverride?: URL): (workerData: unknown) => Worker {
+function workerStarter(entryOverride?: URL): WorkerStarter {
   const options: WorkerOptions = {
     name: 'spindle-task',
     // Not the parent's flags: under tsx/vitest they load a module loader (a hooks thread and
@@ -72,14 +72,11 @@ function workerStarter(entryOverride?: URL): (workerData: unknown) => Worker {
     // A host-side runaway (not the guest: its memory is capped separately) kills the worker, not the process.
     resourceLimits: { maxOldGenerationSizeMb: 256 },
   };
-  if (entryOverride !== undefined) return (workerData) => new Worker(entryOverride, { ...options, workerData });
+  const start = (entry: URL): WorkerStarter => (workerData, transferList) => new Worker(entry, { ...options, workerData, transferList });
+  if (entryOverride !== undefined) return start(entryOverride);
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) {
-    const entry = new URL('./worker.js', here);
-    return (workerData) => new Worker(entry, { ...options, workerData });
-  }
-  const url = (bundledWorker ??= bundleWorker(new URL('./worker.ts', here)));
-  return (workerData) => new Worker(url, { ...options, workerData });
+  if (!here.endsWith('.ts')) return start(new URL('./worker.js', here));
+  return start((bundledWorker ??= bundleWorker(new URL('./worker.ts', here))));
 }
 
 let bundledWorker: URL | undefined;
@@ -135,18 +132,17 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   validateOptions(opts);
   const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
   const pool = new Pool(opts.workers, workerStarter(internals.workerEntry));
-  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (key) => pool.evict(key));
+  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id));
   let closed = false;
 
   // Workers are unref'd so a forgotten runtime never holds the process open; while runs are
-  // pending this one handle does (a queued run may be waiting for a worker to boot).
+  // pending this one handle does (a queued run may be waiting for a worker to boot). One
+  // interval for the runtime's life, ref'd and unref'd: cheaper than a timer per busy spell.
   let pending = 0;
-  let keepAlive: NodeJS.Timeout | null = null;
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  keepAlive.unref();
   const settle = (o: RunOutcome): RunOutcome => {
-    if (--pending === 0 && keepAlive !== null) {
-      clearInterval(keepAlive);
-      keepAlive = null;
-    }
+    if (--pending === 0) keepAlive.unref();
     return o;
   };
 
@@ -175,7 +171,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     const msg: RunMessage = {
       t: 'run',
       seq: 0, // assigned by the pool per worker
-      key: c.key,
+      moduleId: c.id,
       module: c.module,
       keep: !c.evicted,
       argv: [req.argv0 ?? 'main.wasm', ...req.args],
@@ -192,31 +188,49 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
       growFailedExport: c.growFailedExport,
       fuelExport: c.fuelExport,
       fuel,
-      deterministic: req.deterministic ?? null,
+      // Only the two fields the channel carries (a caller's object may hold more).
+      deterministic: req.deterministic === undefined ? null : { seed: req.deterministic.seed, epochMs: req.deterministic.epochMs },
     };
-    return new Promise<RunOutcome>((resolve) =>
-      pool.submit(makeJob(msg, req.limits.timeoutMs, compileMs, signal, onOutput, resolve)),
-    );
+    return new Promise<RunOutcome>((resolve) => {
+      try {
+        pool.submit(makeJob(msg, req.limits.timeoutMs, compileMs, signal, onOutput, (o) => resolve(settle(o))));
+      } catch (e) {
+        resolve(settle(outcome('host_error', `host error: ${errorText(e)}`, compileMs)));
+      }
+    });
   }
 
   function run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunOutcome> {
     if (closed) return Promise.resolve(outcome('cancelled', 'runtime closed'));
     if (signal?.aborted) return Promise.resolve(outcome('cancelled', 'cancelled before start'));
-    if (pending++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
-    let result: RunOutcome | Promise<RunOutcome>;
+    if (pending++ === 0) keepAlive.ref();
     try {
       const bad = badRequest(req);
-      const found = bad === null ? cache.lookup(req.module, req.limits.fuel !== undefined) : undefined;
-      if (bad !== null) result = outcome('host_error', `bad run request: ${bad}`);
-      else if (found === undefined) result = outcome('host_error', `module ${req.module.digest} is not compiled here and no bytes were given`);
-      else if (found instanceof Promise) result = found.then((r) => dispatch(req, r, r.ok ? r.compiled.compileMs : 0, signal, onOutput));
-      else result = dispatch(req, found, 0, signal, onOutput);
+      if (bad !== null) return Promise.resolve(settle(outcome('host_error', `bad run request: ${bad}`)));
+      const found = cache.lookup(req.module, req.limits.fuel !== undefined);
+      if (found === undefined) {
+        return Promise.resolve(settle(outcome('host_error', `module ${req.module.digest} is not compiled here and no bytes were given`)));
+      }
+      // A cache hit: the pool's promise settles the run itself (no extra promise per run).
+      if (!(found instanceof Promise)) return Promise.resolve(dispatchOrSettle(req, found, 0, signal, onOutput));
+      return found
+        .then((r) => dispatchOrSettle(req, r, r.ok ? r.compiled.compileMs : 0, signal, onOutput))
+        .catch((e: unknown) => settle(outcome('host_error', `host error: ${errorText(e)}`)));
     } catch (e) {
-      result = outcome('host_error', `host error: ${errorText(e)}`);
+      return Promise.resolve(settle(outcome('host_error', `host error: ${errorText(e)}`)));
     }
-    return Promise.resolve(result)
-      .catch((e: unknown) => outcome('host_error', `host error: ${errorText(e)}`))
-      .then(settle);
+  }
+
+  /** Dispatch, or settle at once when the run ends before reaching the pool. */
+  function dispatchOrSettle(
+    req: RunRequest,
+    result: CompileResult,
+    compileMs: number,
+    signal: AbortSignal | undefined,
+    onOutput: ((chunk: OutputChunk) => void) | undefined,
+  ): RunOutcome | Promise<RunOutcome> {
+    const r = dispatch(req, result, compileMs, signal, onOutput);
+    return r instanceof Promise ? r : settle(r);
   }
 
   return {
@@ -239,6 +253,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
 
     async close(): Promise<void> {
       closed = true;
+      clearInterval(keepAlive);
       await pool.close();
     },
   };

@@ -152,3 +152,13 @@ declare namespace WebAssembly {
   function instantiate(moduleObject: Module, importObject?: Imports): Promise<Instance>;
   function validate(bytes: WebAssemblyBufferSource, options?: WebAssemblyCompileOptions): boolean;
 }
+
+/** Atomics.waitAsync (ES2024; V8 ships it in Node 20), absent from the project's ES2023 lib. */
+interface Atomics {
+  waitAsync(
+    typedArray: Int32Array,
+    index: number,
+    value: number,
+    timeout?: number,
+  ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+}

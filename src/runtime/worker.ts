@@ -1,216 +1,143 @@
 /**
  * A task worker: runs one guest at a time on its own thread, so the pool can pre-empt it with
- * `worker.terminate()`. Everything here is on the per-task hot path: no per-task closures beyond
- * the WASI host, no copies of output (the buffers are transferred to the main thread).
+ * `worker.terminate()`. After its warm-up it never returns to the event loop: it sleeps in
+ * `Atomics.wait` on the channel's request head, runs what arrives, writes the result back into
+ * the channel and sleeps again (channel.ts says why). `terminate()` interrupts the wait as it
+ * interrupts a guest.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { performance } from 'node:perf_hooks';
-import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
-import { classifyEnd, type GuestEnd } from './classify.js';
-import { PENDING, RUN_STATES, STARTED, type DoneMessage, type OutputMessage, type RunMessage, type ToWorker } from './protocol.js';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { FileEntry } from '../domain/index.js';
+import { Channel, INLINE, REQ_HEAD, REQ_TAIL, RES_HEAD, RES_SLOTS, RES_TAIL, RUN_STATES, type InlineRequest } from './channel.js';
+import { execute, type Loaded, type Result } from './execute.js';
+import { PENDING, STARTED, type DoneMessage, type RunMessage, type ToWorker, type WorkerInit } from './protocol.js';
 
-const PAGE = 65536;
-/** Output is sent live once this much is pending, even inside the flush interval. */
-const FLUSH_BYTES = 64 * 1024;
-
+const init = workerData as WorkerInit;
+const ch = new Channel(init.channel);
+const ctl = ch.ctl;
+const data = init.data;
 const port = parentPort!;
-const states = new Int32Array((workerData as { states: SharedArrayBuffer }).states);
-const modules = new Map<string, WebAssembly.Module>();
 
+/** Compiled modules this worker holds, by the pool's module id. */
+const modules = new Map<number, Loaded>();
+/** Run messages read off the data port ahead of their ring entry (while draining evictions). */
+const stashed: RunMessage[] = [];
 /**
- * Reused linear memories, by "initial:maximum" pages. A new WebAssembly.Memory reserves ~10 GiB
- * of address space (guard regions) and returning it costs an munmap plus GC pressure; that, not
- * the guest, dominated p99. A memory is reused only while it still has its initial size (a grown
- * one is dropped for the GC) and is zero-filled before it is put back, after the result is sent.
+ * Evictions wait until the ring is empty: an inline request written before the eviction may
+ * still name the module. (Ids are never reused: an evicted module is only ever sent whole.)
  */
-const memories = new Map<string, WebAssembly.Memory[]>();
-const MEMORIES_PER_SHAPE = 2;
-const MEMORY_SHAPES = 16;
+const evicted: number[] = [];
+const NO_FILES: FileEntry[] = [];
 
-function takeMemory(shape: string, initial: number, maximum: number): WebAssembly.Memory {
-  return memories.get(shape)?.pop() ?? new WebAssembly.Memory({ initial, maximum });
-}
-
-function releaseMemory(shape: string, memory: WebAssembly.Memory, initialBytes: number): void {
-  if (memory.buffer.byteLength !== initialBytes) return;
-  let free = memories.get(shape);
-  if (free === undefined) {
-    if (memories.size >= MEMORY_SHAPES) memories.delete(memories.keys().next().value!);
-    free = [];
-    memories.set(shape, free);
-  }
-  if (free.length >= MEMORIES_PER_SHAPE) return;
-  // Nothing of one task may reach the next: wipe every byte before the memory is reused.
-  new Uint8Array(memory.buffer).fill(0);
-  free.push(memory);
-}
-
-/** Live output: batched per stream, sent at most every `flushMs` or FLUSH_BYTES. */
-class LiveOutput {
-  private readonly pending: Record<'stdout' | 'stderr', Uint8Array[]> = { stdout: [], stderr: [] };
-  private pendingBytes = 0;
-  private last: number;
-  memory: WebAssembly.Memory | null = null;
-
-  constructor(private readonly flushMs: number) {
-    this.last = performance.now();
-  }
-
-  push = (stream: 'stdout' | 'stderr', data: Uint8Array): void => {
-    this.pending[stream].push(data);
-    this.pendingBytes += data.length;
-    if (this.pendingBytes >= FLUSH_BYTES || performance.now() - this.last >= this.flushMs) this.flush();
-  };
-
-  private flush(): void {
-    this.last = performance.now();
-    this.pendingBytes = 0;
-    const memoryBytes = this.memory === null ? 0 : this.memory.buffer.byteLength;
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const chunks = this.pending[stream];
-      if (chunks.length === 0) continue;
-      const data = chunks.length === 1 ? chunks[0]! : concat(chunks);
-      chunks.length = 0;
-      const msg: OutputMessage = { t: 'out', stream, data, memoryBytes };
-      // The WASI host hands over fresh copies, so the whole buffer can move.
-      port.postMessage(msg, [data.buffer as ArrayBuffer]);
-    }
+/** Read what waits on the data port: runs are stashed in order, evictions noted. */
+function drainData(): void {
+  for (let m = receiveMessageOnPort(data); m !== undefined; m = receiveMessageOnPort(data)) {
+    const msg = m.message as ToWorker;
+    if (msg.t === 'evict') evicted.push(msg.moduleId);
+    else stashed.push(msg);
   }
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** Runs one task; returns the result and the buffers to transfer with it. */
-function execute(msg: RunMessage, release: boolean): [DoneMessage, ArrayBuffer[]] {
-  const module = msg.module ?? modules.get(msg.key);
-  if (module === undefined) throw new Error(`worker: module ${msg.key} was never sent`);
-
-  const live = new LiveOutput(msg.flushMs);
-  const host = makeWasiHost({
-    args: msg.argv,
-    env: msg.env,
-    stdin: msg.stdin,
-    files: msg.files,
-    maxOutputBytes: msg.maxOutputBytes,
-    hardOutputBytes: msg.hardOutputBytes,
-    onOutput: live.push,
-    deterministic: msg.deterministic ?? undefined,
-  });
-  const shape = `${msg.initialPages}:${msg.maximumPages}`;
-  const initialBytes = msg.initialPages * PAGE;
-  let memory: WebAssembly.Memory | null = null;
-  const imports = host.imports;
-  if (msg.hasMemory) {
-    memory = takeMemory(shape, msg.initialPages, msg.maximumPages);
-    host.setMemory(memory);
-    live.memory = memory;
-    imports.spindle = { memory };
-  }
-
-  const started = performance.now();
-  let end: GuestEnd;
-  let instance: WebAssembly.Instance | null = null;
-  try {
-    instance = new WebAssembly.Instance(module, imports);
-    if (msg.fuelExport !== null && msg.fuel !== null) (instance.exports[msg.fuelExport] as WebAssembly.Global).value = msg.fuel;
-    (instance.exports._start as () => void)();
-    end = { how: 'returned' };
-  } catch (e) {
-    if (e instanceof ProcExit) end = { how: 'exit', code: e.code };
-    else if (e instanceof OutputLimitExceeded) end = { how: 'output_limit', message: e.message };
-    else end = { how: 'threw', error: e };
-  }
-  const runMs = performance.now() - started;
-
-  let growFailed = false;
-  let fuelLeft: bigint | null = null;
-  if (instance !== null) {
-    growFailed = (instance.exports[msg.growFailedExport] as WebAssembly.Global | undefined)?.value === 1;
-    if (msg.fuelExport !== null && msg.fuel !== null) fuelLeft = (instance.exports[msg.fuelExport] as WebAssembly.Global).value as bigint;
-  }
-  const fuelExhausted = fuelLeft !== null && fuelLeft < 0n;
-  const c = classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: msg.memoryCapBytes });
-  const out = host.result();
-  const memoryBytes = memory === null ? 0 : memory.buffer.byteLength;
-  const done: DoneMessage = {
-    t: 'done',
-    kind: c.kind,
-    exitCode: c.exitCode,
-    trap: c.trap,
-    error: c.error,
-    stdout: out.stdout,
-    stderr: out.stderr,
-    stdoutTruncated: out.stdoutTruncated,
-    stderrTruncated: out.stderrTruncated,
-    files: out.files,
-    runMs,
-    fuelUsed: msg.fuel === null ? undefined : fuelLeft === null ? 0n : fuelExhausted ? msg.fuel : msg.fuel - fuelLeft,
-    memoryBytes,
-  };
-  if (release && memory !== null) pendingRelease = { shape, memory, initialBytes };
-  return [done, transferList(out.stdout, out.stderr, out.files)];
+/** The run message of a BY_MESSAGE entry: the pool posts it before publishing the entry. */
+function nextRun(): RunMessage {
+  if (stashed.length === 0) drainData();
+  const msg = stashed.shift();
+  if (msg === undefined) throw new Error('worker: a request entry has no message');
+  return msg;
 }
 
 /** Below this many bytes, copying a result is cheaper than transferring its buffers. */
 const TRANSFER_MIN_BYTES = 64 * 1024;
-const NO_TRANSFER: ArrayBuffer[] = [];
 
 /** Buffers worth transferring with a result (each named once: a transfer list may not repeat). */
-function transferList(stdout: Uint8Array, stderr: Uint8Array, files: { bytes: Uint8Array }[]): ArrayBuffer[] {
-  let total = stdout.byteLength + stderr.byteLength;
-  for (const f of files) total += f.bytes.byteLength;
-  if (total < TRANSFER_MIN_BYTES) return NO_TRANSFER;
+function transferList(r: Result): ArrayBuffer[] {
+  let total = r.stdout.byteLength + r.stderr.byteLength;
+  for (const f of r.files) total += f.bytes.byteLength;
+  if (total < TRANSFER_MIN_BYTES) return [];
   const seen = new Set<ArrayBuffer>();
-  for (const v of [stdout, stderr, ...files.map((f) => f.bytes)]) if (v.byteLength > 0) seen.add(v.buffer as ArrayBuffer);
+  for (const v of [r.stdout, r.stderr, ...r.files.map((f) => f.bytes)]) if (v.byteLength > 0) seen.add(v.buffer as ArrayBuffer);
   return [...seen];
 }
 
-let pendingRelease: { shape: string; memory: WebAssembly.Memory; initialBytes: number } | null = null;
+let resHead = Atomics.load(ctl, RES_HEAD);
 
-/** A host-side failure (bad input file path, a bug) ends the run as host_error, not the worker. */
-function fail(e: unknown): void {
-  const done: DoneMessage = {
-    t: 'done', kind: 'host_error', exitCode: null, trap: undefined,
-    error: `host error: ${e instanceof Error ? e.message : String(e)}`,
-    stdout: new Uint8Array(0), stderr: new Uint8Array(0), stdoutTruncated: false, stderrTruncated: false,
-    files: [], runMs: 0, fuelUsed: undefined, memoryBytes: 0,
-  };
-  port.postMessage(done);
+/** Hand a result to the pool: inline when it fits a slot, else whole over the data port. */
+function publish(seq: number, r: Result): void {
+  // The pool keeps at most a few jobs in flight per worker, so the ring never fills; if it did,
+  // wait for the pool to catch up rather than overwrite a result it has not read.
+  while (((resHead - Atomics.load(ctl, RES_TAIL)) | 0) >= RES_SLOTS) Atomics.wait(ctl, RES_TAIL, Atomics.load(ctl, RES_TAIL), 1);
+  const inline = r.trap === undefined && r.error === undefined && r.files.length === 0 && ch.putResult(resHead, seq, r);
+  if (!inline) {
+    const msg: DoneMessage = {
+      t: 'done', seq, kind: r.kind, exitCode: r.exitCode, trap: r.trap, error: r.error, stdout: r.stdout, stderr: r.stderr,
+      stdoutTruncated: r.stdoutTruncated, stderrTruncated: r.stderrTruncated, files: r.files, runMs: r.runMs,
+      fuelUsed: r.fuelUsed, memoryBytes: r.memoryBytes,
+    };
+    data.postMessage(msg, transferList(r));
+    ch.putResultByMessage(resHead, seq);
+  }
+  const before = resHead;
+  resHead = (resHead + 1) | 0;
+  Atomics.store(ctl, RES_HEAD, resHead);
+  // Wake the pool only if it had read everything before: otherwise it has a wake-up (or a
+  // drain) under way that reads this result too. A wake costs a task post and a syscall.
+  if (Atomics.load(ctl, RES_TAIL) === before) Atomics.notify(ctl, RES_HEAD);
 }
 
-port.on('message', (msg: ToWorker) => {
-  if (msg.t === 'evict') {
-    modules.delete(msg.key);
-    return;
+/** A host-side failure (bad input file path, a bug) ends the run as host_error, not the worker. */
+function failure(e: unknown): Result {
+  return {
+    kind: 'host_error', exitCode: null, trap: undefined,
+    error: `host error: ${e instanceof Error ? e.message : String(e)}`,
+    stdout: new Uint8Array(0), stderr: new Uint8Array(0), stdoutTruncated: false, stderrTruncated: false,
+    files: [], runMs: 0, fuelUsed: undefined, memoryBytes: 0, release: null,
+  };
+}
+
+/** The loop: take a request, claim it, run it, publish the result, wipe its memory. */
+function serve(): void {
+  let next = Atomics.load(ctl, REQ_TAIL);
+  for (;;) {
+    if (Atomics.load(ctl, REQ_HEAD) === next) {
+      drainData(); // idle: a good moment for evictions
+      for (const id of evicted) modules.delete(id);
+      evicted.length = 0;
+      Atomics.wait(ctl, REQ_HEAD, next);
+      continue;
+    }
+    const seq = ch.requestSeq(next);
+    let req: InlineRequest;
+    let files = NO_FILES;
+    let loaded: Loaded | undefined;
+    if (ch.requestType(next) === INLINE) {
+      req = ch.getRequest(next);
+      loaded = modules.get(req.moduleId);
+    } else {
+      const msg = nextRun();
+      req = msg;
+      files = msg.files;
+      if (msg.module !== null) {
+        loaded = { module: msg.module, growFailedExport: msg.growFailedExport, fuelExport: msg.fuelExport };
+        // Keep it even if the job is skipped: the pool now counts on this worker having it.
+        if (msg.keep) modules.set(msg.moduleId, loaded);
+      } else {
+        loaded = modules.get(msg.moduleId);
+      }
+    }
+    next = (next + 1) | 0;
+    Atomics.store(ctl, REQ_TAIL, next);
+    // Claim the job; if the pool cancelled it while it waited here, skip it silently.
+    if (Atomics.compareExchange(ch.states, seq % RUN_STATES, PENDING, STARTED) !== PENDING) continue;
+    let r: Result;
+    try {
+      if (loaded === undefined) throw new Error(`worker: module ${req.moduleId} was never sent`);
+      r = execute(req, files, loaded, seq, true);
+    } catch (e) {
+      r = failure(e);
+    }
+    publish(seq, r);
+    r.release?.(); // after the result: wiping the memory is off the task's latency path
   }
-  // Keep the module even if the job is skipped: the main thread now counts on this worker having it.
-  if (msg.module !== null && msg.keep) modules.set(msg.key, msg.module);
-  // Claim the job; if the main thread cancelled it while it waited here, skip it silently.
-  if (Atomics.compareExchange(states, msg.seq % RUN_STATES, PENDING, STARTED) !== PENDING) return;
-  let reply: [DoneMessage, ArrayBuffer[]];
-  try {
-    reply = execute(msg, true);
-  } catch (e) {
-    return fail(e);
-  }
-  port.postMessage(reply[0], reply[1]);
-  // After the reply: wiping the memory for reuse is off the task's latency path.
-  const r = pendingRelease;
-  if (r !== null) {
-    pendingRelease = null;
-    releaseMemory(r.shape, r.memory, r.initialBytes);
-  }
-});
+}
 
 /**
  * Warm-up before reporting ready: one tiny task through the WASI host and the whole run path, so
@@ -220,18 +147,15 @@ port.on('message', (msg: ToWorker) => {
 const WARM_MODULE =
   'AGFzbQEAAAABDAJgBH9/f38Bf2AAAAI1AhZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCGZkX3dyaXRlAAAHc3BpbmRsZQZtZW1vcnkCAAEDAgEBBgYBfwFBAAsHDgIBZwMABl9zdGFydAABCh0BGwBBAEEQNgIAQQRBBTYCAEEBQQBBAUEIEAAaCwsLAQBBEAsFd2FybQo=';
 try {
-  const module = new WebAssembly.Module(Buffer.from(WARM_MODULE, 'base64'));
-  for (let i = 0; i < 3; i++) {
-    execute(
-      {
-        t: 'run', seq: 0, key: '', module, keep: false, argv: ['warm'], env: {}, stdin: new Uint8Array(0), files: [],
-        initialPages: 1, maximumPages: 1, hasMemory: true, memoryCapBytes: 65536, maxOutputBytes: 1024,
-        hardOutputBytes: 1 << 20, flushMs: 1000, growFailedExport: 'g', fuelExport: null, fuel: null, deterministic: null,
-      },
-      false,
-    );
-  }
+  const loaded = { module: new WebAssembly.Module(Buffer.from(WARM_MODULE, 'base64')), growFailedExport: 'g', fuelExport: null };
+  const req: InlineRequest = {
+    moduleId: 0, argv: ['warm'], env: {}, stdin: new Uint8Array(0), initialPages: 1, maximumPages: 1, hasMemory: true,
+    memoryCapBytes: 65536, maxOutputBytes: 1024, hardOutputBytes: 1 << 20, flushMs: 1000, fuel: null, deterministic: null,
+  };
+  for (let i = 0; i < 3; i++) execute(req, NO_FILES, loaded, 0, false);
 } catch {
   // Only an optimisation: a failure here will show up, classified, in the first real task.
 }
 port.postMessage({ t: 'ready' });
+// Start serving once this module has finished evaluating; from then on the thread only waits or runs.
+setImmediate(serve);

@@ -3,6 +3,7 @@
  * consecutive tasks, stats, the module cache, close(), and a leaked pool not holding the process.
  */
 import { execFile } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,29 @@ describe('prefetched tasks', () => {
       expect(text((await after).stdout)).toBe('hello, world\n');
     } finally {
       await single.close();
+    }
+  });
+
+  it('lets an idle worker take back tasks prefetched behind a long one', async () => {
+    const two = makeRuntime({ workers: 2 });
+    try {
+      await prepared(two);
+      await until(() => two.stats().idle === 2);
+      const hello = await watRef('hello');
+      await Promise.all(Array.from({ length: 20 }, () => two.run(runRequest(hello)))); // short runs: deep prefetch
+      const started = performance.now();
+      const busy = [two.run(runRequest(hello)), two.run(runRequest(hello))];
+      // Whichever worker finishes first takes the loop and prefetches hellos behind it.
+      const loop = two.run(runRequest(await watRef('infinite_loop'), { limits: { timeoutMs: 4000 } }));
+      const ends = await Promise.all(
+        Array.from({ length: 40 }, () => two.run(runRequest(hello)).then((o) => [o.kind, performance.now() - started] as const)),
+      );
+      await Promise.all(busy);
+      for (const [kind] of ends) expect(kind).toBe('exited');
+      expect(Math.max(...ends.map(([, at]) => at))).toBeLessThan(3000); // none waited for the loop's timeout
+      expect((await loop).kind).toBe('timeout');
+    } finally {
+      await two.close();
     }
   });
 

@@ -4,7 +4,7 @@
  * checkpoints. Unchanged stretches are copied, not re-encoded; unchanged bodies are copied whole.
  */
 import { InvalidModuleError, malformedAt } from './errors.js';
-import { emitCheckpoint, type Checkpoint } from './fuel.js';
+import { emitCheckpoint, makeCheckpoint, MAX_LOCALS } from './fuel.js';
 import { Writer } from './leb.js';
 import { immediates, uleb, ulebValue } from './decode.js';
 import { FREE } from './opcodes.js';
@@ -13,12 +13,35 @@ import { Reader, type Section } from './reader.js';
 export interface CodeRewrite {
   /** Function index of the grow wrapper, or null when the module has no memory. */
   growFunc: number | null;
-  /** The fuel checkpoint sequence, or null when not metering. */
-  fuel: Checkpoint | null;
+  /** Index of the fuel global, or null when not metering. */
+  fuelGlobal: number | null;
+  /** Parameter count of each defined function (for the index of the fuel local). */
+  params: (defined: number) => number;
   /** Whole code entries (size + body) to append. */
   extraBodies: Uint8Array[];
   /** Index of the first defined function (the number of imported ones), for messages. */
   firstFunc: number;
+  /**
+   * Copy bodies that provably contain no `memory.grow` without decoding them (only when not
+   * metering fuel, which must touch every body). V8 validates them at compile time instead, so
+   * an unknown opcode there is V8's CompileError rather than our InvalidModuleError.
+   */
+  skipClean: boolean;
+}
+
+/**
+ * The first position in [from, end) that could start a `memory.grow`, or `end`. The opcode is
+ * 0x40 followed by memory index 0: the byte 0x00 or a non-minimal LEB128 starting at 0x80 or
+ * above (one memory only: nothing else is valid). A body without such a byte pair cannot
+ * contain one; one with it (an empty block type before `unreachable`, an immediate) is simply
+ * decoded. `indexOf` is a native memchr.
+ */
+function nextGrowCandidate(buf: Uint8Array, from: number, end: number): number {
+  for (let at = buf.indexOf(0x40, from); at >= 0 && at < end; at = buf.indexOf(0x40, at + 1)) {
+    const next = buf[at + 1]!;
+    if (next === 0x00 || next >= 0x80) return at;
+  }
+  return end;
 }
 
 const unknownOpcode = (at: number, what: string, func: number) =>
@@ -30,10 +53,13 @@ const unknownOpcode = (at: number, what: string, func: number) =>
 function rewriteBody(r: Reader, opts: CodeRewrite, w: Writer, func: number): boolean {
   const buf = r.buf;
   const end = r.end;
-  let copyFrom = r.pos; // locals are copied as they are
-  for (let n = r.u32(); n > 0; n--) (r.u32(), r.valtype());
+  let copyFrom = r.pos; // locals are copied as they are (plus the fuel local when metering)
+  const groups = r.u32();
+  const groupsAt = r.pos;
+  let locals = opts.fuelGlobal === null ? 0 : opts.params(func - opts.firstFunc);
+  for (let n = groups; n > 0; n--) (locals += r.u32(), r.valtype());
   let pos = r.pos;
-  const fuel = opts.fuel;
+  const fuel = opts.fuelGlobal === null ? null : makeCheckpoint(opts.fuelGlobal, locals < MAX_LOCALS ? locals : null);
   const growFunc = opts.growFunc;
   let modified = false;
   const patches: number[] = [];
@@ -41,7 +67,12 @@ function rewriteBody(r: Reader, opts: CodeRewrite, w: Writer, func: number): boo
   const frames: number[] = []; // 1 for loop, 0 for other blocks
   let cost = 0;
   if (fuel !== null) {
-    w.copy(buf, copyFrom, pos);
+    if (locals < MAX_LOCALS) {
+      // One more local group, (1 × i64), after the others: no existing local index moves.
+      w.u32(groups + 1).copy(buf, groupsAt, pos).byte(0x01).byte(0x7e);
+    } else {
+      w.copy(buf, copyFrom, pos);
+    }
     copyFrom = pos;
     patches.push(emitCheckpoint(w, fuel));
     modified = true;
@@ -93,16 +124,25 @@ export function rewriteCode(bytes: Uint8Array, s: Section | null, opts: CodeRewr
   const count = s ? r.u32() : 0;
   out.u32(count + opts.extraBodies.length);
   const scratch = new Writer(4096);
+  // skipClean: runs of bodies before the next grow candidate are copied as one block.
+  let candidate = opts.skipClean ? nextGrowCandidate(bytes, r.pos, r.end) : -1;
+  let copyFrom = r.pos;
   for (let i = 0; i < count; i++) {
     const entryStart = r.pos;
     const size = r.u32();
     const bodyEnd = r.pos + size;
     if (bodyEnd > r.end) throw malformedAt(entryStart, `function #${opts.firstFunc + i}: body extends past the code section`);
-    const body = new Reader(bytes, r.pos, bodyEnd);
-    if (rewriteBody(body, opts, scratch.reset(), opts.firstFunc + i)) out.u32(scratch.len).append(scratch);
+    if (candidate >= bodyEnd) {
+      r.pos = bodyEnd; // cannot hold a memory.grow: stays in the pending copy
+      continue;
+    }
+    out.copy(bytes, copyFrom, entryStart);
+    if (rewriteBody(new Reader(bytes, r.pos, bodyEnd), opts, scratch.reset(), opts.firstFunc + i)) out.u32(scratch.len).append(scratch);
     else out.copy(bytes, entryStart, bodyEnd);
-    r.pos = bodyEnd;
+    r.pos = copyFrom = bodyEnd;
+    if (opts.skipClean) candidate = nextGrowCandidate(bytes, bodyEnd, r.end);
   }
   if (r.pos !== r.end) throw malformedAt(r.pos, 'code section has trailing bytes');
+  out.copy(bytes, copyFrom, r.pos);
   for (const body of opts.extraBodies) out.copy(body, 0, body.length);
 }

@@ -7,6 +7,7 @@ export { inspectModule, type InspectOptions } from './inspect.js';
 export {
   prepareModule,
   type PreparedModule,
+  type PrepareOptions,
   MEMORY_IMPORT,
   GROW_FAILED_EXPORT,
   FUEL_EXPORT,

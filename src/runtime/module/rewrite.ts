@@ -7,7 +7,7 @@
  */
 import { rewriteCode } from './code.js';
 import { InvalidModuleError } from './errors.js';
-import { FUEL_UNSET, makeCheckpoint } from './fuel.js';
+import { FUEL_UNSET } from './fuel.js';
 import { Writer } from './leb.js';
 import { Reader, SECTION_ORDER, SectionId, type Section } from './reader.js';
 import { checkMemories, readStructure, TYPE_I32_I32, type ModuleStructure } from './structure.js';
@@ -25,6 +25,32 @@ export interface PreparedModule {
   memory: { initialPages: number; maximumPages: number | null } | null;
   /** Exported globals: i32 set to 1 when a memory.grow returned -1; i64 fuel remaining. */
   exports: { growFailed: string; fuel: string | null };
+}
+
+export interface PrepareOptions {
+  /** Meter fuel (every body is then decoded and instrumented). */
+  fuel: boolean;
+  /**
+   * Without fuel, copy function bodies that cannot contain `memory.grow` (a byte filter)
+   * instead of decoding them: several times faster on large modules. Such bodies are then
+   * validated only by V8 when the result is compiled, so use it where a CompileError is
+   * handled as well (the worker pool's compile path), not where InvalidModuleError is the
+   * only answer expected.
+   */
+  fast?: boolean;
+}
+
+/** Parameter count of a function type kept as latin1 bytes (`0x60`, LEB128 count, …). */
+function paramCount(type: string): number {
+  let n = 0;
+  let scale = 1;
+  for (let i = 1; i < type.length && i < 6; i++) {
+    const b = type.charCodeAt(i);
+    n += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) break;
+    scale *= 128;
+  }
+  return n;
 }
 
 type Transform = (s: Section | null, out: Writer) => boolean;
@@ -48,7 +74,7 @@ function growBody(growFailed: number): Uint8Array {
   return new Writer(40).u32(body.len).append(body).toBytes();
 }
 
-function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean): Map<number, Transform> {
+function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: boolean): Map<number, Transform> {
   const mem = m.memories[0] ?? null;
   let growType = m.types.indexOf(TYPE_I32_I32);
   const addType = mem !== null && growType < 0;
@@ -86,9 +112,11 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean): Map<n
 
   const code = {
     growFunc: mem ? m.funcTypes.length : null, // appended after every existing function
-    fuel: fuelGlobal === null ? null : makeCheckpoint(fuelGlobal),
+    fuelGlobal,
+    params: (defined: number) => paramCount(m.types[m.funcTypes[m.numFuncImports + defined]!] ?? ''),
     extraBodies: mem ? [growBody(growFailed)] : [],
     firstFunc: m.numFuncImports,
+    skipClean: fast && !fuel,
   };
   t.set(SectionId.Code, (s, out) => {
     rewriteCode(bytes, s, code, out);
@@ -102,20 +130,26 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean): Map<n
  * module is malformed or uses something the runtime cannot host (several memories, memory64,
  * shared memory, GC types, an unknown opcode, an export under the reserved `__spindle_` prefix).
  */
-export function prepareModule(bytes: Uint8Array, opts: { fuel: boolean }): PreparedModule {
+export function prepareModule(bytes: Uint8Array, opts: PrepareOptions): PreparedModule {
   const m = readStructure(bytes);
   checkMemories(m);
   const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
 
-  const t = transforms(bytes, m, opts.fuel);
-  const out = new Writer(bytes.length + 4096);
-  const payload = new Writer(1024);
+  const t = transforms(bytes, m, opts.fuel, opts.fast === true);
+  // One buffer, sized so it rarely grows (fuel adds ~20 bytes per function and loop): the
+  // rewrite of a large module should allocate and copy it about once.
+  const out = new Writer(Math.ceil(bytes.length * (opts.fuel ? 1.25 : 1)) + 4096);
   out.copy(bytes, 0, 8);
   const emit = (id: number, s: Section | null) => {
     const transform = t.get(id);
     if (!transform) return void out.copy(bytes, s!.headerStart, s!.end);
-    if (transform(s, payload.reset())) out.byte(id).u32(payload.len).append(payload);
+    // Rewritten sections go straight into `out` behind a padded 5-byte size (valid LEB128),
+    // filled in afterwards, instead of through a second buffer.
+    const start = out.len;
+    const sizeAt = out.byte(id).reserve5();
+    if (transform(s, out)) out.patch5(sizeAt, out.len - sizeAt - 5);
+    else out.len = start; // the section ends up empty: drop it
   };
   const present = new Set(m.sections.map((s) => s.id));
   const missing = [...t.keys()].filter((id) => !present.has(id)).sort((a, b) => SECTION_ORDER[a]! - SECTION_ORDER[b]!);

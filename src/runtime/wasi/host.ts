@@ -41,6 +41,13 @@ export interface WasiHost {
   readonly imports: WebAssembly.Imports;
   /** Bind the instance's memory before calling `_start` (the host re-reads `buffer` after growth). */
   setMemory(memory: WebAssembly.Memory): void;
+  /**
+   * Detach the import functions from the task's state (stdin, captured output, filesystem); they
+   * must not be called afterwards. The instance keeps its import functions alive, and V8
+   * keeps instances alive until a full GC: without this, every task's
+   * inputs and outputs would too.
+   */
+  dispose(): void;
   /** Captured output and the files the guest created or modified (final contents, sorted by path). */
   result(): { stdout: Uint8Array; stderr: Uint8Array; stdoutTruncated: boolean; stderrTruncated: boolean; files: FileEntry[] };
 }
@@ -54,7 +61,7 @@ const CALLS: Record<string, Call> = { ...procCalls, ...fdCalls, ...pathCalls, po
 export const WASI_FUNCTIONS: readonly string[] = Object.freeze(Object.keys(CALLS).sort());
 
 const STATE = Symbol('wasi state');
-type ImportsObject = { [STATE]: State } & Record<string, unknown>;
+type ImportsObject = { [STATE]: State | null } & Record<string, unknown>;
 
 /**
  * The import functions live behind getters on a shared prototype: instantiation reads only the
@@ -68,18 +75,18 @@ for (const [name, fn] of Object.entries(CALLS)) {
   Object.defineProperty(PROTO, name, {
     enumerable: true,
     get(this: ImportsObject) {
-      return name === 'proc_exit' ? procExit(this[STATE]) : wrap(fn, this[STATE]);
+      return name === 'proc_exit' ? procExit(this) : wrap(fn, this);
     },
   });
 }
 
 /** proc_exit only ever throws ProcExit: no errno to catch, and a rethrow costs a second unwind. */
-const procExit = (s: State) => (code: number) => procCalls.proc_exit(s, code);
+const procExit = (ns: ImportsObject) => (code: number) => procCalls.proc_exit(ns[STATE]!, code);
 
-function importsFor(s: State): WebAssembly.ModuleImports {
+function importsFor(s: State): ImportsObject {
   const ns = Object.create(PROTO) as ImportsObject;
   ns[STATE] = s;
-  return ns as unknown as WebAssembly.ModuleImports;
+  return ns;
 }
 
 /**
@@ -88,10 +95,12 @@ function importsFor(s: State): WebAssembly.ModuleImports {
  * parameters (9 = the most any preview 1 call takes) are faster than rest/spread; extra
  * arguments are undefined and ignored.
  */
-function wrap(fn: Call, s: State) {
+function wrap(fn: Call, ns: ImportsObject) {
   return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown, h: unknown, i: unknown): number => {
     try {
-      return fn(s, a, b, c, d, e, f, g, h, i);
+      // Through the namespace, not a captured State: dispose() can then cut the instance (which
+      // outlives the task until a full GC) off from the task's inputs, outputs and files.
+      return fn(ns[STATE]!, a, b, c, d, e, f, g, h, i);
     } catch (err) {
       return errnoOf(err);
     }
@@ -121,9 +130,13 @@ export function makeWasiHost(opts: WasiHostOptions): WasiHost {
     argv: lazyStrings(() => opts.args),
     environ: lazyStrings(() => Object.entries(opts.env).map(([k, v]) => `${k}=${v}`)),
   };
+  const ns = importsFor(s);
   return {
-    imports: { wasi_snapshot_preview1: importsFor(s) },
+    imports: { wasi_snapshot_preview1: ns as unknown as WebAssembly.ModuleImports },
     setMemory: (memory) => mem.bind(memory),
+    dispose() {
+      ns[STATE] = null;
+    },
     result() {
       const out = s.out.result('stdout');
       const err = s.out.result('stderr');

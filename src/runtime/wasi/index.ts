@@ -9,6 +9,7 @@
  *   try { (instance.exports._start as () => void)(); exitCode = 0; }
  *   catch (e) { if (e instanceof ProcExit) exitCode = e.code; else if (e instanceof OutputLimitExceeded) … else trap }
  *   const { stdout, stderr, stdoutTruncated, stderrTruncated, files } = host.result();
+ *   host.dispose(); // the instance outlives the task; let it not hold the task's data
  */
 export { makeWasiHost, WASI_FUNCTIONS, type WasiHost, type WasiHostOptions } from './host.js';
 export { ProcExit, OutputLimitExceeded, E as WASI_ERRNO } from './errno.js';

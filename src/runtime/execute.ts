@@ -1,0 +1,194 @@
+/**
+ * One task on a worker thread: build the WASI host, take a linear memory, instantiate, run
+ * `_start`, classify the end. Everything here is on the per-task hot path: no per-task
+ * closures beyond the WASI host's, memories reused (see takeMemory), live output batched.
+ */
+import { parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import type { FileEntry, OutcomeKind, TrapInfo } from '../domain/index.js';
+import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
+import { classifyEnd, type GuestEnd } from './classify.js';
+import type { InlineRequest } from './channel.js';
+import type { OutputMessage } from './protocol.js';
+
+const PAGE = 65536;
+/** Output is sent live once this much is pending, even inside the flush interval. */
+const FLUSH_BYTES = 64 * 1024;
+
+/** A compiled module as a worker holds it. */
+export interface Loaded {
+  module: WebAssembly.Module;
+  growFailedExport: string;
+  fuelExport: string | null;
+}
+
+export interface Result {
+  kind: OutcomeKind;
+  exitCode: number | null;
+  trap: TrapInfo | undefined;
+  error: string | undefined;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  files: FileEntry[];
+  runMs: number;
+  fuelUsed: bigint | undefined;
+  memoryBytes: number;
+  /** Wipes the task's memory and returns it to the pool; call after the result is sent. */
+  release: (() => void) | null;
+}
+
+/**
+ * Reused linear memories, by shape (initial and maximum pages). A new WebAssembly.Memory
+ * reserves ~10 GiB of address space (guard regions) and returning it costs an munmap plus GC
+ * pressure; that, not the guest, dominated p99. A memory is reused only while it still has its
+ * initial size (a grown one is dropped for the GC) and is zero-filled before it is put back.
+ */
+const memories = new Map<number, WebAssembly.Memory[]>();
+const MEMORIES_PER_SHAPE = 2;
+const MEMORY_SHAPES = 16;
+
+function takeMemory(shape: number, initial: number, maximum: number): WebAssembly.Memory {
+  return memories.get(shape)?.pop() ?? new WebAssembly.Memory({ initial, maximum });
+}
+
+function releaseMemory(shape: number, memory: WebAssembly.Memory, initialBytes: number): void {
+  if (memory.buffer.byteLength !== initialBytes) return;
+  let free = memories.get(shape);
+  if (free === undefined) {
+    if (memories.size >= MEMORY_SHAPES) memories.delete(memories.keys().next().value!);
+    free = [];
+    memories.set(shape, free);
+  }
+  if (free.length >= MEMORIES_PER_SHAPE) return;
+  // Nothing of one task may reach the next: wipe every byte before the memory is reused.
+  new Uint8Array(memory.buffer).fill(0);
+  free.push(memory);
+}
+
+/** Live output: batched per stream, sent at most every `flushMs` or FLUSH_BYTES. One per worker. */
+class LiveOutput {
+  private readonly stdout: Uint8Array[] = [];
+  private readonly stderr: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private last = 0;
+  private seq = 0;
+  private flushMs = 0;
+  private memory: WebAssembly.Memory | null = null;
+
+  reset(seq: number, flushMs: number, memory: WebAssembly.Memory | null): void {
+    this.seq = seq;
+    this.flushMs = flushMs;
+    this.memory = memory;
+    this.stdout.length = 0;
+    this.stderr.length = 0;
+    this.pendingBytes = 0;
+    this.last = performance.now();
+  }
+
+  readonly push = (stream: 'stdout' | 'stderr', data: Uint8Array): void => {
+    (stream === 'stdout' ? this.stdout : this.stderr).push(data);
+    this.pendingBytes += data.length;
+    if (this.pendingBytes >= FLUSH_BYTES || performance.now() - this.last >= this.flushMs) this.flush();
+  };
+
+  private flush(): void {
+    this.last = performance.now();
+    this.pendingBytes = 0;
+    const memoryBytes = this.memory === null ? 0 : this.memory.buffer.byteLength;
+    this.send('stdout', this.stdout, memoryBytes);
+    this.send('stderr', this.stderr, memoryBytes);
+  }
+
+  private send(stream: 'stdout' | 'stderr', chunks: Uint8Array[], memoryBytes: number): void {
+    if (chunks.length === 0) return;
+    const data = chunks.length === 1 ? chunks[0]! : concat(chunks);
+    chunks.length = 0;
+    const msg: OutputMessage = { t: 'out', seq: this.seq, stream, data, memoryBytes };
+    // The WASI host hands over fresh copies, so the whole buffer can move.
+    parentPort!.postMessage(msg, [data.buffer as ArrayBuffer]);
+  }
+}
+
+const live = new LiveOutput();
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Runs one task. `reuse`: take the memory from (and later return it to) the pool. */
+export function execute(req: InlineRequest, files: FileEntry[], loaded: Loaded, seq: number, reuse: boolean): Result {
+  const host = makeWasiHost({
+    args: req.argv,
+    env: req.env,
+    stdin: req.stdin,
+    files,
+    maxOutputBytes: req.maxOutputBytes,
+    hardOutputBytes: req.hardOutputBytes,
+    onOutput: live.push,
+    deterministic: req.deterministic ?? undefined,
+  });
+  const shape = req.initialPages * 65537 + req.maximumPages;
+  let memory: WebAssembly.Memory | null = null;
+  const imports = host.imports;
+  if (req.hasMemory) {
+    memory = takeMemory(shape, req.initialPages, req.maximumPages);
+    host.setMemory(memory);
+    imports.spindle = { memory };
+  }
+  live.reset(seq, req.flushMs, memory);
+
+  const started = performance.now();
+  let end: GuestEnd;
+  let instance: WebAssembly.Instance | null = null;
+  const fuel = loaded.fuelExport !== null ? req.fuel : null;
+  try {
+    instance = new WebAssembly.Instance(loaded.module, imports);
+    if (fuel !== null) (instance.exports[loaded.fuelExport!] as WebAssembly.Global).value = fuel;
+    (instance.exports._start as () => void)();
+    end = { how: 'returned' };
+  } catch (e) {
+    if (e instanceof ProcExit) end = { how: 'exit', code: e.code };
+    else if (e instanceof OutputLimitExceeded) end = { how: 'output_limit', message: e.message };
+    else end = { how: 'threw', error: e };
+  }
+  const runMs = performance.now() - started;
+
+  let growFailed = false;
+  let fuelLeft: bigint | null = null;
+  if (instance !== null) {
+    growFailed = (instance.exports[loaded.growFailedExport] as WebAssembly.Global | undefined)?.value === 1;
+    if (fuel !== null) fuelLeft = (instance.exports[loaded.fuelExport!] as WebAssembly.Global).value as bigint;
+  }
+  const fuelExhausted = fuelLeft !== null && fuelLeft < 0n;
+  const c = classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: req.memoryCapBytes });
+  const out = host.result();
+  host.dispose();
+  const memoryBytes = memory === null ? 0 : memory.buffer.byteLength;
+  const initialBytes = req.initialPages * PAGE;
+  const kept = memory;
+  return {
+    kind: c.kind,
+    exitCode: c.exitCode,
+    trap: c.trap,
+    error: c.error,
+    stdout: out.stdout,
+    stderr: out.stderr,
+    stdoutTruncated: out.stdoutTruncated,
+    stderrTruncated: out.stderrTruncated,
+    files: out.files,
+    runMs,
+    fuelUsed: req.fuel === null ? undefined : fuelLeft === null ? 0n : fuelExhausted ? req.fuel : req.fuel - fuelLeft,
+    memoryBytes,
+    release: reuse && kept !== null ? () => releaseMemory(shape, kept, initialBytes) : null,
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * A worker slot: one task worker, its channel (channel.ts) and what the pool knows about it.
+ * The channel I/O lives here (posting a job's request, reading published results); scheduling
+ * (which job goes where, deadlines, kills) stays in pool.ts.
+ */
+import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, type Channel, type InlineResult } from './channel.js';
+import type { Job } from './job.js';
+import { PENDING, type DoneMessage } from './protocol.js';
+
+type SlotState = 'starting' | 'idle' | 'busy' | 'dead';
+
+export type Result = InlineResult | DoneMessage;
+
+export class Slot {
+  state: SlotState = 'starting';
+  /** The job running in the worker (its deadline is ticking). */
+  job: Job | null = null;
+  /** Jobs already posted to the worker, which starts each as soon as the one before ends. */
+  readonly inbox: Job[] = [];
+  /** Module ids this worker holds. */
+  readonly known = new Set<number>();
+  /** Duration of the last task here: short tasks get a deeper inbox (see Pool.depth). */
+  lastRunMs = 5;
+  /** One deadline timer per worker, re-armed lazily (see Pool.armDeadline). */
+  timer: NodeJS.Timeout | null = null;
+  timerAt = 0;
+  /** Sequence number of the next job sent to this worker. */
+  private seq = 0;
+  /** Ring positions: next request to write, next result to read (int32, wrapping). */
+  private reqHead = 0;
+  private resTail = 0;
+  /** An Atomics.waitAsync on the result head is pending. */
+  private listening = false;
+
+  constructor(
+    readonly worker: Worker,
+    /** Rings and run states shared with the worker. */
+    readonly ch: Channel,
+    /** The main thread's end of the data port (whole messages, read with receiveMessageOnPort). */
+    private readonly data: MessagePort,
+    /** Called with each result the worker publishes, in order. */
+    private readonly onResult: (slot: Slot, r: Result) => void,
+  ) {}
+
+  /** Ring room for another request (a worker consumes one entry per job, cancelled ones too). */
+  hasRoom(): boolean {
+    return ((this.reqHead - Atomics.load(this.ch.ctl, REQ_TAIL)) | 0) < REQ_SLOTS;
+  }
+
+  /** Hand a job to the worker: inline in the ring when it fits, else whole over the data port. */
+  post(job: Job): void {
+    const msg = job.msg;
+    const ch = this.ch;
+    const index = this.reqHead;
+    // A job can be sent twice (re-queued from a killed worker's inbox): decide afresh each time.
+    const known = this.known.has(msg.moduleId);
+    job.slot = this;
+    job.seq = msg.seq = this.seq;
+    this.seq = (this.seq + 1) >>> 0; // uint32, as the channel carries it
+    Atomics.store(ch.states, job.seq % RUN_STATES, PENDING);
+    if (!(known && msg.files.length === 0 && ch.putRequest(index, job.seq, msg))) {
+      msg.module = known ? null : job.module;
+      if (!known && msg.keep) this.known.add(msg.moduleId);
+      // Posted before the entry is published, so the worker finds it when it reads the entry.
+      this.data.postMessage(msg);
+      ch.putRequestByMessage(index, job.seq);
+    }
+    this.reqHead = (index + 1) | 0;
+    Atomics.store(ch.ctl, REQ_HEAD, this.reqHead);
+    // Only a worker that had taken every earlier entry can be asleep (see worker.ts publish).
+    if (Atomics.load(ch.ctl, REQ_TAIL) === index) Atomics.notify(ch.ctl, REQ_HEAD);
+  }
+
+  /** Forget a compiled module (the cache evicted it); an idle worker applies it at once. */
+  evict(moduleId: number): void {
+    if (!this.known.delete(moduleId)) return;
+    this.data.postMessage({ t: 'evict', moduleId });
+    Atomics.notify(this.ch.ctl, REQ_HEAD);
+  }
+
+  /** Pass on every result the worker has published, then wait (asynchronously) for the next. */
+  drain(): void {
+    const ctl = this.ch.ctl;
+    for (;;) {
+      while (this.state !== 'dead' && this.resTail !== Atomics.load(ctl, RES_HEAD)) {
+        const index = this.resTail;
+        const r = this.ch.resultType(index) === INLINE ? this.ch.getResult(index) : (receiveMessageOnPort(this.data)!.message as DoneMessage);
+        this.resTail = (index + 1) | 0;
+        Atomics.store(ctl, RES_TAIL, this.resTail);
+        this.onResult(this, r);
+      }
+      if (this.state === 'dead' || this.listening) return;
+      const wait = Atomics.waitAsync(ctl, RES_HEAD, this.resTail);
+      if (wait.async) {
+        this.listening = true;
+        void wait.value.then(this.woken);
+        return;
+      }
+    }
+  }
+
+  private readonly woken = (): void => {
+    this.listening = false;
+    this.drain();
+  };
+
+  /** Mark the slot dead and let go of its timer, its pending wait and its data port. */
+  retire(): void {
+    this.state = 'dead';
+    this.job = null;
+    this.inbox.length = 0;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    // Settles our own pending Atomics.waitAsync, which would otherwise hold the buffer forever.
+    Atomics.notify(this.ch.ctl, RES_HEAD);
+    this.data.close();
+  }
+}
