@@ -1,0 +1,36 @@
+/**
+ * The benchmark's server process: one Spindle node composed exactly as main.ts does, in its own
+ * process, so the load generator (bench/e2e.ts) never shares its event loop. Configured by the
+ * ordinary env (PORT=0, DATA_DIR, DATABASE_URL, …) plus BENCH_PG_SCHEMA (a fresh PostgreSQL schema
+ * for this run). Prints one JSON line `{"ready":{…urls}}` on stdout once listening; stops
+ * gracefully on SIGTERM or when stdin closes (the parent died), so `--cpu-prof` gets written.
+ */
+import { loadConfig } from '../src/config/index.js';
+import { startSpindle } from '../src/server/compose.js';
+import { makeStore } from '../src/store/index.js';
+
+const config = loadConfig(process.env);
+const store = await makeStore({
+  databaseUrl: config.databaseUrl,
+  dataDir: config.dataDir,
+  pgSchema: process.env.BENCH_PG_SCHEMA || undefined,
+  node: config.nodeId,
+});
+const spindle = await startSpindle(config, { store });
+process.stdout.write(`${JSON.stringify({ ready: spindle.urls })}\n`);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  const force = setTimeout(() => process.exit(1), 15_000);
+  force.unref();
+  spindle
+    .stop()
+    .catch((err: unknown) => console.error('bench server: stop failed', err))
+    .finally(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.stdin.on('end', stop);
+process.stdin.resume();
