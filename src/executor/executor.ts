@@ -61,6 +61,8 @@ export function makeExecutor(options: ExecutorOptions): Executor {
   };
 
   const inflight = new Map<string, Run>();
+  /** Slots promised to inserts in flight that claim their own rows (claim-on-insert). */
+  let reserved = 0;
   const inputs = makeInputs({ store });
   const counters = makeLocalCounters(node);
   const cluster = makeClusterStats();
@@ -117,7 +119,7 @@ export function makeExecutor(options: ExecutorOptions): Executor {
     try {
       while (!stopping) {
         again = false;
-        const want = Math.min(claimBatch, limit() - inflight.size);
+        const want = Math.min(claimBatch, limit() - inflight.size - reserved);
         if (want <= 0) break;
         const tasks = await store.tasks.claim(node, want, leaseMs);
         if (stopping) {
@@ -319,8 +321,52 @@ export function makeExecutor(options: ExecutorOptions): Executor {
 
   // ---------- submits ----------
 
+  // ---------- claim-on-insert ----------
+
+  /**
+   * Whether a submit may be inserted already claimed by this node (see ClaimOnInsert), saving the
+   * claim's round trip and UPDATE. Only when a claim would take exactly these tasks next anyway:
+   * this node runs tasks and has room for all of them, every one is due now, and nothing runnable
+   * is waiting (the last claim came back short, no claim is in flight and no wake-up — local
+   * submit, NOTIFY from another node, due retry — arrived since). Then the queue holds nothing that
+   * should go first, so priority and age order are kept. The one window: a task another node queued
+   * whose NOTIFY has not arrived yet may start a few ms after ours; any other node could have
+   * claimed ours first just as well.
+   */
+  function claimsOnInsert(tasks: NewTask[], now: number): boolean {
+    if (!started || stopping || maybeWork || claiming) return false;
+    if (inflight.size + reserved + tasks.length > limit()) return false;
+    return tasks.every((t) => t.runAt.getTime() <= now);
+  }
+
+  /** The row as the submitter should see it: queued (it was, for no time at all). */
+  const asQueued = (t: TaskRow): TaskRow => ({ ...t, status: 'QUEUED', attempts: 0, leaseOwner: null, leaseExpiresAt: null, startedAt: null });
+
+  async function insertClaimed(tasks: NewTask[]) {
+    reserved += tasks.length;
+    let results: { task: TaskRow; created: boolean }[];
+    try {
+      results = await store.tasks.insertMany(tasks, { node, leaseMs });
+    } finally {
+      reserved -= tasks.length;
+    }
+    const created = results.filter((r) => r.created).map((r) => r.task);
+    if (created.length === 0) return results;
+    if (stopping) {
+      // stop() began while the insert was in flight: hand these to the queue like a claim would.
+      await store.tasks.release(node, created.map((t) => t.id));
+      notifyOthers();
+      return results.map((r) => (r.created ? { ...r, task: asQueued(r.task) } : r));
+    }
+    publish(created.map((t) => taskEvent(asQueued(t))));
+    publish(created.map((t) => taskEvent(t)));
+    for (const task of created) startRun(task);
+    return results.map((r) => (r.created ? { ...r, task: asQueued(r.task) } : r));
+  }
+
   /** One shared insert: publish what was created, tell the other nodes, wake (or arm) the claim loop. */
   async function insert(tasks: NewTask[]) {
+    if (o.claimOnInsert && claimsOnInsert(tasks, Date.now())) return insertClaimed(tasks);
     const results = await store.tasks.insertMany(tasks);
     const created = results.filter((r) => r.created).map((r) => r.task);
     if (created.length === 0) return results;

@@ -51,6 +51,7 @@ export function resolveOptions(o: ExecutorOptions): ResolvedExecutorOptions {
     recoverMs: o.recoverMs ?? Math.max(100, Math.floor(leaseMs / 2)),
     finishBatchMs: o.finishBatchMs ?? 0,
     finishBatchMax: o.finishBatchMax ?? 500,
+    claimOnInsert: o.claimOnInsert ?? true,
     writeParallel: o.writeParallel ?? (o.store.kind === 'postgres' ? 2 : 1),
     random: o.random ?? Math.random,
     logger: o.logger ?? silent,

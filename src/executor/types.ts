@@ -137,6 +137,14 @@ export interface ExecutorOptions {
    * write is in flight are batched into the next one anyway, so batches grow with load.
    */
   finishBatchMs?: number;
+  /**
+   * Claim-on-insert (default true): a submit that arrives while this node has room for it and
+   * nothing runnable is waiting is inserted already claimed by this node and starts at once,
+   * saving the claim's round trip. Ordering is kept: it happens only when the queue holds nothing
+   * that a claim would have taken first. Submitters still see the task as QUEUED; subscribers see
+   * QUEUED then RUNNING as usual.
+   */
+  claimOnInsert?: boolean;
   /** Result writes (and, separately, submit inserts) in flight at once. Default 2 on PostgreSQL (pipelined), 1 on PGlite (one connection). */
   writeParallel?: number;
   /** Most results in one finish write. Default 500. */

@@ -5,7 +5,7 @@
 import type { Sql } from './db.js';
 import { uuidv7 } from './ids.js';
 import { taskColumns, toTaskRow, type TaskRecord } from './map.js';
-import type { NewTask, TaskRepository, TaskRow } from './types.js';
+import type { ClaimOnInsert, NewTask, TaskRepository, TaskRow } from './types.js';
 
 export const T = taskColumns('t');
 const RUNNABLE = `t.status IN ('QUEUED', 'RETRYING')`;
@@ -17,11 +17,31 @@ const byClaimOrder = (a: TaskRow, b: TaskRow) =>
   a.createdAt.getTime() - b.createdAt.getTime() ||
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
+const INSERT_COLUMNS = `id, tenant_id, agent_id, agent_version_id, module_digest, priority, stdin, args, env,
+  files_digest, timeout_ms, memory_bytes, fuel, max_output_bytes, retry, deterministic, idempotency_key, run_at`;
+const INSERT_ROWS = `unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[],
+  $8::jsonb[], $9::jsonb[], $10::text[], $11::int[], $12::bigint[], $13::bigint[], $14::int[], $15::jsonb[],
+  $16::jsonb[], $17::text[], $18::timestamptz[])`;
+const INSERT_QUEUED = `INSERT INTO task AS t (${INSERT_COLUMNS})
+  SELECT * FROM ${INSERT_ROWS}
+  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+  RETURNING ${T}`;
+/**
+ * Claim-on-insert: the row is born in the state a claim would leave it in (see claim below). It
+ * never enters task_claim_idx (a partial index on runnable rows) and skips the claim's UPDATE,
+ * which on the hot path is a whole extra statement plus a non-HOT row version.
+ */
+const INSERT_CLAIMED = `INSERT INTO task AS t (${INSERT_COLUMNS}, status, attempts, lease_owner, lease_expires_at, started_at)
+  SELECT u.*, 'RUNNING'::task_status, 1, $19::text, now() + make_interval(secs => $20::int / 1000.0), now()
+    FROM ${INSERT_ROWS} AS u
+  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+  RETURNING ${T}`;
+
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 export type QueueStatements = Pick<TaskRepository, 'claim' | 'reclaimExpired' | 'heartbeat' | 'finish' | 'release' | 'nextRunAt'> & {
   /** Inserts what does not conflict on (tenant_id, idempotency_key); aligned with the input (undefined = conflict). */
-  insertBatch(tasks: NewTask[]): Promise<(TaskRow | undefined)[]>;
+  insertBatch(tasks: NewTask[], claimFor?: ClaimOnInsert): Promise<(TaskRow | undefined)[]>;
   raw(text: string, ...params: unknown[]): Promise<TaskRow[]>;
 };
 
@@ -49,16 +69,9 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       .finally(() => (analyzing = false));
   }
 
-  async function insertBatch(tasks: NewTask[]): Promise<(TaskRow | undefined)[]> {
+  async function insertBatch(tasks: NewTask[], claimFor?: ClaimOnInsert): Promise<(TaskRow | undefined)[]> {
     const ids = tasks.map(() => uuidv7());
-    const rows = await raw(
-      `INSERT INTO task AS t (id, tenant_id, agent_id, agent_version_id, module_digest, priority, stdin, args, env,
-         files_digest, timeout_ms, memory_bytes, fuel, max_output_bytes, retry, deterministic, idempotency_key, run_at)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[],
-         $8::jsonb[], $9::jsonb[], $10::text[], $11::int[], $12::bigint[], $13::bigint[], $14::int[], $15::jsonb[],
-         $16::jsonb[], $17::text[], $18::timestamptz[])
-       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-       RETURNING ${T}`,
+    const params: unknown[] = [
       ids,
       tasks.map((t) => t.tenantId),
       tasks.map((t) => t.agentId),
@@ -77,7 +90,9 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       tasks.map((t) => json(t.deterministic)),
       tasks.map((t) => t.idempotencyKey),
       tasks.map((t) => t.runAt),
-    );
+    ];
+    if (claimFor) params.push(claimFor.node, claimFor.leaseMs);
+    const rows = await raw(claimFor ? INSERT_CLAIMED : INSERT_QUEUED, ...params);
     noteInserted(rows.length);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id));

@@ -22,9 +22,9 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, onError: (err: Erro
     release: queue.release,
     nextRunAt: queue.nextRunAt,
 
-    async insertMany(tasks) {
+    async insertMany(tasks, claimFor) {
       if (tasks.length === 0) return [];
-      const result = (await insertBatch(tasks)).map((task) => task && { task, created: true });
+      const result = (await insertBatch(tasks, claimFor)).map((task) => task && { task, created: true });
       // The rest conflicted on (tenant_id, idempotency_key): with an older row or an earlier one in this batch.
       let missing = tasks.map((t, i) => (result[i] ? -1 : i)).filter((i) => i >= 0);
       for (let round = 0; missing.length > 0; round++) {
@@ -44,7 +44,7 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, onError: (err: Erro
         }
         // A conflicting row that vanished (its transaction rolled back): insert those again.
         if (stillMissing.length > 0) {
-          const again = await insertBatch(stillMissing.map((i) => tasks[i]!));
+          const again = await insertBatch(stillMissing.map((i) => tasks[i]!), claimFor);
           stillMissing.forEach((i, j) => {
             const task = again[j];
             if (task) result[i] = { task, created: true };

@@ -38,6 +38,16 @@ export interface AgentVersionRow {
   createdAt: Date;
 }
 
+/**
+ * Claim-on-insert: the created rows are written already claimed by `node` (RUNNING, attempt 1,
+ * leased for `leaseMs`, started now), as if a claim had taken them the moment they were queued.
+ * Rows that already existed (idempotency key) come back as they are, unclaimed.
+ */
+export interface ClaimOnInsert {
+  node: string;
+  leaseMs: number;
+}
+
 export interface TaskRow {
   id: string;
   tenantId: string;
@@ -223,7 +233,7 @@ export interface TaskRepository {
    * Inserts tasks in one statement. A task whose (tenantId, idempotencyKey) already exists is not
    * inserted again: the existing row comes back with created = false. Order follows the input.
    */
-  insertMany(tasks: NewTask[]): Promise<{ task: TaskRow; created: boolean }[]>;
+  insertMany(tasks: NewTask[], claimFor?: ClaimOnInsert): Promise<{ task: TaskRow; created: boolean }[]>;
   /**
    * Claims up to `limit` runnable tasks (QUEUED or RETRYING with runAt <= now) with
    * FOR UPDATE SKIP LOCKED, ordered by priority desc, runAt, createdAt: sets RUNNING,

@@ -60,8 +60,15 @@ describe('batches', () => {
       200_000,
       `${N} tasks to end`,
     );
-    const { stats } = await s.gqlOk(`{ stats { byStatus { status count } } }`);
-    expect(stats.byStatus.find((b: { status: string }) => b.status === 'SUCCEEDED').count).toBe(N);
+    // stats counts come from a cache of up to a second: wait for it to catch up.
+    await waitFor(
+      async () => {
+        const { stats } = await s.gqlOk(`{ stats { byStatus { status count } } }`);
+        return stats.byStatus.find((b: { status: string }) => b.status === 'SUCCEEDED').count === N;
+      },
+      10_000,
+      `stats to count ${N} SUCCEEDED`,
+    );
 
     // Spot-check outputs: each task ran with its own input, once.
     const { tasks } = await s.gqlOk(`{ tasks(first: 20) { totalCount edges { node { args stdout attempts } } } }`);
