@@ -42,7 +42,9 @@ export class AgentResolver {
     requireRole(ctx.principal, 'submitter', 'deleteAgent');
     const agent = await findAgent(ctx, id);
     if (!agent) return false;
-    return ctx.deps.store.agents.delete(ctx.tenantId, agent.id);
+    const deleted = await ctx.deps.store.agents.delete(ctx.tenantId, agent.id);
+    ctx.deps.agentCache?.invalidate(ctx.tenantId);
+    return deleted;
   }
 
   @FieldResolver(() => AgentVersion, { nullable: true, description: 'The given version, or the latest when omitted.' })

@@ -7,6 +7,7 @@ import wabtInit from 'wabt';
 import type { Config } from '../config/index.js';
 import { badInput, SpindleError } from '../domain/index.js';
 import type { Runtime } from '../runtime/types.js';
+import type { AgentCache } from './agent.cache.js';
 import type { AgentRow, AgentVersionRow, Store } from '../store/types.js';
 import { base64Size, decodeBase64 } from './codec.js';
 import { notFoundAt } from './ids.js';
@@ -32,6 +33,8 @@ interface Deps {
   runtime: Runtime;
   /** QUOTA_STORED_BYTES; absent = unchecked (the demo agent at start-up). */
   quotas?: Quotas;
+  /** Told about the new version, so this node's next submit uses it at once. */
+  agentCache?: AgentCache;
 }
 
 let wabt: ReturnType<typeof wabtInit> | undefined;
@@ -91,7 +94,7 @@ export async function registerAgent(deps: Deps, tenantId: string, input: AgentSo
   if (!stored) await deps.quotas?.checkStore(tenantId, info.digest, bytes.length);
   const digest = stored ? info.digest : await store.blobs.put(bytes);
   if (!stored) await store.modules.record(tenantId, digest, bytes.length);
-  return store.agents.registerVersion({
+  const registered = await store.agents.registerVersion({
     tenantId,
     name: input.name,
     description: input.description ?? null,
@@ -103,6 +106,8 @@ export async function registerAgent(deps: Deps, tenantId: string, input: AgentSo
     memoryMaximumPages: info.memory?.maximumPages ?? null,
     defaultLimits,
   });
+  deps.agentCache?.invalidate(tenantId);
+  return registered;
 }
 
 /** runtime.inspect with the field named in its INVALID_MODULE message. */

@@ -12,6 +12,7 @@ import { decodeFiles } from '../executor/files.js';
 import type { Executor, Topics } from '../executor/types.js';
 import type { Runtime } from '../runtime/types.js';
 import { type AgentRow, type AgentVersionRow, type Store, type TaskAttemptRow, type TaskRow } from '../store/types.js';
+import type { AgentCache } from './agent.cache.js';
 import type { Authenticator, Principal } from './auth.js';
 import { makeLoader, type Loader } from './loader.js';
 import type { Quotas } from './quota.js';
@@ -30,6 +31,8 @@ export interface GraphQLDeps {
   authenticator?: Authenticator;
   /** Per-tenant quotas; absent = unlimited (the schema alone). */
   quotas?: Quotas;
+  /** Agent lookups on the submit path (graphql/agent.cache.ts); absent = straight to the store. */
+  agentCache?: AgentCache;
   /** Counts accepted submissions (metrics); optional so the schema works without a server. */
   onSubmitted?: (created: number) => void;
 }

@@ -106,6 +106,45 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, var
   });
 }
 
+const MAX_KEY_CHARS = 8 * 1024;
+
+/**
+ * Costs of operations seen before, per (document, operation, variable shape). Variables change the
+ * cost only through top-level values an argument or directive takes directly: `first: $n` (a
+ * number), `inputs: $list` (its length) and `@include(if: $b)` (a boolean); the shape keeps exactly
+ * those and the kind of everything else, so equal shapes cost the same. Only costs within
+ * `maxCost` are kept, so a refusal (or a coercion error found while costing) is always computed
+ * afresh, exactly as without the cache. Bounded: cleared when full.
+ */
+export function makeCostCache(maxCost: number, max = 1000) {
+  const costs = new Map<string, number>();
+  return {
+    cost(schema: GraphQLSchema, document: DocumentNode, documentKey: string, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
+      const key = `${operationName ?? ''}\u0000${variableShape(variables)}\u0000${documentKey}`;
+      const hit = costs.get(key);
+      if (hit !== undefined) return hit;
+      const cost = operationCost(schema, document, variables, operationName); // throws on variables that do not coerce: not cached
+      // Big keys (long documents, many variables) are not kept: the cache must stay small.
+      if (cost > maxCost || key.length > MAX_KEY_CHARS) return cost;
+      if (costs.size >= max) costs.clear();
+      costs.set(key, cost);
+      return cost;
+    },
+  };
+}
+
+function variableShape(variables: Record<string, unknown> | undefined): string {
+  if (!variables) return '';
+  let shape = '';
+  for (const name in variables) {
+    const v = variables[name];
+    const kind =
+      typeof v === 'number' || typeof v === 'boolean' ? String(v) : v === null ? 'null' : v === undefined ? 'undef' : Array.isArray(v) ? `[${v.length}` : typeof v;
+    shape += `${name}=${kind},`;
+  }
+  return shape;
+}
+
 export const costError = (max: number, cost: number, extra: Record<string, unknown> = {}) =>
   limitError(`the operation costs ${cost}, more than the maximum of ${max} (MAX_QUERY_COST); ask for fewer fields or smaller pages`, {
     quota: 'MAX_QUERY_COST',

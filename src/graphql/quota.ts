@@ -2,10 +2,11 @@
  * Per-tenant quotas, checked at the edge before anything is written. Every refusal is
  * LIMIT_EXCEEDED with `extensions.quota` (the config variable) and `extensions.limit`.
  *
- * - QUOTA_QUEUED_TASKS / QUOTA_ACTIVE_TASKS: counted from the status counts (cached ≤ 1 s, the
- *   same cache as `stats`), plus the tasks being submitted. A burst inside that second can pass the
- *   quota by at most what the submit rate lets through. Concurrent RUNNING tasks are bounded only
- *   through QUOTA_ACTIVE_TASKS at submit: the executor claims without a per-tenant cap.
+ * - QUOTA_QUEUED_TASKS / QUOTA_ACTIVE_TASKS: the tenant's unfinished tasks (StatsService.active:
+ *   the active statuses only, cached ≤ 1 s), plus the tasks being submitted. A burst inside that
+ *   second can pass the quota by at most what the submit rate lets through. Concurrent RUNNING
+ *   tasks are bounded only through QUOTA_ACTIVE_TASKS at submit: the executor claims without a
+ *   per-tenant cap.
  * - QUOTA_SUBMIT_RATE / QUOTA_SUBMIT_BURST: a token bucket per tenant on this node (one token per
  *   task, a batch takes all of its tokens or none); N nodes let N times the rate through.
  * - QUOTA_STORED_BYTES: the modules a tenant stored (a module shared by two tenants counts for both).
@@ -55,14 +56,13 @@ export function makeQuotas(deps: { config: Config; store: Store; stats: StatsSer
 
   return {
     async checkSubmit(tenantId, count) {
-      const counts = await deps.stats.counts(tenantId);
-      const waiting = (counts.QUEUED ?? 0) + (counts.RETRYING ?? 0);
-      const active = waiting + (counts.RUNNING ?? 0);
+      const { waiting, running } = await deps.stats.active(tenantId);
+      const unfinished = waiting + running;
       if (waiting + count > q.queuedTasks) {
         throw limitExceeded('QUOTA_QUEUED_TASKS', q.queuedTasks, `queued tasks quota exceeded: ${waiting} waiting + ${count} new > ${q.queuedTasks} (QUOTA_QUEUED_TASKS)`);
       }
-      if (active + count > q.activeTasks) {
-        throw limitExceeded('QUOTA_ACTIVE_TASKS', q.activeTasks, `active tasks quota exceeded: ${active} unfinished + ${count} new > ${q.activeTasks} (QUOTA_ACTIVE_TASKS)`);
+      if (unfinished + count > q.activeTasks) {
+        throw limitExceeded('QUOTA_ACTIVE_TASKS', q.activeTasks, `active tasks quota exceeded: ${unfinished} unfinished + ${count} new > ${q.activeTasks} (QUOTA_ACTIVE_TASKS)`);
       }
       take(tenantId, count);
     },

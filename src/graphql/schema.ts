@@ -14,12 +14,22 @@ import { TaskEventResolver } from './task-event.resolver.js';
 import { TaskAttemptResolver, TaskResolver } from './task.resolver.js';
 import { TenantResolver } from './tenant.resolver.js';
 
+/**
+ * Subscription fields whose resolver returns the event as it is. type-graphql wraps every resolver
+ * (argument conversion into class instances, middlewares) and runs that wrapper once per delivered
+ * event per subscriber; these need none of it (their arguments are read once, in `subscribe`).
+ */
+const PASS_THROUGH = ['taskUpdated', 'taskEvents'];
+
 export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver],
     pubSub: pubsub as never,
     // Inputs are validated by hand at the edge (task.validate.ts, limits.input.ts); no class-validator.
     validate: false,
     emitSchemaFile: false,
   });
+  const fields = schema.getSubscriptionType()!.getFields();
+  for (const name of PASS_THROUGH) fields[name]!.resolve = (event: unknown) => event;
+  return schema;
 }

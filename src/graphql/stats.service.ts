@@ -14,24 +14,34 @@ export interface StatsService {
   snapshot(tenantId: string): Promise<Stats>;
   /** Status counts (cached ≤ 1 s), also used by /metrics. */
   counts(tenantId: string | null): Promise<Record<TaskStatus, number>>;
+  /** The tenant's unfinished tasks (cached ≤ 1 s), for quotas on the submit path: no full count per tenant. */
+  active(tenantId: string): Promise<{ waiting: number; running: number }>;
+}
+
+/** `load` per tenant, each answer kept STATS_CACHE_MS; a failed one is not kept (the next caller tries again). */
+function cached<K extends string | null, T>(load: (tenantId: K) => Promise<T>): (tenantId: K) => Promise<T> {
+  const cache = new Map<string, { at: number; value: Promise<T> }>();
+  return (tenantId) => {
+    const key = tenantId ?? '*';
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && now - hit.at < STATS_CACHE_MS) return hit.value;
+    // Expired entries of idle tenants go when the map grows, so it stays about the active tenants.
+    if (cache.size > 10_000) for (const [k, e] of cache) if (now - e.at >= STATS_CACHE_MS) cache.delete(k);
+    const entry = { at: now, value: load(tenantId) };
+    entry.value.catch(() => cache.get(key) === entry && cache.delete(key));
+    cache.set(key, entry);
+    return entry.value;
+  };
 }
 
 export function makeStatsService(deps: { store: Store; executor: Executor; node: string }): StatsService {
-  const cache = new Map<string, { at: number; counts: Promise<Record<TaskStatus, number>> }>();
-
-  const counts = (tenantId: string | null) => {
-    const key = tenantId ?? '*';
-    const hit = cache.get(key);
-    if (hit && Date.now() - hit.at < STATS_CACHE_MS) return hit.counts;
-    const entry = { at: Date.now(), counts: deps.store.tasks.countByStatus(tenantId) };
-    // A failed count is not cached: the next caller tries again.
-    entry.counts.catch(() => cache.get(key) === entry && cache.delete(key));
-    cache.set(key, entry);
-    return entry.counts;
-  };
+  const counts = cached((tenantId: string | null) => deps.store.tasks.countByStatus(tenantId));
+  const active = cached((tenantId: string) => deps.store.tasks.countActive(tenantId));
 
   return {
     counts,
+    active,
     async snapshot(tenantId) {
       const byStatus = await counts(tenantId);
       const cluster = deps.executor.stats();

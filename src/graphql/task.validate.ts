@@ -45,13 +45,13 @@ export async function prepareTasks(ctx: Context, inputs: SubmitTaskInput[], fiel
     if (input.runAt != null && Number.isNaN(input.runAt.getTime())) throw badInput(`${f}.runAt`, 'must be a valid date-time');
 
     const agentKey = input.agent;
-    if (!agents.has(agentKey)) agents.set(agentKey, requireAgent(ctx, `${f}.agent`, input.agent));
+    if (!agents.has(agentKey)) agents.set(agentKey, findSubmitAgent(ctx, `${f}.agent`, input.agent));
     const agent = await agents.get(agentKey)!;
     const versionKey = `${agent.id}@${input.version ?? 'latest'}`;
     if (!versions.has(versionKey)) {
       versions.set(
         versionKey,
-        ctx.deps.store.agents.version(agent.id, input.version ?? undefined).then((v) => {
+        findVersion(ctx, agent.id, input.version ?? undefined).then((v) => {
           if (!v) throw notFoundAt(`${f}.version`, `version ${input.version} of agent`, agent.name);
           return v;
         }),
@@ -79,6 +79,18 @@ export async function prepareTasks(ctx: Context, inputs: SubmitTaskInput[], fiel
   const digests = await Promise.all(bundles.map((b) => (b && b.length ? ctx.deps.store.blobs.put(encodeFiles(b)) : Promise.resolve(null))));
   return tasks.map((t, i) => ({ ...t, filesDigest: digests[i]! }));
 }
+
+/** Through the node's agent cache when there is one (graphql/agent.cache.ts). */
+async function findSubmitAgent(ctx: Context, field: string, idOrName: string): Promise<AgentRow> {
+  const cache = ctx.deps.agentCache;
+  if (!cache) return requireAgent(ctx, field, idOrName);
+  const agent = await cache.find(ctx.tenantId, idOrName);
+  if (!agent) throw notFoundAt(field, 'agent', idOrName);
+  return agent;
+}
+
+const findVersion = (ctx: Context, agentId: string, n: number | undefined) =>
+  ctx.deps.agentCache ? ctx.deps.agentCache.version(ctx.tenantId, agentId, n) : ctx.deps.store.agents.version(agentId, n);
 
 function checkArgs(field: string, args: string[]): string[] {
   if (args.length > MAX_ARGS) throw badInput(field, `must have at most ${MAX_ARGS} items`);

@@ -18,7 +18,7 @@ import { WebSocketServer } from 'ws';
 import { SpindleError } from '../domain/index.js';
 import type { Principal } from '../graphql/auth.js';
 import { makeContext, type Context, type GraphQLDeps } from '../graphql/context.js';
-import { checkCost, checkNesting, costError, depthLimitRule, limitError, maxNestingFor, operationCost } from '../graphql/cost.js';
+import { checkNesting, costError, depthLimitRule, limitError, makeCostCache, maxNestingFor } from '../graphql/cost.js';
 import { formatError, formatGraphQLError } from '../graphql/errors.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -38,6 +38,7 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
   const { logger, config } = deps;
   const authenticator = deps.authenticator!;
   const maxNesting = maxNestingFor(config.graphql.maxDepth);
+  const costs = makeCostCache(config.graphql.maxCost);
   const rules: ValidationRule[] = [depthLimitRule(config.graphql.maxDepth), ...(config.graphql.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
   const wss = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: Math.min(config.maxRequestBytes, MAX_WS_MESSAGE_BYTES) });
@@ -94,7 +95,8 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
     const errors = validate(schema, document, [...specifiedRules, ...rules]);
     if (errors.length) return [...errors];
     try {
-      checkCost(config.graphql.maxCost, schema, document, payload.variables ?? undefined, payload.operationName);
+      const cost = costs.cost(schema, document, payload.query, payload.variables ?? undefined, payload.operationName);
+      if (cost > config.graphql.maxCost) throw costError(config.graphql.maxCost, cost);
     } catch (err) {
       if (err instanceof GraphQLError) return [err];
       throw err;
@@ -105,10 +107,11 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
   const costPlugin: ApolloServerPlugin<Context> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document, schema: s }) {
+        async didResolveOperation({ request, document, queryHash, schema: s }) {
           let cost: number;
           try {
-            cost = operationCost(s, document, request.variables, request.operationName);
+            // queryHash: Apollo's sha256 of the document text, already computed for its document cache.
+            cost = costs.cost(s, document, queryHash, request.variables, request.operationName);
           } catch {
             // Variables that do not coerce: execution reports them (400 BAD_USER_INPUT) before running anything.
             return;

@@ -11,6 +11,7 @@ import type { EventBus, Executor } from '../executor/types.js';
 import { makeAuthenticator } from '../graphql/auth.js';
 import type { GraphQLDeps } from '../graphql/context.js';
 import { makeQuotas } from '../graphql/quota.js';
+import { makeAgentCache } from '../graphql/agent.cache.js';
 import { makeSchema } from '../graphql/schema.js';
 import { makeStatsService } from '../graphql/stats.service.js';
 import type { Runtime } from '../runtime/types.js';
@@ -60,7 +61,7 @@ export async function makeServer(deps: ServerDeps): Promise<SpindleServer> {
   if (config.role !== 'worker') {
     const authenticator = makeAuthenticator({ store, enabled: config.auth.enabled, onTouchError: (err) => logger.warn({ err }, 'could not record an API key use') });
     const quotas = makeQuotas({ config, store, stats });
-    const gqlDeps: GraphQLDeps = { config, store, runtime, executor, pubsub: bus.pubsub, stats, logger, authenticator, quotas, onSubmitted: metrics.submitted };
+    const gqlDeps: GraphQLDeps = { config, store, runtime, executor, pubsub: bus.pubsub, stats, logger, authenticator, quotas, agentCache: makeAgentCache(store), onSubmitted: metrics.submitted };
     graphql = await startGraphQL(await makeSchema(bus.pubsub), gqlDeps, httpServer);
     app.post('/modules', modulesHandler({ config, store, runtime, logger, authenticator, quotas }));
     app.use(GRAPHQL_PATH, ...graphql.middleware);

@@ -118,6 +118,21 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, onError: (err: Erro
       return (await prisma.taskAttempt.findMany({ where: { taskId }, orderBy: { n: 'asc' } })).map(toAttemptRow);
     },
 
+    async countActive(tenantId) {
+      const groups = await prisma.task.groupBy({
+        by: ['status'],
+        where: { tenantId, status: { in: ['QUEUED', 'RETRYING', 'RUNNING'] } },
+        _count: { _all: true },
+      });
+      let waiting = 0;
+      let running = 0;
+      for (const g of groups) {
+        if (g.status === 'RUNNING') running += g._count._all;
+        else waiting += g._count._all;
+      }
+      return { waiting, running };
+    },
+
     async countByStatus(tenantId) {
       const groups = await prisma.task.groupBy({
         by: ['status'],

@@ -264,6 +264,8 @@ export interface TaskRepository {
   list(tenantId: string, filter: TaskFilter, first: number, after?: string): Promise<Page<TaskRow> & { endCursor: string | null }>;
   attempts(taskId: string): Promise<TaskAttemptRow[]>;
   countByStatus(tenantId: string | null): Promise<Record<TaskStatus, number>>;
+  /** The tenant's unfinished tasks only (quotas on the submit path): waiting = QUEUED + RETRYING. */
+  countActive(tenantId: string): Promise<{ waiting: number; running: number }>;
   /** Earliest runAt among QUEUED/RETRYING tasks (to arm a timer for delayed tasks), or null. */
   nextRunAt(): Promise<Date | null>;
 }

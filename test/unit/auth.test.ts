@@ -165,7 +165,10 @@ describe('operation limits', () => {
 describe('submit quotas', () => {
   const config = loadConfig({ QUOTA_SUBMIT_RATE: '10', QUOTA_SUBMIT_BURST: '20', QUOTA_QUEUED_TASKS: '100', QUOTA_ACTIVE_TASKS: '100' });
   const counts = { QUEUED: 0, RUNNING: 0, RETRYING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
-  const stats = { counts: async () => counts } as unknown as StatsService;
+  const stats = {
+    counts: async () => counts,
+    active: async () => ({ waiting: counts.QUEUED + counts.RETRYING, running: counts.RUNNING }),
+  } as unknown as StatsService;
   const store = {} as Store;
 
   it('a token bucket per tenant: burst at once, then the rate; batches all or nothing', async () => {
