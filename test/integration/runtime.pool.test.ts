@@ -265,7 +265,6 @@ describe('close', () => {
     const baseline = threads();
     const doomed = makeRuntime({ workers: 1 });
     await until(() => doomed.stats().idle === 1 && doomed.stats().spares === 1);
-    expect(threads()).toBeGreaterThanOrEqual(baseline + 2);
     const running = doomed.run(runRequest(loop, { limits: { timeoutMs: 60_000 } }));
     await until(() => doomed.stats().busy === 1);
     const queued = doomed.run(runRequest(hello));
@@ -274,8 +273,9 @@ describe('close', () => {
     expect((await queued).kind).toBe('cancelled');
     expect((await doomed.run(runRequest(hello))).kind).toBe('cancelled');
     expect(doomed.stats()).toMatchObject({ busy: 0, idle: 0, spares: 0, queued: 0 });
-    // Terminated threads are gone (one spare thread of slack for libuv/V8 helpers).
-    expect(threads()).toBeLessThanOrEqual(baseline + 1);
+    // Terminated threads are gone (one thread of slack: V8 and libuv helper threads come and go
+    // on their own, which is also why nothing is asserted about the count while it runs).
+    await until(() => threads() <= baseline + 1);
   });
 
   it('a runtime that is never closed does not keep the process alive', async () => {
