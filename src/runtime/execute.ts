@@ -9,7 +9,7 @@ import type { FileEntry, OutcomeKind, TrapInfo } from '../domain/index.js';
 import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
 import { classifyEnd, type GuestEnd } from './classify.js';
 import type { InlineRequest } from './channel.js';
-import type { OutputMessage } from './protocol.js';
+import type { DoneMessage, OutputMessage } from './protocol.js';
 
 const PAGE = 65536;
 /** Output is sent live once this much is pending, even inside the flush interval. */
@@ -22,22 +22,11 @@ export interface Loaded {
   fuelExport: string | null;
 }
 
-export interface Result {
-  kind: OutcomeKind;
-  exitCode: number | null;
-  trap: TrapInfo | undefined;
-  error: string | undefined;
-  stdout: Uint8Array;
-  stderr: Uint8Array;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  files: FileEntry[];
-  runMs: number;
-  fuelUsed: bigint | undefined;
-  memoryBytes: number;
+/** A run's end as the worker sends it (the wire format's fields), plus the memory to hand back. */
+export type Result = Omit<DoneMessage, 't' | 'seq'> & {
   /** Wipes the task's memory and returns it to the pool; call after the result is sent. */
   release: (() => void) | null;
-}
+};
 
 /**
  * Reused linear memories, by shape (initial and maximum pages). A new WebAssembly.Memory
