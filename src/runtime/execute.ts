@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import type { FileEntry, OutcomeKind, TrapInfo } from '../domain/index.js';
+import type { FileEntry } from '../domain/index.js';
 import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
 import { classifyEnd, type GuestEnd } from './classify.js';
 import type { InlineRequest } from './channel.js';
