@@ -12,6 +12,20 @@ const ENDLESS_TICKER = wat('ticker')
   .replace('(i64.const 40000000)', '(i64.const 250000000)')
   .replace('(br_if $tick (i32.lt_u (local.get $i) (i32.const 5)))', '(br $tick)');
 
+// Counts the WebSockets the page opens and records every state the header shows, from the first script on.
+const RECORD_CONNECTION = `(() => {
+  window.__sockets = 0;
+  window.WebSocket = class extends WebSocket { constructor(...args) { super(...args); window.__sockets++; } };
+  window.__states = [];
+  new MutationObserver(() => {
+    const c = document.querySelector('.conn');
+    const s = c && c.dataset.state + ' ' + c.textContent.trim();
+    if (s && s !== window.__states.at(-1)) window.__states.push(s);
+  }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+})()`;
+
+const refused = (p: Page) => p.locator('.conn[data-state="offline"]').filter({ hasText: 'API key refused' });
+
 let browser: Browser;
 let server: TestServer;
 let page: Page;
@@ -189,21 +203,53 @@ describe('live dashboard', () => {
     await p.close();
   });
 
-  it('says so when the API refuses the key, and reconnects on request', async () => {
-    let refuse = true;
+  it('keeps saying the key is refused until the user gives a valid one', async () => {
+    // A server that wants keys: a wrong one is refused for real, on HTTP (401) and WebSocket (4403).
+    const guarded = await startTestServer({ AUTH: 'on' });
     const p = await browser.newPage();
-    await p.routeWebSocket(/\/graphql$/, (ws) => {
-      // What the server does to a bad key in connection_init (graphql-ws 4403 Forbidden).
-      if (refuse) return ws.close({ code: 4403, reason: 'Forbidden' });
-      ws.connectToServer();
-    });
-    await p.goto(server.url);
-    await p.locator('.conn[data-state="offline"]').filter({ hasText: 'API key refused' }).waitFor(WAIT);
-    refuse = false;
-    // A page that starts a new subscription may reconnect by itself (now accepted) before the
-    // click lands; either way it must end up live.
-    await p.getByRole('button', { name: 'Reconnect' }).click({ timeout: 5_000 }).catch(() => {});
-    await connected(p);
-    await p.close();
+    try {
+      await p.addInitScript(RECORD_CONNECTION);
+      await p.goto(guarded.url);
+      await p.evaluate(`localStorage.setItem('spindle.apiKey', 'spd_not-a-key')`);
+      await p.reload();
+      await refused(p).waitFor(WAIT);
+      await p.evaluate('window.__notReloaded = true; window.__states = []');
+      const opened = await p.evaluate<number>('window.__sockets');
+
+      // Nothing but the user may end it: not time, not the subscriptions of other pages.
+      await p.waitForTimeout(3_000);
+      const nav = p.getByRole('navigation', { name: 'Pages' });
+      for (const go of [() => nav.getByRole('link', { name: 'Tasks' }).click(), () => nav.getByRole('link', { name: 'Agents' }).click(),
+        () => p.evaluate(`location.hash = '#/tasks/no-such-task'`), () => nav.getByRole('link', { name: 'Overview' }).click()]) {
+        await go();
+        await p.locator('main .error').first().waitFor(WAIT); // the page says it cannot load, and why
+        await p.waitForTimeout(500);
+        expect(await refused(p).count()).toBe(1);
+      }
+      expect(await p.evaluate('window.__notReloaded')).toBe(true);
+      expect(await p.evaluate<number>('window.__sockets')).toBe(opened);
+      const states = await p.evaluate<string[]>('window.__states');
+      expect(states.filter((s) => !s.startsWith('offline API key refused'))).toEqual([]);
+
+      // Reconnect asks once with the same key, and is refused again.
+      await p.evaluate('window.__states = []');
+      await p.getByRole('button', { name: 'Reconnect' }).click();
+      await p.waitForFunction(
+        `window.__states.some((s) => s.startsWith('connecting')) && window.__states.at(-1).startsWith('offline API key refused')`,
+        undefined,
+        WAIT,
+      );
+      expect(await p.evaluate<number>('window.__sockets')).toBe(opened + 1);
+
+      await p.locator('.key-toggle').click();
+      await p.getByLabel('API key').fill(guarded.adminKey!);
+      await p.getByRole('button', { name: 'Save' }).click();
+      await connected(p);
+      await p.locator('[data-count="SUCCEEDED"]').waitFor(WAIT);
+      expect(await p.locator('main .error').count()).toBe(0);
+    } finally {
+      await p.close();
+      await guarded.close();
+    }
   });
 });

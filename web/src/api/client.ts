@@ -11,7 +11,10 @@ export interface Connection {
   /** Bumped when the WebSocket client is replaced (new key): subscriptions re-subscribe. */
   generation: number;
   error?: string;
-  /** The server refused the key (graphql-ws close 4401 Unauthorized / 4403 Forbidden). */
+  /**
+   * The server refused the key (graphql-ws close 4401 Unauthorized / 4403 Forbidden, HTTP 401).
+   * Sticky: nothing is sent and no socket opened until the user saves a key or presses Reconnect.
+   */
   authRefused?: boolean;
 }
 
@@ -41,17 +44,29 @@ function authHeaders(): Record<string, string> {
 const httpUrl = () => new URL('graphql', location.href).href;
 const wsUrl = () => httpUrl().replace(/^http/, 'ws');
 
-export async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+/**
+ * fetch with the API key. Nothing goes out while the key is refused; a 401 refuses it (unless the
+ * key changed while the request was in flight: then the answer is about a key we no longer use).
+ */
+async function send(url: string, init: RequestInit & { headers: Record<string, string> }): Promise<Response> {
+  const { authRefused, generation } = connection.get();
+  if (authRefused) throw refusedError();
   let res: Response;
   try {
-    res = await fetch(httpUrl(), {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...authHeaders() },
-      body: JSON.stringify({ query, variables }),
-    });
+    res = await fetch(url, { ...init, headers: { ...init.headers, ...authHeaders() } });
   } catch {
     throw new ApiError('Network error: the API is unreachable', 'NETWORK');
   }
+  if (res.status === 401 && connection.get().generation === generation) refuse('HTTP 401 Unauthorized');
+  return res;
+}
+
+export async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+  const res = await send(httpUrl(), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json().catch(() => null)) as {
     data?: T;
     errors?: { message: string; extensions?: { code?: string } }[];
@@ -66,9 +81,9 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>)
 
 /** POST /modules with the raw module bytes; answers the content digest for registerAgent. */
 export async function uploadModule(bytes: ArrayBuffer): Promise<{ digest: string; size: number }> {
-  const res = await fetch(new URL('modules', location.href), {
+  const res = await send(new URL('modules', location.href).href, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/wasm', ...authHeaders() },
+    headers: { 'Content-Type': 'application/wasm' },
     body: bytes,
   });
   const body = (await res.json().catch(() => null)) as
@@ -83,8 +98,14 @@ export async function uploadModule(bytes: ArrayBuffer): Promise<{ digest: string
 /** graphql-ws close codes 4401 Unauthorized and 4403 Forbidden: the key was refused. */
 const isRefusal = (close: CloseEvent | undefined) => [4401, 4403].includes(close?.code ?? 0);
 
+const refusedError = () => new ApiError('API key refused: enter a valid key, or press Reconnect', 'UNAUTHENTICATED');
+
+// While the key is refused there is no WebSocket client at all. graphql-ws opens a new socket for
+// any new subscription, even after a fatal close: a page that subscribes (a navigation is enough)
+// would try again by itself and could hide "API key refused" without the user doing anything.
+// Only reconnect() (the Reconnect button, a saved key) makes a client again.
 let clients = 0;
-let ws: Client = makeWsClient();
+let ws: Client | null = makeWsClient();
 
 function makeWsClient(): Client {
   // A replaced client still reports its own close: only the current one may set the state.
@@ -111,23 +132,45 @@ function makeWsClient(): Client {
         connection.update((c) => ({ ...c, state: 'connected', error: undefined, authRefused: false, epoch: c.epoch + 1 })),
       closed: (e) => {
         const close = e as CloseEvent | undefined;
-        const refused = isRefusal(close);
-        set({ state: refused ? 'offline' : 'reconnecting', error: close?.reason || undefined, authRefused: refused });
+        if (mine !== clients) return;
+        if (isRefusal(close)) refuse(close?.reason);
+        else set({ state: 'reconnecting', error: close?.reason || undefined });
       },
     },
-    // Only fatal closes end up here (retries are endless otherwise): a refused key, a server bug.
+    // Only fatal closes end up here (retries are endless otherwise): a server bug, a protocol error.
     onNonLazyError: (e) => {
       const close = e as CloseEvent | undefined;
-      set({ state: 'offline', error: close?.reason || 'connection refused', authRefused: isRefusal(close) });
+      if (mine !== clients) return;
+      if (isRefusal(close)) refuse(close?.reason);
+      else set({ state: 'offline', error: close?.reason || 'connection refused' });
     },
   });
 }
 
+/** The key was refused: drop the client and stay offline until the user acts (reconnect()). */
+function refuse(reason: string | undefined): void {
+  const old = ws;
+  ws = null;
+  clients++; // the old client's late events no longer count
+  connection.update((c) => ({ ...c, state: 'offline', error: reason || 'API key refused', authRefused: true }));
+  drop(old);
+}
+
+// dispose() waits for a socket still connecting and rejects when that one is refused: nothing to do then.
+const drop = (client: Client | null) => void Promise.resolve(client?.dispose()).catch(() => {});
+
 /** A fresh WebSocket client (after a fatal close, or for a new key); every view re-subscribes and re-queries. */
 export function reconnect(): void {
-  void ws.dispose();
+  drop(ws);
   ws = makeWsClient();
-  connection.update((c) => ({ ...c, state: 'connecting', generation: c.generation + 1, epoch: c.epoch + 1 }));
+  connection.update((c) => ({
+    ...c,
+    state: 'connecting',
+    error: undefined,
+    authRefused: false,
+    generation: c.generation + 1,
+    epoch: c.epoch + 1,
+  }));
 }
 
 export function setApiKey(key: string): void {
@@ -147,6 +190,11 @@ export function subscribe<T>(
   onData: (data: T) => void,
   onError: (e: ApiError) => void,
 ): () => void {
+  if (!ws) {
+    // Refused key: no socket until the user acts; reconnect() bumps `generation`, so views subscribe again.
+    onError(refusedError());
+    return () => {};
+  }
   return ws.subscribe<T>(
     { query, variables },
     {
