@@ -1,29 +1,19 @@
 // Real Chromium for the e2e suite: Debian's package, driven by playwright-core.
 // A missing browser is an error, never a skip: CI must not go green without running these tests.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { beforeEach } from 'vitest';
+import { DASHBOARD, isStale, runStep } from '../../scripts/build-changed.js';
 
 const repo = resolve(import.meta.dirname, '../..');
-const web = join(repo, 'web');
 export const screenshotDir = join(repo, 'test-results', 'screenshots');
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-function newestMtime(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
-}
-
-/** Builds web/dist when it is missing or older than its sources (the server serves web/dist). */
+/** Builds web/dist when it is missing or older than its sources (the server serves web/dist); the same check as `npm start`. */
 export function ensureDashboardBuilt(): void {
-  const built = join(web, 'dist', 'index.html');
-  const sources = ['src', 'index.html', 'vite.config.ts'].map((f) => join(web, f)).filter(existsSync);
-  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
-  execFileSync(join(repo, 'node_modules', '.bin', 'vite'), ['build', 'web', '--logLevel', 'warn'], { cwd: repo, stdio: 'inherit' });
+  if (isStale(DASHBOARD)) runStep(DASHBOARD);
 }
 
 export interface Browser {
