@@ -250,8 +250,8 @@ export function makeExecutor(options: ExecutorOptions): Executor {
           // Our own heartbeat lagged (a stalled event loop): the run is still ours and going, and
           // the takeover has just renewed its lease. Recording it as lost would drop its result.
           if (inflight.get(task.id)?.task.attempts === task.attempts || pending.has(task.id)) continue;
-          logger.warn({ taskId: task.id, attempt: task.attempts }, 'executor: recovering a task whose lease expired');
-          finisher.add(expiredLeaseResult(task, node, now, random));
+          logger.warn({ taskId: task.id, attempt: task.attempts, lostNode: task.lostOwner }, 'executor: recovering a task whose lease expired');
+          finisher.add(expiredLeaseResult(task, task.lostOwner, node, now, random));
         }
         if (tasks.length < RECOVER_BATCH || stopping) break;
       }

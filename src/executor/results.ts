@@ -84,8 +84,8 @@ export function attemptResult(outcome: RunOutcome, c: AttemptContext): AttemptRe
  * The attempt a dead node left behind: `task` was taken over by `node` (reclaimExpired), its
  * attempt `task.attempts` is recorded as host_error and the retry policy decides what follows.
  */
-export function expiredLeaseResult(task: TaskRow, node: string, now: Date, random: () => number): AttemptResult {
-  const previous = task.leaseOwner && task.leaseOwner !== node ? `node ${task.leaseOwner}` : 'its node';
+export function expiredLeaseResult(task: TaskRow, lostOwner: string | null, node: string, now: Date, random: () => number): AttemptResult {
+  const previous = lostOwner ? `node ${lostOwner}` : 'its node';
   return attemptResult(ownOutcome('host_error', `lease expired: ${previous} stopped heartbeating`), {
     task,
     node,

@@ -122,19 +122,18 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
     },
 
     async reclaimExpired(node, limit, leaseMs) {
-      return raw(
+      const rows = await sql.query<TaskRecord & { lostOwner: string | null }>(
         `UPDATE task AS t
             SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3::int / 1000.0), updated_at = now()
-           FROM (SELECT id FROM task t
+           FROM (SELECT id, lease_owner FROM task t
                   WHERE t.status = 'RUNNING' AND t.lease_expires_at < now()
                   ORDER BY t.lease_expires_at
                   LIMIT $2 FOR UPDATE SKIP LOCKED) AS c
           WHERE t.id = c.id
-      RETURNING ${T}`,
-        node,
-        limit,
-        leaseMs,
+      RETURNING ${T}, c.lease_owner AS "lostOwner"`,
+        [node, limit, leaseMs],
       );
+      return rows.map((r) => ({ ...toTaskRow(r), lostOwner: r.lostOwner }));
     },
 
     async heartbeat(node, taskIds, leaseMs) {

@@ -243,8 +243,9 @@ export interface TaskRepository {
   /**
    * Takes over up to `limit` RUNNING tasks whose lease expired (their node died): the lease moves
    * to `node`; attempts is unchanged (the caller records attempt `attempts` as host_error).
+   * `lostOwner` is the node whose lease expired.
    */
-  reclaimExpired(node: string, limit: number, leaseMs: number): Promise<TaskRow[]>;
+  reclaimExpired(node: string, limit: number, leaseMs: number): Promise<(TaskRow & { lostOwner: string | null })[]>;
   /** Extends the lease of these RUNNING tasks held by `node`. */
   heartbeat(node: string, taskIds: string[], leaseMs: number): Promise<void>;
   /**

@@ -49,7 +49,7 @@ describe('executor lifecycle', () => {
       [1, 'host_error'],
       [2, 'exited'],
     ]);
-    expect(attempts[0]!.error).toMatch(/lease expired/);
+    expect(attempts[0]!.error).toBe('lease expired: node dead-node stopped heartbeating');
     expect(h.log.statuses(task!.id)).toEqual(['QUEUED', 'RETRYING', 'RUNNING', 'SUCCEEDED']);
   });
 

@@ -215,7 +215,7 @@ describe('claim', () => {
 describe('leases', () => {
   it('heartbeat extends, expiry lets another node reclaim (attempts unchanged)', async () => {
     const [t] = (await store.tasks.insertMany([task()])).map((o) => o.task);
-    const [claimed] = await store.tasks.claim('dead', 1, 50);
+    const [claimed] = await store.tasks.claim('dead', 1, 5_000);
     expect(claimed!.id).toBe(t!.id);
     expect(await store.tasks.reclaimExpired('n2', 10, 30_000)).toEqual([]);
     await store.tasks.heartbeat('dead', [t!.id], 200);
@@ -225,7 +225,7 @@ describe('leases', () => {
     await new Promise((r) => setTimeout(r, 200));
     const reclaimed = await store.tasks.reclaimExpired('n2', 10, 30_000);
     expect(reclaimed.map((r) => r.id)).toEqual([t!.id]);
-    expect(reclaimed[0]).toMatchObject({ status: 'RUNNING', leaseOwner: 'n2', attempts: 1 });
+    expect(reclaimed[0]).toMatchObject({ status: 'RUNNING', leaseOwner: 'n2', attempts: 1, lostOwner: 'dead' });
     // The dead node's late result is recorded but does not move the task.
     const late = await store.tasks.finish([result(reclaimed[0]!, 'dead')]);
     expect(late[0]).toMatchObject({ status: 'RUNNING', leaseOwner: 'n2' });

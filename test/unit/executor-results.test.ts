@@ -43,11 +43,12 @@ describe('attemptResult', () => {
 
 describe('expiredLeaseResult', () => {
   it('records host_error for the dead node\'s attempt and applies the retry policy', () => {
-    const r = expiredLeaseResult(task({ attempts: 2 }), 'me', at, () => 0);
+    const r = expiredLeaseResult(task({ attempts: 2 }), null, 'me', at, () => 0);
     expect(r).toMatchObject({ n: 2, node: 'me', outcome: 'host_error', next: { status: 'RETRYING', runAt: at } });
     expect(r.error).toMatch(/^lease expired: .* stopped heartbeating$/);
-    expect(expiredLeaseResult(task({ attempts: 3 }), 'me', at, Math.random).next).toEqual({ status: 'FAILED' });
-    expect(expiredLeaseResult(task({ leaseOwner: 'node-x' }), 'me', at, Math.random).error).toBe('lease expired: node node-x stopped heartbeating');
+    expect(expiredLeaseResult(task({ attempts: 3 }), null, 'me', at, Math.random).next).toEqual({ status: 'FAILED' });
+    // The node that lost the lease is named (the row's leaseOwner is already the new owner).
+    expect(expiredLeaseResult(task({ leaseOwner: 'me' }), 'node-x', 'me', at, Math.random).error).toBe('lease expired: node node-x stopped heartbeating');
   });
 });
 
