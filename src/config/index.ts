@@ -3,10 +3,10 @@
  * `Config`, passed down explicitly. Nothing else in Spindle reads `process.env`.
  */
 import { z } from 'zod';
-import type { Limits } from '../domain/index.js';
+import type { Limits, QuotaValues } from '../domain/index.js';
 import { LOG_LEVELS, OPTION_SPECS, ROLES } from './options.js';
 
-export { CONFIG_OPTIONS, OPTION_SPECS, configTableMarkdown } from './options.js';
+export { CONFIG_OPTIONS, OPTION_SPECS, QUOTA_OPTIONS, configTableMarkdown, optionRange } from './options.js';
 
 export type Role = (typeof ROLES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,8 +48,8 @@ export interface Config {
   /** Off only on a loopback HOST (checked at load). */
   auth: { enabled: boolean; adminKey: string | undefined; reason: string };
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxSubscriptionsPerConnection: number; wsInitTimeoutMs: number };
-  /** Per-tenant quotas (the same for every tenant). */
-  quotas: { queuedTasks: number; activeTasks: number; storedBytes: number; submitRate: number; submitBurst: number };
+  /** Per-tenant quotas: the server defaults (a tenant may override each; see src/graphql/quota.ts). runningTasks 0 = no cap. */
+  quotas: QuotaValues;
   leaseMs: number;
   shutdownGraceMs: number;
   logLevel: LogLevel;
@@ -126,6 +126,7 @@ export function loadConfig(env: Env): Config {
     quotas: {
       queuedTasks: v.QUOTA_QUEUED_TASKS,
       activeTasks: v.QUOTA_ACTIVE_TASKS,
+      runningTasks: v.QUOTA_RUNNING_TASKS,
       storedBytes: v.QUOTA_STORED_BYTES,
       submitRate: v.QUOTA_SUBMIT_RATE,
       submitBurst: v.QUOTA_SUBMIT_BURST,

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
+import type { TenantQuota } from '../domain/index.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -21,6 +22,8 @@ export interface OptionSpec {
   rawDefault?: () => string | undefined;
   /** A secret: its value never appears in error messages. */
   secret?: boolean;
+  /** Integer and byte options: the inclusive range the schema allows (for checks elsewhere, e.g. quota overrides). */
+  range?: { min: number; max: number };
   schema: z.ZodType;
 }
 
@@ -86,6 +89,7 @@ const intOpt = (name: string, def: number, min: number, max: number, description
   description,
   allowed: `an integer between ${min} and ${max}`,
   rawDefault: () => String(def),
+  range: { min, max },
   schema: integer(min, max),
 });
 
@@ -95,6 +99,7 @@ const bytesOpt = (name: string, def: number, min: number, max: number, descripti
   description,
   allowed: `a byte count between ${min} and ${max} (units KiB, MiB, GiB allowed)`,
   rawDefault: () => String(def),
+  range: { min, max },
   schema: bytes(min, max),
 });
 
@@ -177,11 +182,29 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   intOpt('WS_INIT_TIMEOUT_MS', 3000, 100, 600_000, 'A WebSocket that sends no connection_init within this time is closed (4408).'),
   intOpt('QUOTA_QUEUED_TASKS', 100_000, 1, 100_000_000, 'Per tenant: most tasks waiting (QUEUED or RETRYING); a submit that would pass it is refused.'),
   intOpt('QUOTA_ACTIVE_TASKS', 200_000, 1, 100_000_000, 'Per tenant: most unfinished tasks (waiting or RUNNING); a submit that would pass it is refused.'),
+  intOpt('QUOTA_RUNNING_TASKS', 0, 0, 1_000_000, 'Per tenant, across the whole cluster: most tasks RUNNING at once (0 = no cap). The rest wait queued and are claimed as slots free up; other tenants\' tasks are claimed meanwhile.'),
   bytesOpt('QUOTA_STORED_BYTES', 1 * GiB, 0, 1024 * GiB, 'Per tenant: total size of the modules it stored (registerAgent, POST /modules).'),
   intOpt('QUOTA_SUBMIT_RATE', 10_000, 1, 10_000_000, 'Per tenant and node: tasks submitted per second, sustained (token bucket).'),
   intOpt('QUOTA_SUBMIT_BURST', 20_000, 1, 100_000_000, 'Per tenant and node: tasks submitted at once after a quiet spell (token bucket size).'),
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level.', allowed: `one of ${LOG_LEVELS.join(', ')}`, rawDefault: () => 'info', schema: oneOf(LOG_LEVELS) },
 ];
+
+/** The config variable behind each per-tenant quota (its default, its range, and the name errors show). */
+export const QUOTA_OPTIONS: Readonly<Record<TenantQuota, string>> = Object.freeze({
+  queuedTasks: 'QUOTA_QUEUED_TASKS',
+  activeTasks: 'QUOTA_ACTIVE_TASKS',
+  runningTasks: 'QUOTA_RUNNING_TASKS',
+  storedBytes: 'QUOTA_STORED_BYTES',
+  submitRate: 'QUOTA_SUBMIT_RATE',
+  submitBurst: 'QUOTA_SUBMIT_BURST',
+});
+
+/** The inclusive range of an integer or byte option, as its schema enforces it. */
+export function optionRange(name: string): { min: number; max: number } {
+  const range = OPTION_SPECS.find((o) => o.name === name)?.range;
+  if (!range) throw new Error(`option ${name} has no numeric range`);
+  return range;
+}
 
 /** The documented options, for the README and `--help`. */
 export const CONFIG_OPTIONS: readonly { name: string; default: string; description: string }[] = OPTION_SPECS.map((o) => ({

@@ -7,6 +7,7 @@
  * batched), no per-task timer, one publish per batch of state changes.
  */
 import type { RunOutcome } from '../runtime/types.js';
+import { uuidv7 } from '../store/ids.js';
 import type { AttemptResult, NewTask, TaskRow } from '../store/types.js';
 import { encodeFiles } from './files.js';
 import { makeFinisher } from './finisher.js';
@@ -31,6 +32,15 @@ interface Run {
    */
   released: boolean;
   done: Promise<void>;
+  /**
+   * Claim-on-insert: the run started before its row was written. Resolves once the insert is
+   * done: true when the result is still to be written (the row went in RUNNING), false when it
+   * went in with the row or the insert failed.
+   */
+  written: Promise<boolean> | null;
+  /** Claim-on-insert: the result, once the run ended (read by the insert waiting for it). */
+  result?: AttemptResult;
+  onResult?: () => void;
 }
 
 /** How long stop() waits for aborted runs to wind down before releasing them anyway. */
@@ -61,8 +71,6 @@ export function makeExecutor(options: ExecutorOptions): Executor {
   };
 
   const inflight = new Map<string, Run>();
-  /** Slots promised to inserts in flight that claim their own rows (claim-on-insert). */
-  let reserved = 0;
   const inputs = makeInputs({ store });
   const counters = makeLocalCounters(node);
   const cluster = makeClusterStats();
@@ -119,9 +127,9 @@ export function makeExecutor(options: ExecutorOptions): Executor {
     try {
       while (!stopping) {
         again = false;
-        const want = Math.min(claimBatch, limit() - inflight.size - reserved);
+        const want = Math.min(claimBatch, limit() - inflight.size);
         if (want <= 0) break;
-        const tasks = await store.tasks.claim(node, want, leaseMs);
+        const tasks = await store.tasks.claim(node, want, leaseMs, o.runningTasksCap);
         if (stopping) {
           // stop() began while the claim was in flight: hand these straight back.
           if (tasks.length > 0) await store.tasks.release(node, tasks.map((t) => t.id));
@@ -147,10 +155,10 @@ export function makeExecutor(options: ExecutorOptions): Executor {
 
   // ---------- running ----------
 
-  function startRun(task: TaskRow) {
+  function startRun(task: TaskRow, written: Promise<boolean> | null = null): Run {
     const stale = inflight.get(task.id);
     if (stale) stale.released = true;
-    const run: Run = { task, abort: new AbortController(), startedAt: new Date(), released: false, done: Promise.resolve() };
+    const run: Run = { task, abort: new AbortController(), startedAt: new Date(), released: false, done: Promise.resolve(), written };
     inflight.set(task.id, run);
     run.done = execute(run).then(
       (outcome) => complete(run, outcome),
@@ -159,6 +167,7 @@ export function makeExecutor(options: ExecutorOptions): Executor {
       logger.error({ err, taskId: task.id }, 'executor: recording a result failed');
       if (inflight.get(task.id) === run) inflight.delete(task.id);
     });
+    return run;
   }
 
   async function execute(run: Run): Promise<RunOutcome> {
@@ -197,7 +206,13 @@ export function makeExecutor(options: ExecutorOptions): Executor {
           outcome.error = `${outcome.error ? `${outcome.error}; ` : ''}output files were lost: ${errorText(err)}`;
         }
       }
-      finisher.add(attemptResult(outcome, { task, node, startedAt: run.startedAt, finishedAt: new Date(), files, random }));
+      const result = attemptResult(outcome, { task, node, startedAt: run.startedAt, finishedAt: new Date(), files, random });
+      if (run.written) {
+        run.result = result;
+        run.onResult?.();
+        if (!(await run.written) || run.released) return;
+      }
+      finisher.add(result);
     } finally {
       if (inflight.get(task.id) === run) inflight.delete(task.id);
       slotFreed();
@@ -213,13 +228,32 @@ export function makeExecutor(options: ExecutorOptions): Executor {
       // state change that the event would announce did not happen.
       if (!row || row.status !== r.next.status || row.attempts !== r.n || row.status === 'CANCELLED') continue;
       events.push(taskEvent(row));
-      if (r.next.status === 'RETRYING') delayed.at(r.next.runAt);
-      else {
-        const finishedAt = row.finishedAt ?? r.finishedAt;
-        counters.record(Math.floor(finishedAt.getTime() / 1000), finishedAt.getTime() - row.createdAt.getTime());
-      }
+      ended(r, row);
     }
     publish(events);
+    claimIfCapped(events);
+  }
+
+  /**
+   * Tasks of a capped tenant (QUOTA_RUNNING_TASKS) left RUNNING: their slots are free in the
+   * database only now, after the write. Claim again at once: the claim that found the tenant at its
+   * cap came back short and stopped the loop, and the next poll may be a second away.
+   */
+  function claimIfCapped(events: TaskEvent[]) {
+    if (events.length === 0) return;
+    store.tasks.runningCaps(o.runningTasksCap).then(
+      (caps) => caps.inForce && events.some((e) => caps.of(e.tenantId) > 0) && wake(),
+      (err: unknown) => logger.warn({ err }, 'executor: reading running-task caps failed; the next poll claims'),
+    );
+  }
+
+  /** A written attempt's consequences here: a retry to wake up for, or a finished task to count. */
+  function ended(r: AttemptResult, row: TaskRow) {
+    if (r.next.status === 'RETRYING') delayed.at(r.next.runAt);
+    else {
+      const finishedAt = row.finishedAt ?? r.finishedAt;
+      counters.record(Math.floor(finishedAt.getTime() / 1000), finishedAt.getTime() - row.createdAt.getTime());
+    }
   }
 
   // ---------- leases ----------
@@ -335,38 +369,75 @@ export function makeExecutor(options: ExecutorOptions): Executor {
    */
   function claimsOnInsert(tasks: NewTask[], now: number): boolean {
     if (!started || stopping || maybeWork || claiming) return false;
-    if (inflight.size + reserved + tasks.length > limit()) return false;
-    return tasks.every((t) => t.runAt.getTime() <= now);
+    if (inflight.size + tasks.length > limit()) return false;
+    // A keyed task may already exist: it goes through the queue rather than run speculatively.
+    return tasks.every((t) => t.runAt.getTime() <= now && t.idempotencyKey === null);
+  }
+
+  /** Claim-on-insert would bypass a running-task cap (only claims count RUNNING tasks): never for capped tenants. */
+  async function uncapped(tasks: NewTask[]): Promise<boolean> {
+    const caps = await store.tasks.runningCaps(o.runningTasksCap).catch(() => null);
+    return caps !== null && (!caps.inForce || tasks.every((t) => caps.of(t.tenantId) === 0));
   }
 
   /** The row as the submitter should see it: queued (it was, for no time at all). */
   const asQueued = (t: TaskRow): TaskRow => ({ ...t, status: 'QUEUED', attempts: 0, leaseOwner: null, leaseExpiresAt: null, startedAt: null });
 
+  /** The row a claim-on-insert is about to write, for the run that starts before it exists. */
+  function claimedRow(t: NewTask, id: string, now: Date): TaskRow {
+    return {
+      ...t,
+      id,
+      status: 'RUNNING',
+      attempts: 1,
+      attemptBase: 0,
+      leaseOwner: node,
+      leaseExpiresAt: new Date(now.getTime() + leaseMs),
+      lastOutcome: null,
+      exitCode: null,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: now,
+      finishedAt: null,
+    };
+  }
+
   async function insertClaimed(tasks: NewTask[]) {
-    reserved += tasks.length;
+    const now = new Date();
+    const own = tasks.map((t) => ({ ...t, id: uuidv7() }));
+    const gates = own.map(() => gate());
+    const runs = own.map((t, i) => startRun(claimedRow(t, t.id, now), gates[i]!.promise));
+    // Short runs are worth waiting for: they go in with their rows, already finished.
+    if (serviceMs <= o.settleOnInsertMs) await resultsWithin(runs, o.settleOnInsertMs);
+    const settled = new Map(runs.flatMap((r) => (r.result ? [[r.task.id, r.result] as const] : [])));
     let results: { task: TaskRow; created: boolean }[];
     try {
-      results = await store.tasks.insertMany(tasks, { node, leaseMs });
-    } finally {
-      reserved -= tasks.length;
+      results = await store.tasks.insertMany(own, { node, leaseMs, at: now, settled });
+    } catch (err) {
+      runs.forEach((run, i) => {
+        run.released = true;
+        run.abort.abort();
+        gates[i]!.resolve(false);
+      });
+      throw err;
     }
     const created = results.filter((r) => r.created).map((r) => r.task);
-    if (created.length === 0) return results;
-    if (stopping) {
-      // stop() began while the insert was in flight: hand these to the queue like a claim would.
-      await store.tasks.release(node, created.map((t) => t.id));
-      notifyOthers();
-      return results.map((r) => (r.created ? { ...r, task: asQueued(r.task) } : r));
-    }
+    results.forEach((r, i) => {
+      if (!r.created) runs[i]!.abort.abort(); // cannot happen without idempotency keys; never run a task twice
+      gates[i]!.resolve(r.created && !settled.has(r.task.id));
+    });
+    // stop() may have begun meanwhile: it waits for these runs and writes their results like any other.
     publish(created.map((t) => taskEvent(asQueued(t))));
-    publish(created.map((t) => taskEvent(t)));
-    for (const task of created) startRun(task);
+    publish(created.map((t) => taskEvent(settled.has(t.id) ? { ...t, status: 'RUNNING' } : t)));
+    const finished = created.filter((t) => settled.has(t.id));
+    publish(finished.map(taskEvent));
+    for (const row of finished) ended(settled.get(row.id)!, row);
     return results.map((r) => (r.created ? { ...r, task: asQueued(r.task) } : r));
   }
 
   /** One shared insert: publish what was created, tell the other nodes, wake (or arm) the claim loop. */
   async function insert(tasks: NewTask[]) {
-    if (o.claimOnInsert && claimsOnInsert(tasks, Date.now())) return insertClaimed(tasks);
+    if (o.claimOnInsert && (await uncapped(tasks)) && claimsOnInsert(tasks, Date.now())) return insertClaimed(tasks);
     const results = await store.tasks.insertMany(tasks);
     const created = results.filter((r) => r.created).map((r) => r.task);
     if (created.length === 0) return results;
@@ -475,4 +546,27 @@ async function settle(promises: Promise<unknown>[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.allSettled(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
+}
+
+/** A promise and its resolve. */
+function gate(): { promise: Promise<boolean>; resolve(v: boolean): void } {
+  let resolve!: (v: boolean) => void;
+  const promise = new Promise<boolean>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves once every run has its result, or after `ms`. */
+function resultsWithin(runs: Run[], ms: number): Promise<void> {
+  const waiting = runs.filter((r) => !r.result);
+  if (waiting.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    let left = waiting.length;
+    const done = () => {
+      clearTimeout(timer);
+      for (const r of waiting) r.onResult = undefined;
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const r of waiting) r.onResult = () => --left === 0 && done();
+  });
 }

@@ -19,6 +19,8 @@ const POSITIVE_INTEGERS = [
   'writeParallel',
 ] as const;
 
+const NON_NEGATIVE = ['finishBatchMs', 'settleOnInsertMs'] as const;
+
 export function resolveOptions(o: ExecutorOptions): ResolvedExecutorOptions {
   for (const name of POSITIVE_INTEGERS) {
     const v = o[name];
@@ -26,8 +28,14 @@ export function resolveOptions(o: ExecutorOptions): ResolvedExecutorOptions {
       throw new RangeError(`executor option ${name} must be a positive integer (got ${String(v)})`);
     }
   }
-  if (o.finishBatchMs !== undefined && !(Number.isFinite(o.finishBatchMs) && o.finishBatchMs >= 0)) {
-    throw new RangeError(`executor option finishBatchMs must be a non-negative number (got ${o.finishBatchMs})`);
+  for (const name of NON_NEGATIVE) {
+    const v = o[name];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
+      throw new RangeError(`executor option ${name} must be a non-negative number (got ${v})`);
+    }
+  }
+  if (o.runningTasksCap !== undefined && !(Number.isInteger(o.runningTasksCap) && o.runningTasksCap >= 0)) {
+    throw new RangeError(`executor option runningTasksCap must be a non-negative integer (got ${o.runningTasksCap})`);
   }
   if (typeof o.node !== 'string' || o.node.length === 0) throw new RangeError('executor option node must be a non-empty string');
   const leaseMs = o.leaseMs ?? 30_000;
@@ -52,6 +60,8 @@ export function resolveOptions(o: ExecutorOptions): ResolvedExecutorOptions {
     finishBatchMs: o.finishBatchMs ?? 0,
     finishBatchMax: o.finishBatchMax ?? 500,
     claimOnInsert: o.claimOnInsert ?? true,
+    runningTasksCap: o.runningTasksCap ?? 0,
+    settleOnInsertMs: o.settleOnInsertMs ?? 2,
     writeParallel: o.writeParallel ?? (o.store.kind === 'postgres' ? 2 : 1),
     random: o.random ?? Math.random,
     logger: o.logger ?? silent,

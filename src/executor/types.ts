@@ -142,9 +142,24 @@ export interface ExecutorOptions {
    * nothing runnable is waiting is inserted already claimed by this node and starts at once,
    * saving the claim's round trip. Ordering is kept: it happens only when the queue holds nothing
    * that a claim would have taken first. Submitters still see the task as QUEUED; subscribers see
-   * QUEUED then RUNNING as usual.
+   * QUEUED then RUNNING as usual. Tasks with an idempotency key always go through the queue.
+   *
+   * The runs start before their rows are written (a guest's only effects are its captured output
+   * and files, and nobody knows the ids yet), and runs that end within `settleOnInsertMs` are
+   * written with their rows, already finished: from submit to the end of a short task, one write.
    */
   claimOnInsert?: boolean;
+  /**
+   * How long a claim-on-insert waits for its runs to end before writing their rows (it waits only
+   * while runs take this long or less on average). Default 2 ms; 0 never waits.
+   */
+  settleOnInsertMs?: number;
+  /**
+   * QUOTA_RUNNING_TASKS: most RUNNING tasks per tenant on the whole cluster, for tenants without an
+   * override (tenant.quotas.runningTasks). Default 0: no cap. While any cap is in force claims take
+   * the capped statement (src/store/capped-claim.ts) and capped tenants' submits are never claimed on insert.
+   */
+  runningTasksCap?: number;
   /** Result writes (and, separately, submit inserts) in flight at once. Default 2 on PostgreSQL (pipelined), 1 on PGlite (one connection). */
   writeParallel?: number;
   /** Most results in one finish write. Default 500. */

@@ -12,7 +12,7 @@ import { AgentResolver, AgentVersionResolver } from './agent.resolver.js';
 import { StatsResolver } from './stats.resolver.js';
 import { TaskEventResolver } from './task-event.resolver.js';
 import { TaskAttemptResolver, TaskResolver } from './task.resolver.js';
-import { TenantResolver } from './tenant.resolver.js';
+import { TenantFieldsResolver, TenantResolver } from './tenant.resolver.js';
 
 /**
  * Subscription fields whose resolver returns the event as it is. type-graphql wraps every resolver
@@ -23,7 +23,7 @@ const PASS_THROUGH = ['taskUpdated', 'taskEvents'];
 
 export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver],
+    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver, TenantFieldsResolver],
     pubSub: pubsub as never,
     // Inputs are validated by hand at the edge (task.validate.ts, limits.input.ts); no class-validator.
     validate: false,

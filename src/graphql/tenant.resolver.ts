@@ -1,15 +1,18 @@
 /**
- * Accounts: createTenant and tenants (system admins), createApiKey / apiKeys / revokeApiKey
- * (admins, in their tenant; system admins in any), and `me`. Another tenant's ids answer
- * NOT_FOUND to anyone but a system admin, so ids cannot be probed.
+ * Accounts: createTenant, tenants and setTenantQuotas (system admins), createApiKey / apiKeys /
+ * revokeApiKey (admins, in their tenant; system admins in any), `me`, and Tenant.quotas (admins of
+ * the tenant). Another tenant's ids answer NOT_FOUND to anyone but a system admin, so ids cannot be probed.
  */
 import 'reflect-metadata';
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { badInput } from '../domain/index.js';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { badInput, SpindleError, TENANT_QUOTAS } from '../domain/index.js';
 import type { ApiKeyRow, TenantRow } from '../store/types.js';
 import { generateApiKey, requireRole, requireSystem } from './auth.js';
 import type { Context } from './context.js';
 import { checkId, notFoundAt } from './ids.js';
+import { checkQuotaOverrides, TenantQuotasInput } from './quota.input.js';
+import { effectiveQuotas } from './quota.js';
+import { TenantQuotas } from './quota.type.js';
 import { ApiKey, Caller, CreateApiKeyInput, CreatedApiKey, Tenant } from './tenant.type.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$/;
@@ -39,11 +42,34 @@ export class TenantResolver {
     return ctx.deps.store.tenants.list();
   }
 
-  @Mutation(() => Tenant, { description: 'Creates a tenant (system admins only); then give it keys with createApiKey(input: {tenantId}).' })
-  async createTenant(@Ctx() ctx: Context, @Arg('name', () => String) name: string): Promise<TenantRow> {
+  @Mutation(() => Tenant, { description: 'Creates a tenant (system admins only), optionally with quota overrides; then give it keys with createApiKey(input: {tenantId}).' })
+  async createTenant(
+    @Ctx() ctx: Context,
+    @Arg('name', () => String) name: string,
+    @Arg('quotas', () => TenantQuotasInput, { nullable: true }) quotas?: TenantQuotasInput | null,
+  ): Promise<TenantRow> {
     requireSystem(ctx.principal, 'createTenant');
     if (!NAME.test(name)) throw badInput('name', 'must be 1-100 characters of letters, digits, space, ".", "_", "@" or "-", starting with a letter or digit');
-    return ctx.deps.store.tenants.create(name);
+    return ctx.deps.store.tenants.create(name, quotas ? checkQuotaOverrides('quotas', quotas) : {});
+  }
+
+  @Mutation(() => Tenant, {
+    description:
+      'Sets or clears quota overrides of a tenant (system admins only). Applies at once on this node, within 5 s on the others; running tasks above a lowered cap finish, and no more start until the tenant is under it.',
+  })
+  async setTenantQuotas(
+    @Ctx() ctx: Context,
+    @Arg('tenantId', () => ID) tenantId: string,
+    @Arg('input', () => TenantQuotasInput) input: TenantQuotasInput,
+  ): Promise<TenantRow> {
+    requireSystem(ctx.principal, 'setTenantQuotas');
+    const id = checkId('tenantId', tenantId);
+    const quotas = checkQuotaOverrides('input', input);
+    const row = await ctx.deps.store.tenants.setQuotas(id, quotas);
+    if (!row) throw notFoundAt('tenantId', 'tenant', tenantId);
+    ctx.deps.quotas?.forget(id);
+    ctx.deps.logger.info({ tenantId: id, quotas, by: ctx.principal.kind === 'apiKey' ? ctx.principal.keyId : 'anonymous' }, 'tenant quotas set');
+    return row;
   }
 
   @Query(() => [ApiKey], { description: "The tenant's API keys, newest first, revoked ones included; never their secrets (admins)." })
@@ -75,4 +101,13 @@ export class TenantResolver {
   }
 }
 
-
+@Resolver(() => Tenant)
+export class TenantFieldsResolver {
+  @FieldResolver(() => TenantQuotas, { description: "The quotas in force for this tenant (admins of the tenant, system admins)." })
+  quotas(@Root() tenant: TenantRow, @Ctx() ctx: Context): TenantQuotas {
+    requireRole(ctx.principal, 'admin', 'Tenant.quotas');
+    // Tenants reach the API through `me` (the caller's own) and system-admin fields only; this is the backstop.
+    if (tenant.id !== ctx.tenantId && !ctx.principal.system) throw new SpindleError('FORBIDDEN', "Tenant.quotas of another tenant needs a system admin key");
+    return { ...effectiveQuotas(tenant.quotas, ctx.deps.config.quotas), overridden: TENANT_QUOTAS.filter((q) => tenant.quotas[q] !== null) };
+  }
+}

@@ -71,6 +71,7 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
     bus,
     node: config.nodeId,
     leaseMs: config.leaseMs,
+    runningTasksCap: config.quotas.runningTasks,
     logger: logger.child({ component: 'executor' }),
   });
   const server = await makeServer({ config, store, runtime, executor, bus, logger, metrics, dashboardDir: options.dashboardDir });

@@ -2,25 +2,42 @@
 import { SpindleError } from '../domain/index.js';
 import type { Prisma } from './db.js';
 import { isUuid } from './ids.js';
-import { toApiKeyRow, toTenantRow } from './map.js';
+import type { RunningCapsCache } from './caps.js';
+import { quotaColumns, toApiKeyRow, toTenantRow } from './map.js';
 import type { ApiKeyRepository, TenantRepository } from './types.js';
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
 
-export function makeTenantRepository(prisma: Prisma): TenantRepository {
+/** `caps`: the running-caps cache of this store, reloaded when an override of running tasks changes. */
+export function makeTenantRepository(prisma: Prisma, caps: RunningCapsCache): TenantRepository {
+  const get = async (id: string) => {
+    const t = await prisma.tenant.findUnique({ where: { id } });
+    return t && toTenantRow(t);
+  };
   return {
-    async create(name) {
+    async create(name, quotas = {}) {
+      let row;
       try {
-        return toTenantRow(await prisma.tenant.create({ data: { name } }));
+        row = toTenantRow(await prisma.tenant.create({ data: { name, ...quotaColumns(quotas) } }));
       } catch (err) {
         if (isUniqueViolation(err)) throw new SpindleError('CONFLICT', `tenant ${name} already exists`, { name });
         throw err;
       }
+      if (quotas.runningTasks != null) await caps.reload();
+      return row;
+    },
+    async setQuotas(id, quotas) {
+      if (!isUuid(id)) return null;
+      const data = quotaColumns(quotas);
+      // Nothing to change: Prisma would skip the update and count 0 rows, as for a missing tenant.
+      if (Object.values(data).every((v) => v === undefined)) return get(id);
+      const { count } = await prisma.tenant.updateMany({ where: { id }, data });
+      if (count === 0) return null;
+      if (quotas.runningTasks !== undefined) await caps.reload();
+      return get(id);
     },
     async get(id) {
-      if (!isUuid(id)) return null;
-      const t = await prisma.tenant.findUnique({ where: { id } });
-      return t && toTenantRow(t);
+      return isUuid(id) ? get(id) : null;
     },
     async getByName(name) {
       const t = await prisma.tenant.findUnique({ where: { name } });

@@ -22,8 +22,16 @@ export type Prisma = InstanceType<typeof PrismaClient>;
  * normalises the differences (int8 as string on pg, bytea as Buffer on pg).
  */
 export interface Sql {
-  query<T>(text: string, params?: unknown[]): Promise<T[]>;
+  query: Query;
+  /**
+   * Runs `work` in one READ COMMITTED transaction on one connection: committed when it resolves,
+   * rolled back when it throws. Await nothing but `query` inside: on PGlite (one connection) any
+   * other database work would wait for this transaction, which waits for it.
+   */
+  transaction<R>(work: (query: Query) => Promise<R>): Promise<R>;
 }
+
+export type Query = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 
 export interface Database {
   kind: 'pglite' | 'postgres';
@@ -65,7 +73,10 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   return {
     kind: 'pglite',
     prisma,
-    sql: { query: async <T>(text: string, params?: unknown[]) => (await db.query<T>(text, params)).rows },
+    sql: {
+      query: async <T>(text: string, params?: unknown[]) => (await db.query<T>(text, params)).rows,
+      transaction: (work) => db.transaction((tx) => work(async <T>(text: string, params?: unknown[]) => (await tx.query<T>(text, params)).rows)),
+    },
     notifier: makeLocalNotifier(),
     ping: async () => void (await db.query('SELECT 1')),
     close: async () => {
@@ -109,7 +120,10 @@ async function openPostgres(opts: DatabaseOptions, url: string): Promise<Databas
   return {
     kind: 'postgres',
     prisma,
-    sql: { query: async <T>(text: string, params?: unknown[]) => (await pool.query({ text, values: params, name: statementName(text) })).rows as T[] },
+    sql: {
+      query: async <T>(text: string, params?: unknown[]) => (await pool.query({ text, values: params, name: statementName(text) })).rows as T[],
+      transaction: (work) => pgTransaction(pool, work),
+    },
     notifier,
     ping: async () => void (await pool.query('SELECT 1')),
     close: async () => {
@@ -118,6 +132,23 @@ async function openPostgres(opts: DatabaseOptions, url: string): Promise<Databas
       await pool.end();
     },
   };
+}
+
+async function pgTransaction<R>(pool: pg.Pool, work: (query: Query) => Promise<R>): Promise<R> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: params, name: statementName(text) })).rows as T[]);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    // A connection that cannot even roll back is not given back to the pool.
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 function schemaFromUrl(url: string): string | null {

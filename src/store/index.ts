@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { makeApiKeyRepository, makeTenantRepository } from './accounts.js';
 import { makeAgentRepository } from './agents.js';
 import { makeFsBlobStore } from './blobs-fs.js';
+import { makeRunningCapsCache } from './caps.js';
 import { makeS3BlobStore, type S3Options } from './blobs-s3.js';
 import { openDatabase } from './db.js';
 import { makeModuleRepository } from './modules.js';
@@ -42,12 +43,13 @@ export async function makeStore(opts: StoreOptions): Promise<Store> {
     throw err;
   });
   const { prisma, sql, notifier } = db;
+  const caps = makeRunningCapsCache(sql);
   let closing: Promise<void> | null = null;
   return {
     kind: db.kind,
     agents: makeAgentRepository(prisma),
-    tasks: makeTaskRepository(prisma, sql, opts.onError),
-    tenants: makeTenantRepository(prisma),
+    tasks: makeTaskRepository(prisma, sql, caps, opts.onError),
+    tenants: makeTenantRepository(prisma, caps),
     apiKeys: makeApiKeyRepository(prisma),
     modules: makeModuleRepository(prisma),
     blobs,

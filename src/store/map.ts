@@ -4,7 +4,7 @@
  * JSON columns get their types. Raw SQL selects the same camelCase shape as the Prisma models
  * (see TASK_COLUMNS), so both paths share these mappers.
  */
-import type { Limits, OutcomeKind, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
+import type { Limits, OutcomeKind, QuotaOverrides, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
 import type {
   Agent,
   AgentVersion,
@@ -169,7 +169,28 @@ export function limitsToJson(l: Partial<Limits>): Record<string, unknown> {
 }
 
 export function toTenantRow(t: Tenant): TenantRow {
-  return { id: t.id, name: t.name, createdAt: t.createdAt };
+  const quotas: QuotaOverrides = {
+    queuedTasks: t.quotaQueuedTasks,
+    activeTasks: t.quotaActiveTasks,
+    runningTasks: t.quotaRunningTasks,
+    storedBytes: t.quotaStoredBytes === null ? null : Number(t.quotaStoredBytes),
+    submitRate: t.quotaSubmitRate,
+    submitBurst: t.quotaSubmitBurst,
+  };
+  return { id: t.id, name: t.name, createdAt: t.createdAt, quotas };
+}
+
+/** Quota overrides as Prisma tenant columns; absent keys are left out (unchanged). */
+export function quotaColumns(q: Partial<QuotaOverrides>) {
+  const big = (n: number | null | undefined) => (n === undefined ? undefined : n === null ? null : BigInt(n));
+  return {
+    quotaQueuedTasks: q.queuedTasks,
+    quotaActiveTasks: q.activeTasks,
+    quotaRunningTasks: q.runningTasks,
+    quotaStoredBytes: big(q.storedBytes),
+    quotaSubmitRate: q.submitRate,
+    quotaSubmitBurst: q.submitBurst,
+  };
 }
 
 export function toApiKeyRow(k: ApiKey): ApiKeyRow {

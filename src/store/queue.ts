@@ -5,13 +5,13 @@
 import type { Sql } from './db.js';
 import { uuidv7 } from './ids.js';
 import { taskColumns, toTaskRow, type TaskRecord } from './map.js';
-import type { ClaimOnInsert, NewTask, TaskRepository, TaskRow } from './types.js';
+import type { AttemptResult, ClaimOnInsert, NewTask, TaskRepository, TaskRow } from './types.js';
 
 export const T = taskColumns('t');
-const RUNNABLE = `t.status IN ('QUEUED', 'RETRYING')`;
+export const RUNNABLE = `t.status IN ('QUEUED', 'RETRYING')`;
 const TERMINAL = `('SUCCEEDED', 'FAILED', 'CANCELLED')`;
 /** Claim order; ties on created_at (one batch) fall back to the time-ordered id. */
-const byClaimOrder = (a: TaskRow, b: TaskRow) =>
+export const byClaimOrder = (a: TaskRow, b: TaskRow) =>
   b.priority - a.priority ||
   a.runAt.getTime() - b.runAt.getTime() ||
   a.createdAt.getTime() - b.createdAt.getTime() ||
@@ -26,16 +26,77 @@ const INSERT_QUEUED = `INSERT INTO task AS t (${INSERT_COLUMNS})
   SELECT * FROM ${INSERT_ROWS}
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
   RETURNING ${T}`;
+
+
 /**
- * Claim-on-insert: the row is born in the state a claim would leave it in (see claim below). It
- * never enters task_claim_idx (a partial index on runnable rows) and skips the claim's UPDATE,
- * which on the hot path is a whole extra statement plus a non-HOT row version.
+ * Attempt results as rows, from 22 array parameters starting at `$first` (see resultParams).
+ * Enum arrays go in as text[] (PGlite cannot serialise arrays of a custom type), cast where used.
  */
-const INSERT_CLAIMED = `INSERT INTO task AS t (${INSERT_COLUMNS}, status, attempts, lease_owner, lease_expires_at, started_at)
-  SELECT u.*, 'RUNNING'::task_status, 1, $19::text, now() + make_interval(secs => $20::int / 1000.0), now()
-    FROM ${INSERT_ROWS} AS u
-  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-  RETURNING ${T}`;
+const resultRows = (first: number) => {
+  const types = ['uuid', 'int', 'text', 'text', 'int', 'bytea', 'bytea', 'bool', 'bool', 'text', 'text', 'text', 'int', 'int',
+    'bigint', 'bigint', 'jsonb', 'text', 'timestamptz', 'timestamptz', 'text', 'timestamptz'];
+  return `unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')})
+    AS r(task_id, n, node, outcome, exit_code, stdout, stderr, stdout_truncated, stderr_truncated, trap_code,
+         trap_message, error, compile_ms, run_ms, fuel_used, memory_peak_bytes, files, files_digest,
+         started_at, finished_at, next_status, next_run_at)`;
+};
+const resultParams = (results: AttemptResult[]): unknown[] => [
+  results.map((r) => r.taskId),
+  results.map((r) => r.n),
+  results.map((r) => r.node),
+  results.map((r) => r.outcome),
+  results.map((r) => r.exitCode),
+  results.map((r) => r.stdout),
+  results.map((r) => r.stderr),
+  results.map((r) => r.stdoutTruncated),
+  results.map((r) => r.stderrTruncated),
+  results.map((r) => r.trapCode),
+  results.map((r) => r.trapMessage),
+  results.map((r) => r.error),
+  results.map((r) => Math.round(r.compileMs)),
+  results.map((r) => Math.round(r.runMs)),
+  results.map((r) => (r.fuelUsed === null ? null : String(r.fuelUsed))),
+  results.map((r) => String(Math.round(r.memoryPeakBytes))),
+  results.map((r) => JSON.stringify(r.files)),
+  results.map((r) => r.filesDigest),
+  results.map((r) => r.startedAt),
+  results.map((r) => r.finishedAt),
+  results.map((r) => r.next.status),
+  results.map((r) => (r.next.status === 'RETRYING' ? r.next.runAt : null)),
+];
+/** Records the attempts of `r` for the tasks of `tasks` (a relation with columns id, tenant_id). */
+const insertAttempts = (tasks: string) => `INSERT INTO task_attempt (id, task_id, tenant_id, n, node, outcome, exit_code, stdout, stderr,
+    stdout_truncated, stderr_truncated, trap_code, trap_message, error, compile_ms, run_ms, fuel_used,
+    memory_peak_bytes, files, files_digest, started_at, finished_at)
+  SELECT gen_random_uuid(), r.task_id, t.tenant_id, r.n, r.node, r.outcome::outcome_kind, r.exit_code, r.stdout, r.stderr,
+    r.stdout_truncated, r.stderr_truncated, r.trap_code, r.trap_message, r.error, r.compile_ms, r.run_ms,
+    r.fuel_used, r.memory_peak_bytes, r.files, r.files_digest, r.started_at, r.finished_at
+    FROM r JOIN ${tasks} t ON t.id = r.task_id
+  ON CONFLICT (task_id, n) DO NOTHING`;
+
+/**
+ * Claim-on-insert: each row is born in the state a claim would leave it in (RUNNING, attempt 1,
+ * leased to $19 for $20 ms), or, when its run already ended (a LEFT JOIN finds its result in r),
+ * in its next state with the attempt recorded. Either way it never enters task_claim_idx (a partial
+ * index on runnable rows) and skips the claim's UPDATE, on the hot path a whole extra statement
+ * plus a non-HOT row version. Created and started at $21 (the submit, before any run began; never
+ * after the database's now()).
+ */
+const INSERT_CLAIMED = `WITH r AS (SELECT * FROM ${resultRows(22)}),
+  ins AS (
+    INSERT INTO task AS t (${INSERT_COLUMNS}, status, attempts, lease_owner, lease_expires_at, started_at,
+      created_at, last_outcome, exit_code, finished_at)
+    SELECT ${INSERT_COLUMNS.split(',').map((c) => (c.trim() === 'run_at' ? 'COALESCE(r.next_run_at, u.run_at)' : `u.${c.trim()}`)).join(', ')},
+      COALESCE(r.next_status, 'RUNNING')::task_status, 1,
+      CASE WHEN r.task_id IS NULL THEN $19::text END,
+      CASE WHEN r.task_id IS NULL THEN now() + make_interval(secs => $20::int / 1000.0) END,
+      LEAST(now(), $21::timestamptz), LEAST(now(), $21::timestamptz), r.outcome::outcome_kind, r.exit_code,
+      CASE WHEN r.next_status IN ${TERMINAL} THEN r.finished_at END
+      FROM ${INSERT_ROWS} AS u(${INSERT_COLUMNS}) LEFT JOIN r ON r.task_id = u.id
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING t.*
+  ), attempt AS (${insertAttempts('ins')})
+  SELECT ${T} FROM ins t`;
 
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
@@ -70,7 +131,7 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
   }
 
   async function insertBatch(tasks: NewTask[], claimFor?: ClaimOnInsert): Promise<(TaskRow | undefined)[]> {
-    const ids = tasks.map(() => uuidv7());
+    const ids = tasks.map((t) => t.id ?? uuidv7());
     const params: unknown[] = [
       ids,
       tasks.map((t) => t.tenantId),
@@ -91,7 +152,10 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       tasks.map((t) => t.idempotencyKey),
       tasks.map((t) => t.runAt),
     ];
-    if (claimFor) params.push(claimFor.node, claimFor.leaseMs);
+    if (claimFor) {
+      const settled = claimFor.settled ? ids.flatMap((id) => claimFor.settled?.get(id) ?? []) : [];
+      params.push(claimFor.node, claimFor.leaseMs, claimFor.at ?? null, ...resultParams(settled));
+    }
     const rows = await raw(claimFor ? INSERT_CLAIMED : INSERT_QUEUED, ...params);
     noteInserted(rows.length);
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -150,25 +214,9 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       // One statement: the attempts, the conditional status change, and the untouched rows as
       // they are (a CTE's changes are invisible to its sibling SELECT, which sees the snapshot).
       return raw(
-        `WITH r AS (
-           -- Enum arrays go in as text[] (PGlite cannot serialise arrays of a custom type), cast where used.
-           SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int[], $6::bytea[], $7::bytea[],
-             $8::bool[], $9::bool[], $10::text[], $11::text[], $12::text[], $13::int[], $14::int[], $15::bigint[],
-             $16::bigint[], $17::jsonb[], $18::text[], $19::timestamptz[], $20::timestamptz[], $21::text[],
-             $22::timestamptz[])
-             AS r(task_id, n, node, outcome, exit_code, stdout, stderr, stdout_truncated, stderr_truncated, trap_code,
-                  trap_message, error, compile_ms, run_ms, fuel_used, memory_peak_bytes, files, files_digest,
-                  started_at, finished_at, next_status, next_run_at)
-         ), attempt AS (
-           INSERT INTO task_attempt (id, task_id, tenant_id, n, node, outcome, exit_code, stdout, stderr,
-             stdout_truncated, stderr_truncated, trap_code, trap_message, error, compile_ms, run_ms, fuel_used,
-             memory_peak_bytes, files, files_digest, started_at, finished_at)
-           SELECT gen_random_uuid(), r.task_id, t.tenant_id, r.n, r.node, r.outcome::outcome_kind, r.exit_code, r.stdout, r.stderr,
-             r.stdout_truncated, r.stderr_truncated, r.trap_code, r.trap_message, r.error, r.compile_ms, r.run_ms,
-             r.fuel_used, r.memory_peak_bytes, r.files, r.files_digest, r.started_at, r.finished_at
-             FROM r JOIN task t ON t.id = r.task_id
-           ON CONFLICT (task_id, n) DO NOTHING
-         ), moved AS (
+        `WITH r AS (SELECT * FROM ${resultRows(1)}),
+         attempt AS (${insertAttempts('task')}),
+         moved AS (
            UPDATE task AS t
               SET status = r.next_status::task_status, last_outcome = r.outcome::outcome_kind, exit_code = r.exit_code,
                   run_at = COALESCE(r.next_run_at, t.run_at), lease_owner = NULL, lease_expires_at = NULL,
@@ -180,28 +228,7 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
          SELECT * FROM moved
          UNION ALL
          SELECT ${T} FROM task t WHERE t.id = ANY($1::uuid[]) AND t.id NOT IN (SELECT id FROM moved)`,
-        results.map((r) => r.taskId),
-        results.map((r) => r.n),
-        results.map((r) => r.node),
-        results.map((r) => r.outcome),
-        results.map((r) => r.exitCode),
-        results.map((r) => r.stdout),
-        results.map((r) => r.stderr),
-        results.map((r) => r.stdoutTruncated),
-        results.map((r) => r.stderrTruncated),
-        results.map((r) => r.trapCode),
-        results.map((r) => r.trapMessage),
-        results.map((r) => r.error),
-        results.map((r) => Math.round(r.compileMs)),
-        results.map((r) => Math.round(r.runMs)),
-        results.map((r) => (r.fuelUsed === null ? null : String(r.fuelUsed))),
-        results.map((r) => String(Math.round(r.memoryPeakBytes))),
-        results.map((r) => JSON.stringify(r.files)),
-        results.map((r) => r.filesDigest),
-        results.map((r) => r.startedAt),
-        results.map((r) => r.finishedAt),
-        results.map((r) => r.next.status),
-        results.map((r) => (r.next.status === 'RETRYING' ? r.next.runAt : null)),
+        ...resultParams(results),
       );
     },
 

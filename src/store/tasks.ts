@@ -7,15 +7,22 @@ import type { Prisma as P } from '../generated/prisma/client.js';
 import type { Prisma, Sql } from './db.js';
 import { isUuid } from './ids.js';
 import { toAttemptRow, toTaskRow } from './map.js';
+import { claimCapped } from './capped-claim.js';
+import type { RunningCapsCache } from './caps.js';
 import { makeQueueStatements, T } from './queue.js';
 import type { Page, TaskFilter, TaskRepository, TaskRow } from './types.js';
 
-export function makeTaskRepository(prisma: Prisma, sql: Sql, onError: (err: Error) => void = () => {}): TaskRepository {
+export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCache, onError: (err: Error) => void = () => {}): TaskRepository {
   const queue = makeQueueStatements(sql, onError);
   const { raw, insertBatch } = queue;
 
   return {
-    claim: queue.claim,
+    async claim(node, limit, leaseMs, defaultRunningCap = 0) {
+      // Without caps in force: the queue's plain one-statement claim, no extra round trip.
+      if (!(await caps.get(defaultRunningCap)).inForce) return queue.claim(node, limit, leaseMs);
+      return claimCapped(sql, node, limit, leaseMs, defaultRunningCap);
+    },
+    runningCaps: (defaultRunningCap) => caps.get(defaultRunningCap),
     reclaimExpired: queue.reclaimExpired,
     heartbeat: queue.heartbeat,
     finish: queue.finish,

@@ -5,7 +5,7 @@
  *
  * Owner: the store. Extend freely, but keep every method one clear job and keep Prisma out.
  */
-import type { FileEntry, Limits, OutcomeKind, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
+import type { FileEntry, Limits, OutcomeKind, QuotaOverrides, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
 
 export const DEFAULT_TENANT_ID = '00000000-0000-0000-0000-000000000000';
 
@@ -40,12 +40,21 @@ export interface AgentVersionRow {
 
 /**
  * Claim-on-insert: the created rows are written already claimed by `node` (RUNNING, attempt 1,
- * leased for `leaseMs`, started now), as if a claim had taken them the moment they were queued.
- * Rows that already existed (idempotency key) come back as they are, unclaimed.
+ * leased for `leaseMs`, created and started at `at`), as if a claim had taken them the moment they
+ * were queued. Rows that already existed (idempotency key) come back as they are, unclaimed.
  */
 export interface ClaimOnInsert {
   node: string;
   leaseMs: number;
+  /** When the tasks were submitted (default: the database's now(); never later than that). */
+  at?: Date;
+  /**
+   * Results of runs that already ended, by task id (the ids the tasks were given): those rows are
+   * written straight in their next state (`result.next`) with the attempt recorded, in the same
+   * statement, so a short task costs one write from submit to its end. Only for tasks with
+   * pre-assigned ids and no idempotency key.
+   */
+  settled?: ReadonlyMap<string, AttemptResult>;
 }
 
 export interface TaskRow {
@@ -115,6 +124,8 @@ export interface TenantRow {
   id: string;
   name: string;
   createdAt: Date;
+  /** Quota overrides; null = the server default. */
+  quotas: QuotaOverrides;
 }
 
 export const API_KEY_ROLES = ['admin', 'submitter', 'viewer'] as const;
@@ -158,6 +169,8 @@ export interface NewAgentVersion {
 }
 
 export interface NewTask {
+  /** Pre-assigned id (a UUIDv7, see store/ids.ts); the store assigns one when absent. */
+  id?: string;
   tenantId: string;
   agentId: string;
   agentVersionId: string;
@@ -238,8 +251,17 @@ export interface TaskRepository {
    * Claims up to `limit` runnable tasks (QUEUED or RETRYING with runAt <= now) with
    * FOR UPDATE SKIP LOCKED, ordered by priority desc, runAt, createdAt: sets RUNNING,
    * attempts + 1, the lease (owner, now + leaseMs) and startedAt (first time).
+   *
+   * Running-task caps (`defaultRunningCap` = QUOTA_RUNNING_TASKS for tenants without an override,
+   * 0 = none): while any is in force (see runningCaps), no tenant gets more RUNNING tasks than its
+   * cap, cluster-wide; its other tasks are skipped and other tenants' claimed in their place.
    */
-  claim(node: string, limit: number, leaseMs: number): Promise<TaskRow[]>;
+  claim(node: string, limit: number, leaseMs: number, defaultRunningCap?: number): Promise<TaskRow[]>;
+  /**
+   * The running-task caps in force, from a cache (a query at most every few seconds, none per
+   * claim); TenantRepository.setQuotas on this store refreshes it at once.
+   */
+  runningCaps(defaultRunningCap: number): Promise<RunningCaps>;
   /**
    * Takes over up to `limit` RUNNING tasks whose lease expired (their node died): the lease moves
    * to `node`; attempts is unchanged (the caller records attempt `attempts` as host_error).
@@ -271,9 +293,19 @@ export interface TaskRepository {
   nextRunAt(): Promise<Date | null>;
 }
 
+/** Running-task caps as a claim sees them. */
+export interface RunningCaps {
+  /** Whether any tenant's RUNNING tasks are capped; when not, claims take the plain statement. */
+  inForce: boolean;
+  /** The tenant's cap: its override, else the default; 0 = none. */
+  of(tenantId: string): number;
+}
+
 export interface TenantRepository {
-  /** Creates a tenant; fails with CONFLICT when the name is taken. */
-  create(name: string): Promise<TenantRow>;
+  /** Creates a tenant (with quota overrides, absent = none); fails with CONFLICT when the name is taken. */
+  create(name: string, quotas?: Partial<QuotaOverrides>): Promise<TenantRow>;
+  /** Sets the given overrides (null clears one; absent ones stay). Returns the row after, or null when not found. */
+  setQuotas(id: string, quotas: Partial<QuotaOverrides>): Promise<TenantRow | null>;
   get(id: string): Promise<TenantRow | null>;
   getByName(name: string): Promise<TenantRow | null>;
   list(): Promise<TenantRow[]>;

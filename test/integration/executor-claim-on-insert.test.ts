@@ -3,8 +3,10 @@
  * instead of insert + claim); a busy node, or one with runnable work waiting, queues it so priority
  * and age order hold. Against the real store (PGlite, or PostgreSQL with DATABASE_URL).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHarness, newTask, tenantId, type Harness } from './executor.harness.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { uuidv7 } from '../../src/store/ids.js';
+import type { AttemptResult } from '../../src/store/types.js';
+import { makeHarness, newTask, sleep, tenantId, type Harness } from './executor.harness.js';
 
 let h: Harness;
 
@@ -30,6 +32,69 @@ describe('store: insertMany with claimFor', () => {
       // An idempotent resubmit finds the existing row as it is: not claimed again.
       const [again] = await stopped.store.tasks.insertMany([newTask(hello, { idempotencyKey: 'k1' })], { node: 'someone-else', leaseMs: 60_000 });
       expect(again).toMatchObject({ created: false, task: { id: r!.task.id, leaseOwner: 'me', attempts: 1 } });
+    } finally {
+      await stopped.close();
+    }
+  });
+});
+
+function resultOf(id: string, over: Partial<AttemptResult> = {}): AttemptResult {
+  const startedAt = new Date(Date.now() - 3);
+  return {
+    taskId: id,
+    n: 1,
+    node: 'me',
+    outcome: 'exited',
+    exitCode: 0,
+    stdout: new TextEncoder().encode('done early'),
+    stderr: new Uint8Array(),
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    trapCode: null,
+    trapMessage: null,
+    error: null,
+    compileMs: 0,
+    runMs: 1,
+    fuelUsed: null,
+    memoryPeakBytes: 65536,
+    files: [],
+    filesDigest: null,
+    startedAt,
+    finishedAt: new Date(startedAt.getTime() + 1),
+    next: { status: 'SUCCEEDED' },
+    ...over,
+  };
+}
+
+describe('store: insertMany with settled results', () => {
+  it('writes rows whose run ended in their next state with the attempt; the others claimed', async () => {
+    const stopped = await makeHarness({}, { start: false });
+    try {
+      const hello = await stopped.agent('hello');
+      const [done, retrying, running] = [0, 1, 2].map(() => newTask(hello, { id: uuidv7() }));
+      const retryAt = new Date(Date.now() + 60_000);
+      const settled = new Map([
+        [done!.id!, resultOf(done!.id!)],
+        [retrying!.id!, resultOf(retrying!.id!, { outcome: 'timeout', exitCode: null, next: { status: 'RETRYING', runAt: retryAt } })],
+      ]);
+      const at = new Date(Date.now() - 10);
+      const rows = (await stopped.store.tasks.insertMany([done!, retrying!, running!], { node: 'me', leaseMs: 60_000, at, settled })).map((r) => r.task);
+      expect(rows.map((r) => r.id)).toEqual([done!.id, retrying!.id, running!.id]);
+      expect(rows[0]).toMatchObject({ status: 'SUCCEEDED', attempts: 1, lastOutcome: 'exited', exitCode: 0, leaseOwner: null, leaseExpiresAt: null });
+      expect(rows[0]!.finishedAt).toEqual(settled.get(done!.id!)!.finishedAt);
+      // Submitted, and so created and started, before its run began (which was before the row was written).
+      for (const row of rows) expect([row.createdAt, row.startedAt]).toEqual([at, at]);
+      expect(rows[1]).toMatchObject({ status: 'RETRYING', attempts: 1, lastOutcome: 'timeout', leaseOwner: null, finishedAt: null, runAt: retryAt });
+      expect(rows[2]).toMatchObject({ status: 'RUNNING', attempts: 1, leaseOwner: 'me', lastOutcome: null, finishedAt: null });
+      const [attempt] = await stopped.store.tasks.attempts(done!.id!);
+      expect(attempt).toMatchObject({ n: 1, node: 'me', outcome: 'exited', exitCode: 0 });
+      expect(new TextDecoder().decode(attempt!.stdout)).toBe('done early');
+      expect(await stopped.store.tasks.attempts(retrying!.id!)).toHaveLength(1);
+      expect(await stopped.store.tasks.attempts(running!.id!)).toEqual([]);
+      // Neither the finished nor the retrying-later rows are claimable now; the claimed one finishes as usual.
+      expect(await stopped.store.tasks.claim('other', 10, 60_000)).toEqual([]);
+      const [finished] = await stopped.store.tasks.finish([resultOf(running!.id!)]);
+      expect(finished).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
     } finally {
       await stopped.close();
     }
@@ -89,6 +154,101 @@ describe('executor: claim-on-insert', () => {
       expect(off.log.statuses(task!.id)).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']);
     } finally {
       await off.close();
+    }
+  });
+});
+
+describe('executor: runs started before their rows are written', () => {
+  /** A harness that waits for runs up to 1 s before inserting (a hello run takes well under that). */
+  async function settling() {
+    const x = await makeHarness({ concurrency: 4, pollMs: 60_000, settleOnInsertMs: 1_000 });
+    const finish = vi.spyOn(x.store.tasks, 'finish');
+    return { x, finish, finished: (id: string) => finish.mock.calls.some(([results]) => results.some((r) => r.taskId === id)) };
+  }
+
+  it('a short task is written once, already finished: QUEUED → RUNNING → SUCCEEDED, one attempt', async () => {
+    const { x, finished } = await settling();
+    try {
+      const hello = await x.agent('hello');
+      const [task] = await x.submit([newTask(hello)]);
+      expect(task).toMatchObject({ status: 'QUEUED', attempts: 0 });
+      // Written with its row: by the time the submit returns, the task has ended.
+      expect(await x.store.tasks.get(tenantId, task!.id)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, exitCode: 0 });
+      await x.log.status(task!.id, 'SUCCEEDED');
+      expect(x.log.statuses(task!.id)).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']);
+      const attempts = await x.store.tasks.attempts(task!.id);
+      expect(attempts).toHaveLength(1);
+      expect(new TextDecoder().decode(attempts[0]!.stdout)).toBe('hello, world\n');
+      expect(finished(task!.id)).toBe(false);
+      expect(x.executor.running()).toBe(0);
+    } finally {
+      await x.close();
+    }
+  });
+
+  it('a failing run with retries left goes in RETRYING and is run again from the queue', async () => {
+    const { x } = await settling();
+    try {
+      const trap = await x.agent('unreachable');
+      const [task] = await x.submit([newTask(trap, { retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20, retryOn: ['trap'] } })]);
+      await x.log.status(task!.id, 'FAILED');
+      expect(x.log.statuses(task!.id)).toEqual(['QUEUED', 'RUNNING', 'RETRYING', 'RUNNING', 'FAILED']);
+      expect((await x.store.tasks.attempts(task!.id)).map((a) => [a.n, a.outcome])).toEqual([[1, 'trap'], [2, 'trap']]);
+    } finally {
+      await x.close();
+    }
+  });
+
+  it('a run still going when the wait ends goes in RUNNING; its result is written when it ends', async () => {
+    const x = await makeHarness({ concurrency: 4, pollMs: 60_000, settleOnInsertMs: 20 });
+    try {
+      const loop = await x.agent('infinite_loop');
+      const t0 = Date.now();
+      const [task] = await x.submit([newTask(loop, { limits: { ...newTask(loop).limits, timeoutMs: 300 } })]);
+      expect(Date.now() - t0).toBeLessThan(300); // the submit did not wait for the run
+      expect(await x.store.tasks.get(tenantId, task!.id)).toMatchObject({ status: 'RUNNING', leaseOwner: 'node-a' });
+      await x.log.status(task!.id, 'FAILED');
+      expect(x.log.statuses(task!.id)).toEqual(['QUEUED', 'RUNNING', 'FAILED']);
+      expect(await x.store.tasks.attempts(task!.id)).toMatchObject([{ n: 1, outcome: 'timeout' }]);
+    } finally {
+      await x.close();
+    }
+  });
+
+  it('a failed insert drops the runs: the submit fails, nothing is written or announced', async () => {
+    const { x, finish } = await settling();
+    try {
+      const hello = await x.agent('hello');
+      const insert = vi.spyOn(x.store.tasks, 'insertMany').mockRejectedValueOnce(new Error('database went away'));
+      await expect(x.submit([newTask(hello), newTask(hello)])).rejects.toThrow('database went away');
+      expect(insert).toHaveBeenCalledTimes(1);
+      const ids = insert.mock.calls[0]![0].map((t) => t.id!);
+      await sleep(100);
+      expect(x.executor.running()).toBe(0);
+      expect(finish).not.toHaveBeenCalled();
+      expect(x.log.events.filter((e) => ids.includes(e.taskId))).toEqual([]);
+      expect(await x.store.tasks.getMany(ids)).toEqual([]);
+      // The next submit works as usual.
+      const [task] = await x.submit([newTask(hello)]);
+      await x.log.status(task!.id, 'SUCCEEDED');
+    } finally {
+      await x.close();
+    }
+  });
+
+  it('tasks with an idempotency key go through the queue (never run before their row exists)', async () => {
+    const { x } = await settling();
+    try {
+      const hello = await x.agent('hello');
+      const insert = vi.spyOn(x.store.tasks, 'insertMany');
+      const [task] = await x.submit([newTask(hello, { idempotencyKey: 'once' })]);
+      expect(insert.mock.calls[0]![1]).toBeUndefined();
+      await x.log.status(task!.id, 'SUCCEEDED');
+      const [again] = await x.submit([newTask(hello, { idempotencyKey: 'once' })]);
+      expect(again!.id).toBe(task!.id);
+      expect(await x.store.tasks.attempts(task!.id)).toHaveLength(1);
+    } finally {
+      await x.close();
     }
   });
 });

@@ -1,7 +1,11 @@
 // Per-tenant quotas against a real server: queued and active tasks, submit rate and burst, module
 // size and stored bytes. Every refusal is LIMIT_EXCEEDED naming the quota and its value, and one
-// tenant at its quota does not stop another. Also: SPINDLE_ADMIN_KEY is honoured at start-up.
+// tenant at its quota does not stop another. Per-tenant overrides: set, cleared, validated against
+// their options' ranges, named in refusals, and only for system admins to set. Also:
+// SPINDLE_ADMIN_KEY is honoured at start-up. (QUOTA_RUNNING_TASKS: api-running-cap.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionRange, QUOTA_OPTIONS } from '../../src/config/index.js';
+import { TENANT_QUOTAS } from '../../src/domain/index.js';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
 import { loadWat, watToWasm } from '../helpers/fixtures.js';
 import { startTestServer, toBase64, waitFor, type GqlResult, type TestClient, type TestServer } from '../helpers/server.js';
@@ -128,5 +132,104 @@ describe('module quotas', () => {
     // Tenant b has stored only the demo agent: the same upload fits there.
     const other = await fetch(`${s.url}/modules`, { method: 'POST', headers: { 'content-type': 'application/wasm', authorization: `Bearer ${keys.b}` }, body: await loadWat('echo_stdin') });
     expect(other.status).toBe(201);
+  });
+});
+
+describe('quota overrides (setTenantQuotas, createTenant, Tenant.quotas)', () => {
+  const QUOTAS = `quotas { queuedTasks activeTasks runningTasks storedBytes submitRate submitBurst overridden }`;
+  const SET = `mutation ($t: ID!, $input: TenantQuotasInput!) { setTenantQuotas(tenantId: $t, input: $input) { id ${QUOTAS} } }`;
+  const storedDefault = (z: typeof sizes) => z.demo + z.hello + z.echo - 1;
+  let o: { id: string; admin: TestClient; submitter: TestClient; viewer: TestClient };
+
+  beforeAll(async () => {
+    const admin = s.as(ADMIN_KEY);
+    const { createTenant } = await admin.gqlOk(`mutation ($n: String!, $q: TenantQuotasInput) { createTenant(name: $n, quotas: $q) { id ${QUOTAS} } }`, {
+      n: 'quota-overrides',
+      q: { queuedTasks: 3, submitBurst: 2, submitRate: 100 },
+    });
+    const key = async (role: string) =>
+      s.as(
+        (await admin.gqlOk(`mutation ($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { name: role, role, tenantId: createTenant.id } }))
+          .createApiKey.secret,
+      );
+    o = { id: createTenant.id, admin: await key('admin'), submitter: await key('submitter'), viewer: await key('viewer') };
+    await o.submitter.gqlOk(REGISTER, { input: { name: 'hello', wat: DEMO_AGENT_WAT } });
+  });
+
+  const set = (input: Record<string, unknown>, tenantId = o.id) => s.as(ADMIN_KEY).gql(SET, { t: tenantId, input });
+
+  it('createTenant takes overrides; Tenant.quotas shows the values in force and which are overridden', async () => {
+    const expected = { queuedTasks: 3, activeTasks: 6, runningTasks: 0, storedBytes: storedDefault(sizes), submitRate: 100, submitBurst: 2, overridden: ['queuedTasks', 'submitRate', 'submitBurst'] };
+    expect((await o.admin.gqlOk(`{ me { tenant { id ${QUOTAS} } } }`)).me.tenant).toEqual({ id: o.id, quotas: expected });
+    const listed = (await s.as(ADMIN_KEY).gqlOk(`{ tenants { id ${QUOTAS} } }`)).tenants.find((t: { id: string }) => t.id === o.id);
+    expect(listed.quotas).toEqual(expected);
+  });
+
+  it('setTenantQuotas sets, clears with null, and leaves absent fields as they are', async () => {
+    let r = await set({ runningTasks: 4, storedBytes: 5000 });
+    expect(r.data?.setTenantQuotas.quotas).toMatchObject({ queuedTasks: 3, runningTasks: 4, storedBytes: 5000, submitBurst: 2, overridden: ['queuedTasks', 'runningTasks', 'storedBytes', 'submitRate', 'submitBurst'] });
+    r = await set({ runningTasks: null, storedBytes: null, queuedTasks: 4 });
+    expect(r.data?.setTenantQuotas.quotas).toMatchObject({ queuedTasks: 4, runningTasks: 0, storedBytes: storedDefault(sizes), submitBurst: 2, overridden: ['queuedTasks', 'submitRate', 'submitBurst'] });
+    r = await set({});
+    expect(r.data?.setTenantQuotas.quotas.overridden, JSON.stringify(r)).toEqual(['queuedTasks', 'submitRate', 'submitBurst']);
+    expect((await set({ queuedTasks: 3 })).data?.setTenantQuotas.quotas.queuedTasks).toBe(3);
+    // Ids: unknown → NOT_FOUND, malformed → BAD_USER_INPUT.
+    expect((await set({ queuedTasks: 1 }, '00000000-0000-4000-8000-000000000001')).errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'tenantId' });
+    expect((await set({ queuedTasks: 1 }, 'nope')).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'tenantId' });
+  });
+
+  it("validates every field against its QUOTA_* option's range: its max passes; max + 1, negative and fractional values are refused", async () => {
+    for (const q of TENANT_QUOTAS) {
+      const option = QUOTA_OPTIONS[q];
+      const { min, max } = optionRange(option);
+      const atMax = await set({ [q]: max });
+      expect(atMax.errors, `${q} = ${max}`).toBeUndefined();
+      expect(atMax.data!.setTenantQuotas.quotas[q]).toBe(max);
+      for (const bad of [max + 1, -1, min - 1]) {
+        const r = await set({ [q]: bad });
+        expect(r.errors?.[0]?.extensions, `${q} = ${bad}`).toMatchObject({ code: 'BAD_USER_INPUT', field: `input.${q}`, min, max, quota: option });
+        expect(r.errors![0]!.message).toContain(`input.${q}`);
+        expect(r.errors![0]!.message).toContain(String(max));
+      }
+      // Not an integer: GraphQL's Int refuses it before the resolver, our check does for storedBytes (a Float).
+      const fractional = await set({ [q]: 2.5 });
+      expect(fractional.errors?.[0]?.extensions?.code, q).toBe('BAD_USER_INPUT');
+      expect(fractional.errors![0]!.message).toContain(`input.${q}`);
+      await set({ [q]: null });
+    }
+    const created = await s.as(ADMIN_KEY).gql(`mutation ($q: TenantQuotasInput) { createTenant(name: "quota-bad", quotas: $q) { id } }`, { q: { runningTasks: -1 } });
+    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'quotas.runningTasks' });
+    expect((await s.as(ADMIN_KEY).gqlOk(`{ tenants { name } }`)).tenants.map((t: { name: string }) => t.name)).not.toContain('quota-bad');
+    await set({ queuedTasks: 3, submitBurst: 2, submitRate: 100 });
+  });
+
+  it('refusals name the override in force and its value; a change applies at once on this node', async () => {
+    const sub = o.submitter;
+    const r = await sub.gql(SUBMIT_MANY, { inputs: later(4) });
+    expectLimit(r, 'QUOTA_QUEUED_TASKS', '3');
+    expect(r.errors![0]!.message).toContain('set for this tenant');
+    expectLimit(await sub.gql(SUBMIT_MANY, { inputs: later(3) }), 'QUOTA_SUBMIT_BURST', '2');
+    expect((await sub.gqlOk(SUBMIT_MANY, { inputs: later(2) })).submitTasks).toHaveLength(2);
+    await settle();
+    expectLimit(await sub.gql(SUBMIT_MANY, { inputs: later(2) }), 'QUOTA_QUEUED_TASKS', '3');
+    await set({ queuedTasks: 10 }); // no cache delay on the node that set it
+    expect((await sub.gqlOk(SUBMIT_MANY, { inputs: later(2) })).submitTasks).toHaveLength(2);
+    await set({ storedBytes: 10 });
+    expectLimit(await sub.gql(REGISTER, { input: { name: 'echo', wasmBase64: toBase64(await loadWat('echo_stdin')) } }), 'QUOTA_STORED_BYTES', '10');
+    await set({ queuedTasks: 3, storedBytes: null });
+  });
+
+  it('only system admins set quotas; a tenant admin reads its own, viewers and submitters do not', async () => {
+    for (const caller of [o.admin, o.submitter, o.viewer, tenants.a!]) {
+      const r = await caller.gql(SET, { t: o.id, input: { runningTasks: 1000 } });
+      expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect(r.errors![0]!.message).toMatch(/setTenantQuotas needs an admin key of the default \(system\) tenant/);
+    }
+    expect((await o.admin.gql(`{ tenants { ${QUOTAS} } }`)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    for (const caller of [o.viewer, o.submitter]) {
+      const r = await caller.gql(`{ me { tenant { quotas { runningTasks } } } }`);
+      expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', required: 'admin' });
+    }
+    expect((await o.admin.gqlOk(`{ me { tenant { quotas { runningTasks overridden } } } }`)).me.tenant.quotas).toEqual({ runningTasks: 0, overridden: ['queuedTasks', 'submitRate', 'submitBurst'] });
   });
 });

@@ -3,7 +3,7 @@
 import { parse, specifiedRules, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, isLoopback, loadConfig } from '../../src/config/index.js';
-import { SpindleError } from '../../src/domain/index.js';
+import { NO_OVERRIDES, SpindleError } from '../../src/domain/index.js';
 import { ANONYMOUS, bearerOf, generateApiKey, hashApiKey, hasRole, makeAuthenticator, requireRole, requireSystem, type Principal } from '../../src/graphql/auth.js';
 import { checkNesting, depthLimitRule, maxNestingFor, operationCost } from '../../src/graphql/cost.js';
 import { makeQuotas } from '../../src/graphql/quota.js';
@@ -124,7 +124,7 @@ describe('AUTH and HOST', () => {
 
   it('resolves quotas and GraphQL limits with their defaults', () => {
     const c = loadConfig({});
-    expect(c.quotas).toEqual({ queuedTasks: 100_000, activeTasks: 200_000, storedBytes: 1024 ** 3, submitRate: 10_000, submitBurst: 20_000 });
+    expect(c.quotas).toEqual({ queuedTasks: 100_000, activeTasks: 200_000, runningTasks: 0, storedBytes: 1024 ** 3, submitRate: 10_000, submitBurst: 20_000 });
     expect(c.graphql).toMatchObject({ introspection: true, maxDepth: 12, maxCost: 50_000 });
     expect(loadConfig({ INTROSPECTION: 'false' }).graphql.introspection).toBe(false);
   });
@@ -169,7 +169,9 @@ describe('submit quotas', () => {
     counts: async () => counts,
     active: async () => ({ waiting: counts.QUEUED + counts.RETRYING, running: counts.RUNNING }),
   } as unknown as StatsService;
-  const store = {} as Store;
+  // Tenant 'o' has its own queued-tasks and rate overrides; the others use the server defaults.
+  const overrides = { ...NO_OVERRIDES, queuedTasks: 10, submitRate: 2, submitBurst: 4 };
+  const store = { tenants: { get: async (id: string) => (id === 'o' ? { quotas: overrides } : null) } } as unknown as Store;
 
   it('a token bucket per tenant: burst at once, then the rate; batches all or nothing', async () => {
     let now = 0;
@@ -197,5 +199,21 @@ describe('submit quotas', () => {
     counts.RUNNING = 98;
     await expect(q.checkSubmit('a', 3)).rejects.toMatchObject({ details: { quota: 'QUOTA_ACTIVE_TASKS' } });
     await expect(q.checkSubmit('a', 3)).rejects.toThrow(/98 unfinished \+ 3 new > 100 \(QUOTA_ACTIVE_TASKS\)/);
+  });
+
+  it("uses a tenant's overrides, named with their value", async () => {
+    let now = 0;
+    const q = makeQuotas({ config, store, stats, now: () => now });
+    counts.RUNNING = 0;
+    counts.QUEUED = 8;
+    await expect(q.checkSubmit('o', 3)).rejects.toMatchObject({ details: { quota: 'QUOTA_QUEUED_TASKS', limit: '10' } });
+    await expect(q.checkSubmit('o', 3)).rejects.toThrow(/> 10 \(QUOTA_QUEUED_TASKS, set for this tenant\)/);
+    counts.QUEUED = 0;
+    await expect(q.checkSubmit('o', 5)).rejects.toMatchObject({ details: { quota: 'QUOTA_SUBMIT_BURST', limit: '4' } });
+    await q.checkSubmit('o', 4);
+    await expect(q.checkSubmit('o', 1)).rejects.toMatchObject({ details: { quota: 'QUOTA_SUBMIT_RATE', limit: '2', retryAfterMs: 500 } });
+    now += 1000;
+    await q.checkSubmit('o', 2);
+    await q.checkSubmit('a', 20); // the defaults elsewhere
   });
 });

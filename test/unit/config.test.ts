@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_OPTIONS, ConfigError, loadConfig, OPTION_SPECS } from '../../src/config/index.js';
+import { CONFIG_OPTIONS, ConfigError, loadConfig, OPTION_SPECS, optionRange, QUOTA_OPTIONS } from '../../src/config/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -50,6 +50,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must be a postgres/);
     expect(() => loadConfig({ REDIS_URL: 'localhost:6379' })).toThrow(/REDIS_URL must be a redis/);
     expect(() => loadConfig({ S3_USE_SSL: 'maybe' })).toThrow(/S3_USE_SSL must be true or false/);
+  });
+
+  it('takes QUOTA_RUNNING_TASKS from 0 (no cap, the default) to its maximum, and exposes the range for overrides', () => {
+    expect(loadConfig({}).quotas.runningTasks).toBe(0);
+    expect(loadConfig({ QUOTA_RUNNING_TASKS: '1000000' }).quotas.runningTasks).toBe(1_000_000);
+    expect(() => loadConfig({ QUOTA_RUNNING_TASKS: '1000001' })).toThrow(/QUOTA_RUNNING_TASKS must be an integer between 0 and 1000000 \(got "1000001"\)/);
+    expect(() => loadConfig({ QUOTA_RUNNING_TASKS: '-1' })).toThrow(/QUOTA_RUNNING_TASKS must be an integer between 0 and 1000000/);
+    expect(optionRange('QUOTA_RUNNING_TASKS')).toEqual({ min: 0, max: 1_000_000 });
+    expect(optionRange('QUOTA_STORED_BYTES')).toEqual({ min: 0, max: 1024 ** 4 });
+    for (const name of Object.values(QUOTA_OPTIONS)) expect(OPTION_SPECS.some((o) => o.name === name && o.range)).toBe(true);
+    expect(() => optionRange('HOST')).toThrow(/no numeric range/);
   });
 
   it('reports every bad variable at once', () => {
