@@ -156,7 +156,8 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       const settled = claimFor.settled ? ids.flatMap((id) => claimFor.settled?.get(id) ?? []) : [];
       params.push(claimFor.node, claimFor.leaseMs, claimFor.at ?? null, ...resultParams(settled));
     }
-    const rows = await raw(claimFor ? INSERT_CLAIMED : INSERT_QUEUED, ...params);
+    const text = claimFor ? INSERT_CLAIMED : INSERT_QUEUED;
+    const rows = (await sql.queryStable<TaskRecord>(text, params)).map(toTaskRow);
     noteInserted(rows.length);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id));
