@@ -15,6 +15,7 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, v
 import { CloseCode, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { batchSends } from './ws-batch.js';
 import { SpindleError } from '../domain/index.js';
 import type { Principal } from '../graphql/auth.js';
 import { makeContext, type Context, type GraphQLDeps } from '../graphql/context.js';
@@ -42,6 +43,8 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
   const rules: ValidationRule[] = [depthLimitRule(config.graphql.maxDepth), ...(config.graphql.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
   const wss = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: Math.min(config.maxRequestBytes, MAX_WS_MESSAGE_BYTES) });
+  // Registered before useServer's own listener: every socket batches its sends from the start.
+  wss.on('connection', (socket, req) => batchSends(socket, req.socket));
   const principals = new WeakMap<object, Principal>();
   const ws = useServer(
     {
