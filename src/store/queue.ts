@@ -98,6 +98,15 @@ const INSERT_CLAIMED = `WITH r AS (SELECT * FROM ${resultRows(22)}),
   ), attempt AS (${insertAttempts('ins')})
   SELECT ${T} FROM ins t`;
 
+/**
+ * Locks the listed task rows in id order, as every statement that updates many given rows does
+ * first: heartbeat, finish and release cover the same RUNNING rows (a node heartbeats the tasks
+ * whose results it is writing), and two of them locking in different orders deadlock, which costs
+ * PostgreSQL's deadlock_timeout (1 s) and a failed statement. FOR NO KEY UPDATE, like the UPDATE
+ * itself: it does not block the key-share locks of the attempts' foreign keys.
+ */
+const lockInOrder = (ids: string) => `SELECT id FROM task WHERE id = ANY(${ids}) ORDER BY id FOR NO KEY UPDATE`;
+
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 export type QueueStatements = Pick<TaskRepository, 'claim' | 'reclaimExpired' | 'heartbeat' | 'finish' | 'release' | 'nextRunAt'> & {
@@ -204,8 +213,9 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
     async heartbeat(node, taskIds, leaseMs) {
       if (taskIds.length === 0) return;
       await sql.query(
-        `UPDATE task SET lease_expires_at = now() + make_interval(secs => $3::int / 1000.0)
-          WHERE id = ANY($2::uuid[]) AND status = 'RUNNING' AND lease_owner = $1`,
+        `WITH locked AS MATERIALIZED (${lockInOrder('$2::uuid[]')})
+         UPDATE task AS t SET lease_expires_at = now() + make_interval(secs => $3::int / 1000.0)
+           FROM locked WHERE t.id = locked.id AND t.status = 'RUNNING' AND t.lease_owner = $1`,
         [node, taskIds, leaseMs],
       );
     },
@@ -216,13 +226,14 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       // they are (a CTE's changes are invisible to its sibling SELECT, which sees the snapshot).
       return raw(
         `WITH r AS (SELECT * FROM ${resultRows(1)}),
+         locked AS MATERIALIZED (${lockInOrder('$1::uuid[]')}),
          attempt AS (${insertAttempts('task')}),
          moved AS (
            UPDATE task AS t
               SET status = r.next_status::task_status, last_outcome = r.outcome::outcome_kind, exit_code = r.exit_code,
                   run_at = COALESCE(r.next_run_at, t.run_at), lease_owner = NULL, lease_expires_at = NULL,
                   finished_at = CASE WHEN r.next_status IN ${TERMINAL} THEN r.finished_at END, updated_at = now()
-             FROM r
+             FROM r JOIN locked ON locked.id = r.task_id
             WHERE t.id = r.task_id AND t.status = 'RUNNING' AND t.lease_owner = r.node AND t.attempts = r.n
         RETURNING ${T}
          )
@@ -236,10 +247,11 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
     async release(node, taskIds) {
       if (taskIds.length === 0) return;
       await sql.query(
-        `UPDATE task
-            SET status = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL,
-                started_at = CASE WHEN attempts = 1 THEN NULL ELSE started_at END, updated_at = now()
-          WHERE id = ANY($2::uuid[]) AND status = 'RUNNING' AND lease_owner = $1`,
+        `WITH locked AS MATERIALIZED (${lockInOrder('$2::uuid[]')})
+         UPDATE task AS t
+            SET status = 'QUEUED', attempts = t.attempts - 1, lease_owner = NULL, lease_expires_at = NULL,
+                started_at = CASE WHEN t.attempts = 1 THEN NULL ELSE t.started_at END, updated_at = now()
+           FROM locked WHERE t.id = locked.id AND t.status = 'RUNNING' AND t.lease_owner = $1`,
         [node, taskIds],
       );
     },
