@@ -27,7 +27,6 @@ const INSERT_QUEUED = `INSERT INTO task AS t (${INSERT_COLUMNS})
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
   RETURNING ${T}`;
 
-
 /**
  * Attempt results as rows, from 22 array parameters starting at `$first` (see resultParams).
  * Enum arrays go in as text[] (PGlite cannot serialise arrays of a custom type), cast where used.
