@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { makeStore, type S3Options, type Store, type StoreOptions } from '../../src/store/index.js';
+import { DEFAULT_TENANT_ID, makeStore, type S3Options, type Store, type StoreOptions } from '../../src/store/index.js';
 
 export interface TestStore {
   store: Store;
@@ -65,4 +65,24 @@ export async function makeS3rver(bucket = `b-${randomBytes(4).toString('hex')}`)
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An agent version for store-level tests: a made-up module digest (`fill` × 64, no bytes in the
+ * blob store), `_start` exported, in the default tenant.
+ */
+export async function registerStubAgent(store: Store, name: string, fill: string): Promise<{ agentId: string; agentVersionId: string; moduleDigest: string }> {
+  const moduleDigest = fill.repeat(64);
+  const { agent, version } = await store.agents.registerVersion({
+    tenantId: DEFAULT_TENANT_ID,
+    name,
+    moduleDigest,
+    moduleSize: 8,
+    imports: [],
+    exports: [{ name: '_start', kind: 'function' }],
+    memoryInitialPages: 1,
+    memoryMaximumPages: null,
+    defaultLimits: {},
+  });
+  return { agentId: agent.id, agentVersionId: version.id, moduleDigest };
 }

@@ -4,8 +4,8 @@
 // separate stores, i.e. separate pools, like separate nodes) never pass the cap together.
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TENANT_ID, makeStore, type AttemptResult, type NewTask, type Store, type TaskRow } from '../../src/store/index.js';
-import { databaseUrl, makeTestStore, type TestStore } from '../helpers/store.js';
+import { makeStore, type AttemptResult, type NewTask, type Store, type TaskRow } from '../../src/store/index.js';
+import { databaseUrl, makeTestStore, registerStubAgent, type TestStore } from '../helpers/store.js';
 
 let ts: TestStore;
 let store: Store;
@@ -17,19 +17,7 @@ const tenantsWithOverrides: string[] = [];
 beforeAll(async () => {
   ts = await makeTestStore();
   store = ts.store;
-  const digest = 'c'.repeat(64);
-  const { agent: a, version } = await store.agents.registerVersion({
-    tenantId: DEFAULT_TENANT_ID,
-    name: 'cap',
-    moduleDigest: digest,
-    moduleSize: 8,
-    imports: [],
-    exports: [{ name: '_start', kind: 'function' }],
-    memoryInitialPages: 1,
-    memoryMaximumPages: null,
-    defaultLimits: {},
-  });
-  agent = { agentId: a.id, agentVersionId: version.id, moduleDigest: digest };
+  agent = await registerStubAgent(store, 'cap', 'c');
 });
 afterAll(async () => ts?.cleanup());
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT_ID, makeStore, type AttemptResult, type NewTask, type Store, type TaskRow } from '../../src/store/index.js';
-import { databaseUrl, makeTestStore, type TestStore } from '../helpers/store.js';
+import { databaseUrl, makeTestStore, registerStubAgent, type TestStore } from '../helpers/store.js';
 
 let ts: TestStore;
 let store: Store;
@@ -10,19 +10,7 @@ let tenantB: string;
 beforeAll(async () => {
   ts = await makeTestStore();
   store = ts.store;
-  const digest = 'a'.repeat(64);
-  const { agent: a, version } = await store.agents.registerVersion({
-    tenantId: DEFAULT_TENANT_ID,
-    name: 'hello',
-    moduleDigest: digest,
-    moduleSize: 8,
-    imports: [],
-    exports: [{ name: '_start', kind: 'function' }],
-    memoryInitialPages: 1,
-    memoryMaximumPages: null,
-    defaultLimits: {},
-  });
-  agent = { agentId: a.id, agentVersionId: version.id, moduleDigest: digest };
+  agent = await registerStubAgent(store, 'hello', 'a');
   tenantB = (await store.tenants.create('tenant-b')).id;
 });
 afterAll(async () => ts?.cleanup());
