@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { FileEntry } from '../domain/index.js';
 import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
 import { classifyEnd, type GuestEnd } from './classify.js';
+import { concat } from './bytes.js';
 import type { InlineRequest } from './channel.js';
 import type { DoneMessage, OutputMessage } from './protocol.js';
 
@@ -92,7 +93,7 @@ class LiveOutput {
 
   private send(stream: 'stdout' | 'stderr', chunks: Uint8Array[], memoryBytes: number): void {
     if (chunks.length === 0) return;
-    const data = chunks.length === 1 ? chunks[0]! : concat(chunks);
+    const data = concat(chunks);
     chunks.length = 0;
     const msg: OutputMessage = { t: 'out', seq: this.seq, stream, data, memoryBytes };
     // The WASI host hands over fresh copies, so the whole buffer can move.
@@ -101,18 +102,6 @@ class LiveOutput {
 }
 
 const live = new LiveOutput();
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /** Runs one task. `reuse`: take the memory from (and later return it to) the pool. */
 export function execute(req: InlineRequest, files: FileEntry[], loaded: Loaded, seq: number, reuse: boolean): Result {

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { OutcomeKind } from '../domain/index.js';
+import { concat } from './bytes.js';
 import type { OutputChunk, RunOutcome } from './types.js';
 import type { RunMessage } from './protocol.js';
 import type { Result, Slot } from './slot.js';
@@ -87,19 +88,6 @@ export class Fifo<T> {
     this.head = 0;
     return rest;
   }
-}
-
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** The outcome of a run from the result its worker published. */
