@@ -384,10 +384,9 @@ export function makeExecutor(options: ExecutorOptions): Executor {
   const asQueued = (t: TaskRow): TaskRow => ({ ...t, status: 'QUEUED', attempts: 0, leaseOwner: null, leaseExpiresAt: null, startedAt: null });
 
   /** The row a claim-on-insert is about to write, for the run that starts before it exists. */
-  function claimedRow(t: NewTask, id: string, now: Date): TaskRow {
+  function claimedRow(t: NewTask & { id: string }, now: Date): TaskRow {
     return {
       ...t,
-      id,
       status: 'RUNNING',
       attempts: 1,
       attemptBase: 0,
@@ -406,7 +405,7 @@ export function makeExecutor(options: ExecutorOptions): Executor {
     const now = new Date();
     const own = tasks.map((t) => ({ ...t, id: uuidv7() }));
     const gates = own.map(() => gate());
-    const runs = own.map((t, i) => startRun(claimedRow(t, t.id, now), gates[i]!.promise));
+    const runs = own.map((t, i) => startRun(claimedRow(t, now), gates[i]!.promise));
     // Short runs are worth waiting for: they go in with their rows, already finished.
     if (serviceMs <= o.settleOnInsertMs) await resultsWithin(runs, o.settleOnInsertMs);
     const settled = new Map(runs.flatMap((r) => (r.result ? [[r.task.id, r.result] as const] : [])));
