@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { dropSchema } from '../test/helpers/store.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
 
@@ -122,16 +123,6 @@ function readyLine(child: ChildProcess): Promise<Server['urls']> {
       }
     });
   });
-}
-
-async function dropSchema(url: string, schema: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 // ---------- the client ----------
