@@ -14,7 +14,12 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], fileParallelism: false } },
+      {
+        extends: true,
+        // The global setup finds or installs Chromium before any file runs; only this project has it,
+        // so `npx vitest run test/unit/…` never waits for a browser.
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], fileParallelism: false, globalSetup: ['test/e2e/global-setup.ts'] },
+      },
     ],
   },
 });

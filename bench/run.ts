@@ -12,6 +12,8 @@ import { machine, printTable, writeResults, type Suite } from './lib.js';
 const SUITES: { name: string; load: () => Promise<Suite> }[] = [
   { name: 'runtime', load: async () => (await import('./runtime.js')).runtimeSuite },
   { name: 'e2e', load: async () => (await import('./e2e.js')).e2eSuite },
+  { name: 'flood', load: async () => (await import('./flood.js')).floodSuite },
+  { name: 'logs', load: async () => (await import('./logs.js')).logsSuite },
 ];
 
 const wanted = process.argv.slice(2);

@@ -15,6 +15,7 @@ const store = await makeStore({
   dataDir: config.dataDir,
   pgSchema: process.env.BENCH_PG_SCHEMA || undefined,
   node: config.nodeId,
+  apiStatementTimeoutMs: config.apiStatementTimeoutMs,
 });
 const spindle = await startSpindle(config, { store });
 process.stdout.write(`${JSON.stringify({ ready: spindle.urls })}\n`);

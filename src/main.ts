@@ -5,11 +5,10 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
-import { DEFAULT_TENANT_ID } from './store/types.js';
-import { registerAgent } from './graphql/agent.service.js';
+import { ANONYMOUS } from './domain/index.js';
 import { startSpindle, type Spindle } from './server/compose.js';
 import { DEMO_AGENT_NAME, DEMO_AGENT_WAT } from './server/demo-agent.js';
-import { makeLogger } from './server/logger.js';
+import { makeLogger, type Logger } from './server/logger.js';
 
 async function main() {
   let config: Config;
@@ -21,6 +20,7 @@ async function main() {
     process.exit(2);
   }
   const logger = makeLogger(config);
+  handleProcessFaults(logger);
   const spindle = await startSpindle(config, { logger });
   handleSignals(spindle);
 
@@ -31,9 +31,11 @@ async function main() {
 /** On an empty data directory (no agents yet), a `hello` agent to try things with. */
 async function registerDemoAgent(spindle: Spindle) {
   if (spindle.config.role === 'worker') return;
+  // As the admin of the default tenant, like a caller without a key on a node with AUTH off.
+  const { agents } = spindle.services;
   try {
-    if ((await spindle.store.agents.list(DEFAULT_TENANT_ID)).length > 0) return;
-    await registerAgent(spindle, DEFAULT_TENANT_ID, { name: DEMO_AGENT_NAME, description: 'Demo: greets, prints its args, echoes stdin.', wat: DEMO_AGENT_WAT });
+    if ((await agents.list(ANONYMOUS)).length > 0) return;
+    await agents.register(ANONYMOUS, { name: DEMO_AGENT_NAME, description: 'Demo: greets, prints its args, echoes stdin.', wat: DEMO_AGENT_WAT });
     spindle.logger.info({ agent: DEMO_AGENT_NAME }, 'registered the demo agent');
   } catch (err) {
     // Not worth refusing to start over: the API works without it.
@@ -70,7 +72,7 @@ function printBanner({ config, urls, store, bus, generatedAdminKey }: Spindle) {
     );
   }
   if (config.role === 'worker') {
-    lines.push(`  health     ${urls.url}/healthz`, `  metrics    ${urls.url}/metrics`);
+    lines.push(`  health     ${urls.url}/healthz`, `  metrics    ${urls.metricsUrl}`);
   } else {
     lines.push(
       `  API        ${urls.graphqlUrl}`,
@@ -91,6 +93,24 @@ function redact(url: string): string {
   } catch {
     return '(unparseable URL)';
   }
+}
+
+/**
+ * A rejected promise nobody handled is a bug, but one that left the process in a known state (the
+ * work that promise stood for failed; everything else goes on): log it loudly and keep serving.
+ * Node's default, exiting, would turn one missed `.catch` into a whole node, and its running
+ * tasks, lost — and in a cluster, every node at once when the cause is shared (a Redis outage did
+ * that). An uncaught exception is different: it unwound a stack mid-update, the state is unknown,
+ * so the process still ends (exit 1) after logging it.
+ */
+function handleProcessFaults(logger: Logger) {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug; the node goes on)');
+  });
+  process.on('uncaughtException', (err, origin) => {
+    logger.fatal({ err, origin }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
 }
 
 function handleSignals(spindle: Spindle) {

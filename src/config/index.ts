@@ -3,13 +3,28 @@
  * `Config`, passed down explicitly. Nothing else in Spindle reads `process.env`.
  */
 import { z } from 'zod';
-import type { Limits, QuotaValues } from '../domain/index.js';
-import { LOG_LEVELS, OPTION_SPECS, ROLES } from './options.js';
+import type { Limits, QuotaValues, RetryPolicy } from '../domain/index.js';
+import { LOG_LEVELS, OPTION_SPECS, ROLES, TRACES_SAMPLERS } from './options.js';
 
 export { CONFIG_OPTIONS, OPTION_SPECS, QUOTA_OPTIONS, configTableMarkdown, optionRange } from './options.js';
 
 export type Role = (typeof ROLES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
+
+/** OpenTelemetry traces (server/tracing.ts); `exporter` none = off, and nothing is traced. */
+export interface TracesConfig {
+  exporter: 'none' | 'otlp' | 'console';
+  /** The OTLP/HTTP traces URL (exporter otlp). */
+  url: string;
+  headers: Record<string, string>;
+  serviceName: string;
+  sampler: TracesSampler;
+  samplerRatio: number;
+}
+
+/** Where OTLP/HTTP traces go when no endpoint is set (the OpenTelemetry default). */
+const OTLP_DEFAULT_ENDPOINT = 'http://localhost:4318';
 
 export interface S3Config {
   endPoint: string;
@@ -21,9 +36,20 @@ export interface S3Config {
   region: string | undefined;
 }
 
+export interface RetentionConfig {
+  succeeded: number | undefined;
+  failed: number | undefined;
+  cancelled: number | undefined;
+  sweepIntervalMs: number;
+  sweepBatch: number;
+  blobGcGraceMs: number;
+}
+
 /** The resolved options: every default filled in, nested by concern, deeply frozen. */
 export interface Config {
   port: number;
+  /** Where /metrics is served alone; undefined = on `port`, behind the API's authentication. */
+  metricsPort: number | undefined;
   host: string;
   dataDir: string;
   /** Unset → embedded PGlite in `dataDir`. */
@@ -35,24 +61,32 @@ export interface Config {
   workers: number;
   role: Role;
   nodeId: string;
-  limits: {
-    defaults: Limits;
-    max: { timeoutMs: number; memoryBytes: number; maxOutputBytes: number; fuel: bigint | undefined };
-  };
-  retry: { defaultMaxAttempts: number; maxAttemptsLimit: number; backoffInitialMs: number; backoffMaxMs: number };
+  /** A task's limits when neither it nor its agent sets them, and the most it may ask for (fuel unset: up to FUEL_MAX). */
+  limits: { defaults: Limits; max: Limits };
+  /** A task's retry policy when it sets none (field by field), and the most it may ask for. */
+  retryPolicy: { defaults: RetryPolicy; max: Omit<RetryPolicy, 'retryOn'> };
   maxModuleBytes: number;
+  /** MAX_TABLE_ELEMENTS: most initial table elements a registered module may declare (all its tables). */
+  maxTableElements: number;
   maxStdinBytes: number;
   maxFilesBytes: number;
   maxRequestBytes: number;
   maxBatch: number;
+  /** BULK_MAX: most tasks a bulk action with a filter takes on per call. */
+  bulkMax: number;
   /** Off only on a loopback HOST (checked at load). */
   auth: { enabled: boolean; adminKey: string | undefined; reason: string };
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxSubscriptionsPerConnection: number; wsInitTimeoutMs: number };
-  /** Per-tenant quotas: the server defaults (a tenant may override each; see src/graphql/quota.ts). runningTasks 0 = no cap. */
+  /** Per-tenant quotas: the server defaults (a tenant may override each; see src/services/quota.service.ts). runningTasks 0 = no cap. */
   quotas: QuotaValues;
+  /** statement_timeout of API statements on PostgreSQL (0 = none). */
+  apiStatementTimeoutMs: number;
   leaseMs: number;
   shutdownGraceMs: number;
+  /** Server-wide retention per finished status in ms (undefined = keep forever), the sweeper's pace and the blob grace. */
+  retention: RetentionConfig;
   logLevel: LogLevel;
+  traces: TracesConfig;
 }
 
 /** Raised for a bad environment; the message names every offending variable and what is allowed. */
@@ -87,6 +121,7 @@ export function loadConfig(env: Env): Config {
   const v = parsed.data as Record<string, any>;
   const config: Config = {
     port: v.PORT,
+    metricsPort: v.METRICS_PORT,
     host: v.HOST,
     dataDir: v.DATA_DIR,
     databaseUrl: v.DATABASE_URL,
@@ -102,19 +137,29 @@ export function loadConfig(env: Env): Config {
         maxOutputBytes: v.DEFAULT_MAX_OUTPUT_BYTES,
         ...(v.DEFAULT_FUEL !== undefined ? { fuel: v.DEFAULT_FUEL as bigint } : {}),
       },
-      max: { timeoutMs: v.MAX_TIMEOUT_MS, memoryBytes: v.MAX_MEMORY_BYTES, maxOutputBytes: v.MAX_OUTPUT_BYTES, fuel: v.MAX_FUEL },
+      max: {
+        timeoutMs: v.MAX_TIMEOUT_MS,
+        memoryBytes: v.MAX_MEMORY_BYTES,
+        maxOutputBytes: v.MAX_OUTPUT_BYTES,
+        ...(v.MAX_FUEL !== undefined ? { fuel: v.MAX_FUEL as bigint } : {}),
+      },
     },
-    retry: {
-      defaultMaxAttempts: v.DEFAULT_MAX_ATTEMPTS,
-      maxAttemptsLimit: v.MAX_ATTEMPTS_LIMIT,
-      backoffInitialMs: v.BACKOFF_INITIAL_MS,
-      backoffMaxMs: v.BACKOFF_MAX_MS,
+    retryPolicy: {
+      defaults: {
+        maxAttempts: v.DEFAULT_MAX_ATTEMPTS,
+        initialBackoffMs: v.BACKOFF_INITIAL_MS,
+        maxBackoffMs: v.BACKOFF_MAX_MS,
+        retryOn: v.DEFAULT_RETRY_ON,
+      },
+      max: { maxAttempts: v.MAX_ATTEMPTS_LIMIT, initialBackoffMs: v.BACKOFF_MAX_MS_LIMIT, maxBackoffMs: v.BACKOFF_MAX_MS_LIMIT },
     },
     maxModuleBytes: v.MAX_MODULE_BYTES,
+    maxTableElements: v.MAX_TABLE_ELEMENTS,
     maxStdinBytes: v.MAX_STDIN_BYTES,
     maxFilesBytes: v.MAX_FILES_BYTES,
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     maxBatch: v.MAX_BATCH,
+    bulkMax: v.BULK_MAX,
     auth: resolveAuth(v.HOST, v.AUTH, v.SPINDLE_ADMIN_KEY),
     graphql: {
       introspection: v.INTROSPECTION,
@@ -130,10 +175,21 @@ export function loadConfig(env: Env): Config {
       storedBytes: v.QUOTA_STORED_BYTES,
       submitRate: v.QUOTA_SUBMIT_RATE,
       submitBurst: v.QUOTA_SUBMIT_BURST,
+      taskBytes: v.QUOTA_TASK_BYTES,
     },
+    apiStatementTimeoutMs: v.API_STATEMENT_TIMEOUT_MS,
     leaseMs: v.LEASE_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    retention: {
+      succeeded: v.RETAIN_SUCCEEDED,
+      failed: v.RETAIN_FAILED,
+      cancelled: v.RETAIN_CANCELLED,
+      sweepIntervalMs: v.SWEEP_INTERVAL,
+      sweepBatch: v.SWEEP_BATCH,
+      blobGcGraceMs: v.BLOB_GC_GRACE,
+    },
     logLevel: v.LOG_LEVEL,
+    traces: tracesConfig(v),
   };
   checkConsistency(config, env);
   return deepFreeze(config);
@@ -159,6 +215,21 @@ function resolveAuth(host: string, auth: 'on' | 'off' | undefined, adminKey: str
   return { enabled, adminKey, reason };
 }
 
+/** Off unless asked for: an exporter named, or an OTLP endpoint set (the spec's default exporter is otlp). */
+function tracesConfig(v: Record<string, any>): TracesConfig {
+  const traceUrl: string | undefined = v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const base: string | undefined = v.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const exporter: TracesConfig['exporter'] = v.OTEL_SDK_DISABLED ? 'none' : (v.OTEL_TRACES_EXPORTER ?? (traceUrl || base ? 'otlp' : 'none'));
+  return {
+    exporter,
+    url: traceUrl ?? `${(base ?? OTLP_DEFAULT_ENDPOINT).replace(/\/+$/, '')}/v1/traces`,
+    headers: v.OTEL_EXPORTER_OTLP_HEADERS ?? {},
+    serviceName: v.OTEL_SERVICE_NAME,
+    sampler: v.OTEL_TRACES_SAMPLER,
+    samplerRatio: v.OTEL_TRACES_SAMPLER_ARG,
+  };
+}
+
 function s3Config(v: Record<string, any>): S3Config {
   const raw = String(v.S3_ENDPOINT);
   let endPoint = raw;
@@ -182,8 +253,9 @@ function checkConsistency(c: Config, env: Env): void {
     ['DEFAULT_MEMORY_BYTES', c.limits.defaults.memoryBytes, 'MAX_MEMORY_BYTES', c.limits.max.memoryBytes],
     ['DEFAULT_MAX_OUTPUT_BYTES', c.limits.defaults.maxOutputBytes, 'MAX_OUTPUT_BYTES', c.limits.max.maxOutputBytes],
     ['DEFAULT_FUEL', c.limits.defaults.fuel, 'MAX_FUEL', c.limits.max.fuel],
-    ['DEFAULT_MAX_ATTEMPTS', c.retry.defaultMaxAttempts, 'MAX_ATTEMPTS_LIMIT', c.retry.maxAttemptsLimit],
-    ['BACKOFF_INITIAL_MS', c.retry.backoffInitialMs, 'BACKOFF_MAX_MS', c.retry.backoffMaxMs],
+    ['DEFAULT_MAX_ATTEMPTS', c.retryPolicy.defaults.maxAttempts, 'MAX_ATTEMPTS_LIMIT', c.retryPolicy.max.maxAttempts],
+    ['BACKOFF_INITIAL_MS', c.retryPolicy.defaults.initialBackoffMs, 'BACKOFF_MAX_MS', c.retryPolicy.defaults.maxBackoffMs],
+    ['BACKOFF_MAX_MS', c.retryPolicy.defaults.maxBackoffMs, 'BACKOFF_MAX_MS_LIMIT', c.retryPolicy.max.maxBackoffMs],
   ];
   const problems = pairs
     .filter(([, value, , max]) => value !== undefined && max !== undefined && value > max)

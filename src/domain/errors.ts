@@ -9,7 +9,11 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'LIMIT_EXCEEDED'
   | 'CONFLICT'
-  | 'INVALID_MODULE';
+  | 'INVALID_MODULE'
+  /** The database cannot be reached now: retry later (HTTP 503 with Retry-After). */
+  | 'UNAVAILABLE'
+  /** The database cancelled a statement that ran past its timeout: retry, or ask for less. */
+  | 'STATEMENT_TIMEOUT';
 
 export class SpindleError extends Error {
   constructor(
@@ -34,3 +38,18 @@ export const limitExceeded = (quota: string, limit: number | bigint, message?: s
     quota,
     limit: String(limit),
   });
+
+/**
+ * The database is unreachable (or dropped the connection). Whether the operation took effect is
+ * unknown; repeating it is right: a submit with the same idempotencyKey yields the same task.
+ */
+export const unavailable = (retryAfterSeconds: number) =>
+  new SpindleError('UNAVAILABLE', `the database is unavailable; retry in ${retryAfterSeconds} s (a submit with the same idempotencyKey)`, { retryAfterSeconds });
+
+/** The database cancelled a statement at its statement timeout (`timeoutMs` when known). */
+export const statementTimeout = (timeoutMs?: number) =>
+  new SpindleError(
+    'STATEMENT_TIMEOUT',
+    `the database did not answer within ${timeoutMs === undefined ? 'the statement timeout' : `${timeoutMs} ms`} (API_STATEMENT_TIMEOUT_MS); retry, or ask for less (a smaller page, fewer counts or fields)`,
+    timeoutMs === undefined ? {} : { timeoutMs },
+  );

@@ -40,8 +40,22 @@ export interface TrapInfo {
   message: string;
 }
 
-/** A file as it comes in (task input) or goes out (written by the guest). */
+/**
+ * A file as it comes in (task input) or goes out (written by the guest). Inputs may also be an
+ * empty directory (`kind: 'dir'`, no bytes) or a symlink (`kind: 'symlink'`, bytes = its target
+ * in UTF-8); outputs are always regular files.
+ */
 export interface FileEntry {
   path: string;
   bytes: Uint8Array;
+  kind?: 'file' | 'dir' | 'symlink';
 }
+
+/** A directory the guest gets as a preopened descriptor (fd 3, 4, … in order); `path` is absolute. */
+export interface Mount {
+  path: string;
+  readOnly: boolean;
+}
+
+/** What a task gets when it declares no mounts: "/" alone, writable. */
+export const DEFAULT_MOUNTS: readonly Mount[] = Object.freeze([Object.freeze({ path: '/', readOnly: false })]);

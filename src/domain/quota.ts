@@ -2,7 +2,7 @@
  * Per-tenant quotas. The server default of each comes from its QUOTA_* option; a tenant may
  * override any of them (a system admin sets the override, null = the server default).
  */
-export const TENANT_QUOTAS = ['queuedTasks', 'activeTasks', 'runningTasks', 'storedBytes', 'submitRate', 'submitBurst'] as const;
+export const TENANT_QUOTAS = ['queuedTasks', 'activeTasks', 'runningTasks', 'storedBytes', 'submitRate', 'submitBurst', 'taskBytes'] as const;
 export type TenantQuota = (typeof TENANT_QUOTAS)[number];
 
 /** Values in force. runningTasks 0 means no cap. */

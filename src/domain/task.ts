@@ -6,25 +6,23 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /**
- * Outcome kinds a user may list in `retryOn`. `nonzero_exit` is an exit with a code other than 0
- * (kind 'exited' with exitCode != 0). `invalid_module` and `cancelled` never retry.
+ * The statuses in which a task's outcome (and exit code) mean something: an ended task's end
+ * (`cancelled` for every CANCELLED one), a RETRYING task's failed attempt. A QUEUED or RUNNING
+ * task still carries its previous end (before a retry), which says nothing about the run to come.
  */
-export const RETRYABLE_KINDS = [
-  'timeout',
-  'host_error',
-  'trap',
-  'nonzero_exit',
-  'fuel_exhausted',
-  'memory_limit',
-  'output_limit',
-] as const;
-export type RetryOn = (typeof RETRYABLE_KINDS)[number];
-
-export interface RetryPolicy {
-  maxAttempts: number;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
-  retryOn: RetryOn[];
-}
+export const SETTLED_STATUSES: ReadonlySet<TaskStatus> = new Set(['RETRYING', ...TERMINAL_STATUSES]);
 
 export type { OutcomeKind };
+
+/** What cancelTasks, retryTasks and deleteTasks do. */
+export type BulkAction = 'cancel' | 'retry' | 'delete';
+
+/**
+ * The statuses each bulk action applies to (a task in another one is skipped): cancel stops what
+ * has not ended, retry queues again what failed or was cancelled, delete takes only ended tasks.
+ */
+export const BULK_ACTION_STATUSES: Readonly<Record<BulkAction, readonly TaskStatus[]>> = {
+  cancel: ['QUEUED', 'RETRYING', 'RUNNING'],
+  retry: ['FAILED', 'CANCELLED'],
+  delete: ['SUCCEEDED', 'FAILED', 'CANCELLED'],
+};

@@ -1,15 +1,21 @@
 /**
  * The event bus: one typed pub/sub for task events, live output, cancellations and node stats.
- * In-process by default; with a Redis URL every publish fans out to every node, so a subscriber on
- * node A sees the tasks that node B runs, and a cancel on A pre-empts the run on B.
+ * In-process by default; with a Redis URL every publish also fans out to the other nodes, so a
+ * subscriber on node A sees the tasks that node B runs, and a cancel on A pre-empts the run on B.
+ *
+ * A node's own publishes reach its own listeners directly, never through Redis: its subscribers
+ * and its executor keep working, and lose nothing of their own, while Redis is away. Redis only
+ * carries what the other nodes need (redis-link.ts); after an outage the task ends this node may
+ * have missed are replayed from the database (replay.ts).
  *
  * `pubsub` is what type-graphql's `pubSub` option and the resolvers use (`publish(topic, ...args)`,
  * `subscribe(topic, id?)`); `on` is a cheaper direct listener for the executor's own needs.
  */
 import { createPubSub } from '@graphql-yoga/subscription';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { Redis } from 'ioredis';
-import type { EventBus, Topics } from './types.js';
+import { TERMINAL_STATUSES } from '../domain/index.js';
+import { makeRedisLink, type RedisLink } from './redis-link.js';
+import { makeReplayer, type ReplaySource } from './replay.js';
+import type { EventBus, Logger, PubSubHealth, TaskEvent, Topics } from './types.js';
 
 export interface EventBusOptions {
   /** Redis URL for cross-node fan-out (REDIS_URL). Unset: in-process only. */
@@ -19,139 +25,180 @@ export interface EventBusOptions {
    * one Redis do not hear each other.
    */
   channelPrefix?: string;
-  /** Redis connection errors (ioredis reconnects by itself). Default: console.error. */
-  onConnectionError?: (err: Error) => void;
+  /** This node's name, in the names of its Redis connections (CLIENT LIST). */
+  name?: string;
+  /**
+   * After a pub/sub gap: the terminal events of the tasks that finished in it, read from the
+   * database (replay.ts `finishedEvents`). Unset: no replay.
+   */
+  replay?: ReplaySource;
+  /** Pub/sub state changes (down, back, replays). Default: the console. */
+  logger?: Logger;
   /** Where errors thrown by listeners go (a listener never breaks the publisher). Default: console.error. */
   onListenerError?: (err: unknown, topic: string) => void;
 }
 
 type Listener = (event: { detail: unknown }) => void;
 type ListenerLike = Listener | { handleEvent: Listener } | null;
-interface MinimalTarget {
-  addEventListener(topic: string, cb: ListenerLike): void;
-  removeEventListener(topic: string, cb: ListenerLike): void;
-  dispatchEvent(event: { type: string; detail?: unknown }): boolean;
-}
 
 export function makeEventBus(options: EventBusOptions = {}): EventBus {
   const onError = options.onListenerError ?? ((err, topic) => console.error(`event bus: a listener of ${topic} threw`, err));
-  let target: MinimalTarget;
-  let close = async () => {};
+  const logger = options.logger ?? consoleLogger;
+  let link: RedisLink | null = null;
+  const local = makeLocalTarget(onError, {
+    first: (topic) => link?.listen(topic),
+    last: (topic) => link?.unlisten(topic),
+  });
+  const ownEnds = makeGapMemory();
+  const replayer = options.replay
+    ? makeReplayer({
+        source: options.replay,
+        // Subscriptions only: the executor has no use for old ends, and the metrics would count them
+        // twice. And not the ends this node published itself during the gap: its subscribers had those.
+        deliver: (events: TaskEvent[]) => {
+          const missed = events.filter((e) => !ownEnds.has(e.taskId));
+          if (missed.length > 0) local.dispatch('TASK_EVENTS', missed, { subscriptionsOnly: true });
+        },
+        wanted: () => local.subscriptions('TASK_EVENTS') > 0,
+        logger,
+      })
+    : null;
   if (options.redisUrl) {
-    // Two connections: a Redis connection in subscriber mode cannot publish.
-    const publishClient = new Redis(options.redisUrl);
-    const subscribeClient = new Redis(options.redisUrl);
-    // ioredis reconnects by itself; without a listener its errors would go to stderr unformatted.
-    const onConnectionError = options.onConnectionError ?? ((err: Error) => console.error('event bus: redis connection error', err.message));
-    publishClient.on('error', onConnectionError);
-    subscribeClient.on('error', onConnectionError);
-    const redisTarget = createRedisEventTarget({ publishClient, subscribeClient, serializer: wireSerializer }) as unknown as MinimalTarget;
-    target = prefixed(guarded(redisTarget, onError), options.channelPrefix ?? 'spindle:');
-    close = async () => {
-      // QUIT waits for the server; a Redis that is gone must not hold shutdown up.
-      let timer: NodeJS.Timeout | undefined;
-      const quit = Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
-      await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-      clearTimeout(timer);
-      publishClient.disconnect();
-      subscribeClient.disconnect();
-    };
-  } else {
-    target = makeLocalTarget(onError);
+    link = makeRedisLink({
+      url: options.redisUrl,
+      prefix: options.channelPrefix ?? 'spindle:',
+      name: options.name,
+      serializer: wireSerializer,
+      logger,
+      deliver: (topic, detail) => local.dispatch(topic, detail),
+      onGap: (since) => replayer?.request(since),
+    });
   }
-  const pubsub = createPubSub<Topics>({ eventTarget: target as never });
+  const createdAt = new Date();
+  const pubsub = createPubSub<Topics>({
+    eventTarget: {
+      addEventListener: (topic: string, cb: ListenerLike) => local.add(topic, cb),
+      removeEventListener: (topic: string, cb: ListenerLike) => local.remove(topic, cb),
+      dispatchEvent(event: { type: string; detail?: unknown }) {
+        local.dispatch(event.type, event.detail);
+        if (!link) return true;
+        if (event.type === 'TASK_EVENTS' && replayer) {
+          const { state, since } = link.health();
+          if (state !== 'up') ownEnds.add(since, event.detail as TaskEvent[]);
+        }
+        link.publish(event.type, event.detail);
+        return true;
+      },
+    } as never,
+  });
   return {
     pubsub,
-    kind: options.redisUrl ? 'redis' : 'memory',
+    kind: link ? 'redis' : 'memory',
     on(topic, listener) {
       const cb: Listener = (event) => listener(event.detail as never);
-      target.addEventListener(topic, cb);
-      return () => target.removeEventListener(topic, cb);
+      local.add(topic, cb, { direct: true });
+      return () => local.remove(topic, cb);
     },
-    close,
+    health: (): PubSubHealth => link?.health() ?? { kind: 'memory', state: 'up', since: createdAt, droppedPublishes: 0 },
+    whenUp: (timeoutMs) => link?.whenUp(timeoutMs) ?? Promise.resolve(true),
+    async close() {
+      replayer?.close();
+      await link?.close();
+    },
   };
 }
 
 /**
- * An in-process event target: a map of listener sets. Cheaper than Node's EventTarget, and a
- * listener that throws (e.g. a slow subscriber's repeater overflowing) is reported, not rethrown
- * into the publisher or the process.
+ * The task ends this node published (and so delivered to its own subscribers) during the current
+ * pub/sub gap, so the replay after it does not hand them over twice. Forgotten when a new gap
+ * begins; bounded (past GAP_MEMORY_MAX ids, later ends may be replayed twice: at least once holds).
  */
-function makeLocalTarget(onError: (err: unknown, topic: string) => void): MinimalTarget {
-  const listeners = new Map<string, Set<Listener>>();
+const GAP_MEMORY_MAX = 100_000;
+function makeGapMemory() {
+  let gap = 0;
+  const ids = new Set<string>();
   return {
-    addEventListener(topic, cb) {
-      const fn = toFn(cb);
-      if (!fn) return;
-      let set = listeners.get(topic);
-      if (!set) listeners.set(topic, (set = new Set()));
-      set.add(fn);
-    },
-    removeEventListener(topic, cb) {
-      const fn = toFn(cb);
-      const set = listeners.get(topic);
-      if (!fn || !set) return;
-      set.delete(fn);
-      if (set.size === 0) listeners.delete(topic);
-    },
-    dispatchEvent(event) {
-      const set = listeners.get(event.type);
-      if (!set) return true;
-      for (const fn of set) {
-        try {
-          fn(event as { detail: unknown });
-        } catch (err) {
-          onError(err, event.type);
-        }
+    add(since: Date, events: TaskEvent[]) {
+      if (gap !== since.getTime()) {
+        gap = since.getTime();
+        ids.clear();
       }
-      return true;
+      for (const e of events) if (TERMINAL_STATUSES.has(e.status) && ids.size < GAP_MEMORY_MAX) ids.add(e.taskId);
     },
+    has: (taskId: string) => ids.has(taskId),
   };
 }
 
-/** Wraps a target so its listeners' exceptions are reported instead of escaping (Redis message handler). */
-function guarded(inner: MinimalTarget, onError: (err: unknown, topic: string) => void): MinimalTarget {
-  const wrapped = new Map<string, Map<Listener, Listener>>();
+/** Without a logger: warnings and errors (pub/sub down, a failed replay) on the console, the rest nowhere. */
+const consoleLogger: Logger = {
+  debug() {},
+  info() {},
+  warn: (obj, msg) => console.warn(msg, obj),
+  error: (obj, msg) => console.error(msg, obj),
+};
+
+interface LocalTarget {
+  add(topic: string, cb: ListenerLike, options?: { direct?: boolean }): void;
+  remove(topic: string, cb: ListenerLike): void;
+  /** Calls every listener of `topic` (with subscriptionsOnly, not the direct `on` ones). */
+  dispatch(topic: string, detail: unknown, options?: { subscriptionsOnly?: boolean }): void;
+  /** Listeners of `topic` that are subscriptions (not direct `on` listeners). */
+  subscriptions(topic: string): number;
+}
+
+/**
+ * This node's listeners: a map of listener sets. Cheaper than Node's EventTarget, and a listener
+ * that throws (e.g. a slow subscriber's repeater overflowing) is reported, not rethrown into the
+ * publisher or the process. `first` / `last` tell the Redis link when to (un)subscribe a topic.
+ */
+function makeLocalTarget(onError: (err: unknown, topic: string) => void, edges: { first(topic: string): void; last(topic: string): void }): LocalTarget {
+  const listeners = new Map<string, Set<Listener>>();
+  const direct = new WeakSet<Listener>();
+  const handlers = new WeakMap<object, Listener>();
+  const toFn = (cb: ListenerLike): Listener | null => {
+    if (cb === null || typeof cb === 'function') return cb;
+    let fn = handlers.get(cb);
+    if (!fn) handlers.set(cb, (fn = cb.handleEvent.bind(cb)));
+    return fn;
+  };
   return {
-    addEventListener(topic, cb) {
+    add(topic, cb, options) {
       const fn = toFn(cb);
       if (!fn) return;
-      const safe: Listener = (event) => {
+      if (options?.direct) direct.add(fn);
+      let set = listeners.get(topic);
+      if (!set) listeners.set(topic, (set = new Set()));
+      set.add(fn);
+      if (set.size === 1) edges.first(topic);
+    },
+    remove(topic, cb) {
+      const fn = toFn(cb);
+      const set = listeners.get(topic);
+      if (!fn || !set?.delete(fn)) return;
+      if (set.size > 0) return;
+      listeners.delete(topic);
+      edges.last(topic);
+    },
+    dispatch(topic, detail, options) {
+      const set = listeners.get(topic);
+      if (!set) return;
+      const event = { type: topic, detail };
+      for (const fn of set) {
+        if (options?.subscriptionsOnly && direct.has(fn)) continue;
         try {
           fn(event);
         } catch (err) {
           onError(err, topic);
         }
-      };
-      let byTopic = wrapped.get(topic);
-      if (!byTopic) wrapped.set(topic, (byTopic = new Map()));
-      byTopic.set(fn, safe);
-      inner.addEventListener(topic, safe);
+      }
     },
-    removeEventListener(topic, cb) {
-      const fn = toFn(cb);
-      const byTopic = wrapped.get(topic);
-      const safe = fn && byTopic?.get(fn);
-      if (!safe) return;
-      byTopic!.delete(fn!);
-      if (byTopic!.size === 0) wrapped.delete(topic);
-      inner.removeEventListener(topic, safe);
+    subscriptions(topic) {
+      let n = 0;
+      for (const fn of listeners.get(topic) ?? []) if (!direct.has(fn)) n++;
+      return n;
     },
-    dispatchEvent: (event) => inner.dispatchEvent(event),
   };
 }
-
-/** Renames every topic to `prefix + topic` on the way to the inner target. */
-function prefixed(inner: MinimalTarget, prefix: string): MinimalTarget {
-  if (!prefix) return inner;
-  return {
-    addEventListener: (topic, cb) => inner.addEventListener(prefix + topic, cb),
-    removeEventListener: (topic, cb) => inner.removeEventListener(prefix + topic, cb),
-    dispatchEvent: (event) => inner.dispatchEvent({ type: prefix + event.type, detail: event.detail }),
-  };
-}
-
-const toFn = (cb: ListenerLike): Listener | null => (cb === null ? null : typeof cb === 'function' ? cb : cb.handleEvent.bind(cb));
 
 /**
  * JSON that keeps what plain JSON loses on the way through Redis: Date, Uint8Array (output chunks)

@@ -4,7 +4,8 @@
  * the previous one: no added latency when idle, large batches under load. A failed write is
  * retried (the results stay queued and their leases keep being renewed), never dropped.
  */
-import type { AttemptResult, Store, TaskRow } from '../store/types.js';
+import type { AttemptResult, FinishedTask, Store } from '../store/types.js';
+import type { AttemptTraces } from './traces.js';
 import type { Logger } from './types.js';
 
 export interface FinisherOptions {
@@ -15,14 +16,20 @@ export interface FinisherOptions {
   /** Writes in flight at once (1 on PGlite's single connection; 2 pipelines PostgreSQL). */
   parallel: number;
   /** Called after each successful write with the results and the rows as written, by id. */
-  onWritten(results: AttemptResult[], rows: Map<string, TaskRow>): void;
+  onWritten(results: AttemptResult[], rows: Map<string, FinishedTask>): void;
   logger: Logger;
+  /** The attempts' spans (traces on): each write is a span of the attempts it records. */
+  traces?: AttemptTraces | null;
 }
 
 const RETRY_WRITE_MS = 500;
 
-export function makeFinisher({ store, batchMs, batchMax, parallel, onWritten, logger }: FinisherOptions) {
+export type Finisher = ReturnType<typeof makeFinisher>;
+
+export function makeFinisher({ store, batchMs, batchMax, parallel, onWritten, logger, traces }: FinisherOptions) {
   let queue: AttemptResult[] = [];
+  /** Results of a failed write: it may have committed all the same (its answer lost), so they are written as possibly written. */
+  const again = new WeakSet<AttemptResult>();
   const writing = new Set<AttemptResult[]>();
   let scheduled: NodeJS.Timeout | NodeJS.Immediate | null = null;
   let scheduledDelay = 0;
@@ -44,8 +51,10 @@ export function makeFinisher({ store, batchMs, batchMax, parallel, onWritten, lo
     // Another writer may take the rest right away (PostgreSQL: a second connection).
     schedule(0);
     let retryLater = false;
+    traces?.writing(batch);
     try {
-      const rows = await store.tasks.finish(batch);
+      const rows = await store.tasks.finish(batch, batch.some((r) => again.has(r)) ? { mayBeWritten: true } : undefined);
+      traces?.written(batch);
       try {
         onWritten(batch, new Map(rows.map((r) => [r.id, r])));
       } catch (err) {
@@ -53,6 +62,8 @@ export function makeFinisher({ store, batchMs, batchMax, parallel, onWritten, lo
       }
     } catch (err) {
       logger.error({ err, results: batch.length }, 'executor: writing results failed; retrying');
+      traces?.written(batch, err);
+      for (const r of batch) again.add(r);
       queue = batch.concat(queue);
       retryLater = true;
     }

@@ -5,8 +5,7 @@
  */
 import type { FileEntry } from '../domain/index.js';
 import type { ModuleRef, RunRequest } from '../runtime/types.js';
-import type { Store, TaskRow } from '../store/types.js';
-import { decodeFiles } from './files.js';
+import { decodeFiles, type Store, type TaskRow } from '../store/index.js';
 
 export interface InputsOptions {
   store: Store;
@@ -67,9 +66,9 @@ export function makeInputs({ store, moduleBytesBudget = 256 * 1024 * 1024 }: Inp
     const hit = agentNames.get(task.agentId);
     if (hit !== undefined) return hit;
     if (agentNames.size >= MAX_AGENT_NAMES) agentNames.clear();
-    const pending = store.agents.get(task.tenantId, task.agentId).then(
-      (agent) => {
-        const name = agent?.name ?? DEFAULT_ARGV0;
+    const pending = store.agents.name(task.tenantId, task.agentId).then(
+      (found) => {
+        const name = found ?? DEFAULT_ARGV0;
         agentNames.set(task.agentId, name);
         return name;
       },
@@ -101,7 +100,8 @@ export function makeInputs({ store, moduleBytesBudget = 256 * 1024 * 1024 }: Inp
   /** The RunRequest for a task: returned directly when everything is cached, else a promise. */
   function request(task: TaskRow): RunRequest | Promise<RunRequest> {
     const bytes = moduleBytesOf(task.moduleDigest);
-    const argv0 = argv0Of(task);
+    // The agent's name is looked up only for tasks that did not set argv[0].
+    const argv0 = task.wasi?.argv0 ?? argv0Of(task);
     const files = task.filesDigest ? filesOf(task.filesDigest) : undefined;
     if (bytes instanceof Uint8Array && typeof argv0 === 'string' && files === undefined) {
       return build(task, { digest: task.moduleDigest, bytes }, argv0, undefined);
@@ -120,6 +120,7 @@ function build(task: TaskRow, module: ModuleRef, argv0: string, files: FileEntry
     env: task.env,
     stdin: task.stdin,
     ...(files ? { files } : {}),
+    ...(task.wasi?.mounts ? { mounts: task.wasi.mounts } : {}),
     limits: task.limits,
     ...(task.deterministic ? { deterministic: task.deterministic } : {}),
   };

@@ -2,9 +2,10 @@
  * ExecutorOptions → ResolvedExecutorOptions: checked once, every default filled in (STYLE §6).
  * Defaults are documented on ExecutorOptions in ./types.ts.
  */
-import type { ExecutorOptions, Logger } from './types.js';
+import type { Tracer } from '@opentelemetry/api';
+import type { ExecutorObserver, ExecutorOptions, Logger } from './types.js';
 
-export type ResolvedExecutorOptions = Required<Omit<ExecutorOptions, 'logger'>> & { logger: Logger; workers: number };
+export type ResolvedExecutorOptions = Required<Omit<ExecutorOptions, 'logger' | 'tracer'>> & { logger: Logger; workers: number; tracer: Tracer | null };
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -65,5 +66,9 @@ export function resolveOptions(o: ExecutorOptions): ResolvedExecutorOptions {
     writeParallel: o.writeParallel ?? (o.store.kind === 'postgres' ? 2 : 1),
     random: o.random ?? Math.random,
     logger: o.logger ?? silent,
+    observer: o.observer ?? unobserved,
+    tracer: o.tracer ?? null,
   });
 }
+
+const unobserved: ExecutorObserver = { started() {}, recovered() {} };

@@ -2,16 +2,15 @@
  * Pure conversions at the executor's seams: a run's outcome → the attempt row to write, an
  * expired lease → its host_error attempt, a task row → the event that announces its state.
  */
-import type { RunOutcome } from '../runtime/types.js';
+import { SETTLED_STATUSES } from '../domain/index.js';
+import { emptyOutcome, type RunOutcome } from '../runtime/index.js';
 import type { AttemptResult, TaskRow } from '../store/types.js';
 import { nextState } from './retry.js';
 import type { TaskEvent } from './types.js';
 
-const EMPTY = new Uint8Array(0);
-
 /** The event announcing a task's current state (outcome and exit code only once an attempt ended). */
-export function taskEvent(t: TaskRow): TaskEvent {
-  const settled = t.status !== 'RUNNING' && t.status !== 'QUEUED';
+export function taskEvent(t: Pick<TaskRow, 'id' | 'tenantId' | 'agentId' | 'status' | 'attempts' | 'lastOutcome' | 'exitCode' | 'updatedAt'>): TaskEvent {
+  const settled = SETTLED_STATUSES.has(t.status);
   return {
     taskId: t.id,
     tenantId: t.tenantId,
@@ -24,25 +23,10 @@ export function taskEvent(t: TaskRow): TaskEvent {
   };
 }
 
-/** An outcome the executor itself produces (the run never reached the runtime, or failed around it). */
-export function ownOutcome(kind: RunOutcome['kind'], error: string): RunOutcome {
-  return {
-    kind,
-    exitCode: null,
-    stdout: EMPTY,
-    stderr: EMPTY,
-    stdoutTruncated: false,
-    stderrTruncated: false,
-    files: [],
-    error,
-    compileMs: 0,
-    runMs: 0,
-    memoryPeakBytes: 0,
-  };
-}
-
 export interface AttemptContext {
   task: TaskRow;
+  /** The attempt's number (a claimed task's attempts + 1; a recovered RUNNING task's attempts). */
+  n: number;
   node: string;
   startedAt: Date;
   finishedAt: Date;
@@ -56,7 +40,7 @@ export function attemptResult(outcome: RunOutcome, c: AttemptContext): AttemptRe
   const { task } = c;
   return {
     taskId: task.id,
-    n: task.attempts,
+    n: c.n,
     node: c.node,
     outcome: outcome.kind,
     exitCode: outcome.exitCode,
@@ -76,7 +60,7 @@ export function attemptResult(outcome: RunOutcome, c: AttemptContext): AttemptRe
     startedAt: c.startedAt,
     finishedAt: c.finishedAt,
     // Attempts of earlier budgets (before a manual retry) do not count against this one.
-    next: nextState(outcome.kind, outcome.exitCode, task.retry, task.attempts - task.attemptBase, c.finishedAt.getTime(), c.random),
+    next: nextState(outcome.kind, outcome.exitCode, task.retryPolicy, c.n - task.attemptBase, c.finishedAt.getTime(), c.random),
   };
 }
 
@@ -86,8 +70,9 @@ export function attemptResult(outcome: RunOutcome, c: AttemptContext): AttemptRe
  */
 export function expiredLeaseResult(task: TaskRow, lostOwner: string | null, node: string, now: Date, random: () => number): AttemptResult {
   const previous = lostOwner ? `node ${lostOwner}` : 'its node';
-  return attemptResult(ownOutcome('host_error', `lease expired: ${previous} stopped heartbeating`), {
+  return attemptResult(emptyOutcome('host_error', `lease expired: ${previous} stopped heartbeating`), {
     task,
+    n: task.attempts,
     node,
     startedAt: now,
     finishedAt: now,

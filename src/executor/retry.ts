@@ -1,20 +1,11 @@
 /**
  * Retry is a table plus a pure function (STYLE §5): which outcomes retry is data (`retryOn`), the
  * delay before the next attempt is `backoffMs`. Nothing here touches the clock, the store or I/O.
+ * The executor only ever reads the policy stored on the task; its defaults are configuration
+ * (DEFAULT_MAX_ATTEMPTS, BACKOFF_*, DEFAULT_RETRY_ON), filled in at submit (services/limits.ts).
  */
 import type { OutcomeKind, RetryOn, RetryPolicy } from '../domain/index.js';
 import type { AttemptResult } from '../store/types.js';
-
-/**
- * Server defaults (DESIGN §5) for a task that sets no policy. The config layer may override them;
- * the executor only ever reads the policy stored on the task.
- */
-export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
-  maxAttempts: 3,
-  initialBackoffMs: 1_000,
-  maxBackoffMs: 60_000,
-  retryOn: ['timeout', 'host_error'] as RetryOn[],
-});
 
 /** Growth factor of the exponential backoff ceiling (fixed; the policy sets initial and cap). */
 export const BACKOFF_FACTOR = 2;

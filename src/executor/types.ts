@@ -4,6 +4,7 @@
  */
 import type { OutcomeKind, TaskStatus } from '../domain/index.js';
 import type { PubSub } from '@graphql-yoga/subscription';
+import type { Tracer } from '@opentelemetry/api';
 import type { NewTask, Store, TaskRow } from '../store/types.js';
 import type { PoolStats, Runtime } from '../runtime/types.js';
 
@@ -37,6 +38,8 @@ export type Topics = {
   TASK_EVENTS: [events: TaskEvent[]];
   TASK_OUTPUT: [taskId: string, chunk: TaskOutputEvent];
   TASK_CANCEL: [taskIds: string[]];
+  /** Tasks deleted (deleteTasks, the retention sweep): their live subscriptions end, on every node. */
+  TASK_DELETED: [taskIds: string[]];
   NODE_STATS: [summary: NodeSecondSummary];
 };
 
@@ -52,8 +55,27 @@ export interface EventBus {
   on<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void): () => void;
   /** 'memory' or 'redis', for logs and /healthz. */
   kind: 'memory' | 'redis';
+  /** The link to Redis as it is now (in process: always up), for /healthz and /metrics. */
+  health(): PubSubHealth;
+  /** Resolves true once the link to Redis is up (at once in process), false after `timeoutMs`. */
+  whenUp(timeoutMs: number): Promise<boolean>;
   /** Closes the Redis connections (no-op in process). */
   close(): Promise<void>;
+}
+
+/**
+ * The pub/sub link's state. 'connecting' until Redis first answers; 'down' while it cannot be
+ * reached (publishes are dropped, other nodes' messages missed; the node itself works on).
+ */
+export interface PubSubHealth {
+  kind: 'memory' | 'redis';
+  state: 'up' | 'down' | 'connecting';
+  /** When the current state began. */
+  since: Date;
+  /** The last connection error, while not up. */
+  error?: string;
+  /** Publishes dropped since start because Redis was unreachable (counted, logged once per outage). */
+  droppedPublishes: number;
 }
 
 export interface NodeSecondSummary {
@@ -94,6 +116,16 @@ export interface Executor {
   cancel(tenantId: string, id: string): Promise<TaskRow | null>;
   /** Re-queue a FAILED or CANCELLED task. */
   retry(tenantId: string, id: string): Promise<TaskRow | null>;
+  /** `cancel` for a batch of ids in one write, one publish; returns how many it cancelled. */
+  cancelMany(tenantId: string, ids: string[]): Promise<number>;
+  /** `retry` for a batch of ids in one write, one publish; returns how many it queued again. */
+  retryMany(tenantId: string, ids: string[]): Promise<number>;
+  /**
+   * Deletes the ended tasks among a batch of ids with their attempts, ends their live
+   * subscriptions on every node (TASK_DELETED) and deletes the blobs nothing names any more;
+   * returns how many it deleted.
+   */
+  deleteMany(tenantId: string, ids: string[]): Promise<number>;
   /** Stop claiming; wait up to graceMs for in-flight runs, then hand the rest back to the queue. */
   stop(graceMs?: number): Promise<void>;
   pool(): PoolStats;
@@ -108,6 +140,8 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** Whether lines of this level are written (absent: assume they are). */
+  isLevelEnabled?(level: 'debug'): boolean;
 }
 
 export interface ExecutorOptions {
@@ -167,4 +201,19 @@ export interface ExecutorOptions {
   /** Random source for backoff jitter (tests inject a fixed one). Default Math.random. */
   random?: () => number;
   logger?: Logger;
+  /** Told as runs start and dead nodes' tasks are taken over (metrics). Default: nobody. */
+  observer?: ExecutorObserver;
+  /**
+   * Traces on (the server sets up the SDK): spans of every attempt, joining the trace its submit
+   * stored (traces.ts). Default none: the executor does no tracing work at all.
+   */
+  tracer?: Tracer;
+}
+
+/** What the executor reports as it goes, for metrics. Called on the hot path: keep it cheap. */
+export interface ExecutorObserver {
+  /** A worker began a task that had been due for `waitMs` (since its submit, or the end of its backoff or runAt). */
+  started(waitMs: number): void;
+  /** Tasks of nodes whose lease expired, taken over: put back in the queue (only claimed), or recorded as a lost attempt (they were running). */
+  recovered(kind: 'requeued' | 'lost_attempt', tasks: number): void;
 }

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { Field, InputType } from 'type-graphql';
+import type { RegisterAgentParams } from '../services/agent.service.js';
 import { LimitsInput } from './limits.input.js';
 
 @InputType('RegisterAgentInput', { description: 'Exactly one of wasmBase64, wat, moduleDigest (from POST /modules).' })
-export class RegisterAgentInput {
+export class RegisterAgentInput implements RegisterAgentParams {
   @Field(() => String, { description: '1-64 characters: letters, digits, ".", "_", "-"; starts with a letter or digit.' })
   name!: string;
 

@@ -1,12 +1,14 @@
 /**
  * Errors at the edge (STYLE §4): a SpindleError becomes `extensions.code` plus its details,
- * GraphQL's own errors (syntax, validation, variable coercion) pass through, and anything else is
- * logged with its stack and masked as "Internal server error". Used by Apollo (HTTP) and by
- * graphql-ws (subscriptions) alike.
+ * GraphQL's own errors (syntax, validation, variable coercion) pass through, a database that is
+ * unreachable or timed a statement out becomes UNAVAILABLE or STATEMENT_TIMEOUT (the store says
+ * which: services/failures.ts), and anything else is logged with its stack and masked as "Internal
+ * server error". Used by Apollo (HTTP) and by graphql-ws (subscriptions) alike.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { SpindleError } from '../domain/index.js';
+import { storeFailure } from '../services/failures.js';
 
 export const INTERNAL_MESSAGE = 'Internal server error';
 
@@ -18,7 +20,13 @@ function rootCause(error: unknown): unknown {
 
 /** Builds the client-facing form of an error; `formatted` is what graphql/Apollo would have sent. */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
-  const cause = rootCause(error);
+  let cause = rootCause(error);
+  const failure = cause instanceof SpindleError || cause instanceof GraphQLError ? null : storeFailure(cause);
+  if (failure) {
+    // Expected while the database is away: one line, no stack; the client is told to retry.
+    logger.warn({ err: { message: (cause as Error).message }, path: formatted.path, code: failure.code }, 'database failure in a GraphQL operation');
+    cause = failure;
+  }
   if (cause instanceof SpindleError) {
     return {
       message: cause.message,

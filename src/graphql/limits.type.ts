@@ -1,14 +1,14 @@
 /** Limits and retry policy as the API shows them (always resolved: defaults filled in). */
 import 'reflect-metadata';
 import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { RETRYABLE_KINDS, type RetryOn } from '../domain/index.js';
+import { RETRYABLE_KINDS, type Limits, type RetryOn, type RetryPolicy } from '../domain/index.js';
 import { BigIntScalar } from './scalars.js';
 
 export const RetryOnEnum = Object.fromEntries(RETRYABLE_KINDS.map((k) => [k, k])) as { [K in RetryOn]: K };
 registerEnumType(RetryOnEnum, { name: 'RetryOn', description: 'Outcome kinds a retry policy may retry on (nonzero_exit: exited with a code other than 0).' });
 
 @ObjectType('Limits', { description: 'Per-attempt resource limits.' })
-export class LimitsType {
+export class LimitsType implements Limits {
   @Field(() => Int, { description: 'Wall-clock budget per attempt.' })
   timeoutMs!: number;
 
@@ -23,7 +23,7 @@ export class LimitsType {
 }
 
 @ObjectType('RetryPolicy')
-export class RetryPolicyType {
+export class RetryPolicyType implements RetryPolicy {
   @Field(() => Int, { description: 'Attempts in total, the first run included.' })
   maxAttempts!: number;
 

@@ -23,14 +23,33 @@ export function eager<T>(iterable: AsyncIterable<T>): AsyncIterator<T> {
   };
 }
 
-/** One value per item of the batches of `it` that pass `keep`; ends after a value passing `until`. */
-export function flatten<T>(it: AsyncIterator<T[]>, keep: (value: T) => boolean, options: { initial?: T[]; until?: (value: T) => boolean } = {}): Repeater<T> {
+/** Something that ends a live stream: `ended` resolves when it happens; `close` lets go of what it listens to. */
+export interface EndSignal {
+  ended: Promise<void>;
+  close(): Promise<unknown>;
+}
+
+/** Ends when a batch of `it` holds a value passing `match` (e.g. a deleted task's id on TASK_DELETED). */
+export function endsWhen<T>(it: AsyncIterator<T[]>, match: (value: T) => boolean): EndSignal {
+  const ended = (async () => {
+    for (let next = await it.next(); !next.done; next = await it.next()) if (next.value.some(match)) return;
+  })();
+  return { ended, close: async () => it.return?.() };
+}
+
+/**
+ * One value per item of the batches of `it` that pass `keep`; ends after a value passing `until`,
+ * or when `end` happens.
+ */
+export function flatten<T>(it: AsyncIterator<T[]>, keep: (value: T) => boolean, options: { initial?: T[]; until?: (value: T) => boolean; end?: EndSignal } = {}): Repeater<T> {
   return new Repeater<T>(async (push, stop) => {
     let stopped = false;
     void stop.then(() => {
       stopped = true;
       void it.return?.();
+      void options.end?.close();
     });
+    void options.end?.ended.then(() => stop());
     const stopSignal = stop.then(() => ({ done: true as const, value: undefined }));
     try {
       for (const value of options.initial ?? []) {

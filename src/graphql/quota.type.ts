@@ -14,7 +14,7 @@ export class TenantQuotas {
   @Field(() => Int, { description: 'Most unfinished tasks (waiting or RUNNING); a submit past it is refused (QUOTA_ACTIVE_TASKS).' })
   activeTasks!: number;
 
-  @Field(() => Int, { description: 'Most tasks RUNNING at once on the whole cluster, 0 = no cap; the rest wait queued (QUOTA_RUNNING_TASKS).' })
+  @Field(() => Int, { description: 'Most tasks RUNNING at once on the whole cluster, counting those a node has claimed for its workers (0 = no cap); the rest wait queued (QUOTA_RUNNING_TASKS).' })
   runningTasks!: number;
 
   @Field(() => Float, { description: 'Total bytes of the modules the tenant stored (QUOTA_STORED_BYTES).' })
@@ -25,6 +25,9 @@ export class TenantQuotas {
 
   @Field(() => Int, { description: 'Tasks submitted at once per node after a quiet spell (QUOTA_SUBMIT_BURST).' })
   submitBurst!: number;
+
+  @Field(() => Float, { description: "Total bytes the tenant's task attempts store: stdout, stderr, output files; a submit while at it is refused (QUOTA_TASK_BYTES)." })
+  taskBytes!: number;
 
   @Field(() => [TenantQuotaEnum], { description: 'The quotas set for this tenant; the others are the server defaults.' })
   overridden!: TenantQuota[];

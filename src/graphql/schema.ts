@@ -7,11 +7,12 @@ import 'reflect-metadata';
 import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
-import type { Topics } from '../executor/types.js';
+import type { Topics } from '../services/types.js';
 import { AgentResolver, AgentVersionResolver } from './agent.resolver.js';
+import { guardArguments } from './args.guard.js';
 import { StatsResolver } from './stats.resolver.js';
 import { TaskEventResolver } from './task-event.resolver.js';
-import { TaskAttemptResolver, TaskResolver } from './task.resolver.js';
+import { TaskAttemptResolver, TaskConnectionResolver, TaskResolver } from './task.resolver.js';
 import { TenantFieldsResolver, TenantResolver } from './tenant.resolver.js';
 
 /**
@@ -23,13 +24,15 @@ const PASS_THROUGH = ['taskUpdated', 'taskEvents'];
 
 export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver, TenantFieldsResolver],
+    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskConnectionResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver, TenantFieldsResolver],
     pubSub: pubsub as never,
-    // Inputs are validated by hand at the edge (task.validate.ts, limits.input.ts); no class-validator.
+    // Inputs are validated by hand: their text here (args.guard.ts), the rest by the services; no class-validator.
     validate: false,
     emitSchemaFile: false,
   });
   const fields = schema.getSubscriptionType()!.getFields();
   for (const name of PASS_THROUGH) fields[name]!.resolve = (event: unknown) => event;
+  // Every string argument checked once, before any resolver sees it (args.guard.ts).
+  guardArguments(schema);
   return schema;
 }

@@ -10,13 +10,13 @@ export const STATS_INTERVAL_MS = 1000;
 export class StatsResolver {
   @Query(() => Stats, { description: 'Queue depth by status, throughput, latency percentiles, workers.' })
   stats(@Ctx() ctx: Context): Promise<Stats> {
-    return ctx.deps.stats.snapshot(ctx.tenantId);
+    return ctx.services.stats.snapshot(ctx.caller);
   }
 
   @Subscription(() => Stats, {
     name: 'stats',
     description: 'Stats now, then every second.',
-    subscribe: ({ context }: SubscribeResolverData<unknown, object, Context>) => every(STATS_INTERVAL_MS, () => context.deps.stats.snapshot(context.tenantId)),
+    subscribe: ({ context }: SubscribeResolverData<unknown, object, Context>) => every(STATS_INTERVAL_MS, () => context.services.stats.snapshot(context.caller)),
   })
   statsLive(@Root() stats: Stats): Stats {
     return stats;

@@ -1,83 +1,87 @@
 /**
  * Live subscriptions: taskUpdated(id), taskEvents(filter), taskOutput(id). Each subscribes to the
  * bus (TASK_EVENTS batches, TASK_OUTPUT per task id) in a custom `subscribe`, so the schema needs
- * no topic wiring and every filter runs on the server.
+ * no topic wiring and every filter runs on the server. taskUpdated and taskOutput complete when
+ * their task ends (taskUpdated right after the terminal event) or is deleted (TASK_DELETED:
+ * deleteTasks or the retention sweep, on any node).
  */
 import 'reflect-metadata';
-import { Repeater, type PubSub } from '@graphql-yoga/subscription';
+import { Repeater } from '@graphql-yoga/subscription';
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { badInput, TERMINAL_STATUSES } from '../domain/index.js';
-import { taskEvent } from '../executor/executor.js';
-import type { TaskEvent, TaskOutputEvent, Topics } from '../executor/types.js';
-import type { TaskRow } from '../store/types.js';
+import { TERMINAL_STATUSES } from '../domain/index.js';
+import { taskEvent, type TaskEvent, type TaskOutputEvent, type TaskRow } from '../services/types.js';
+import { checkId, notFoundAt } from '../services/ids.js';
 import { toBase64, utf8Lossy } from './codec.js';
 import type { Context } from './context.js';
-import { checkId, findAgent, notFoundAt } from './ids.js';
-import { eager, flatten } from './live.js';
+import { eager, endsWhen, flatten, type EndSignal } from './live.js';
 import { TaskEventFilterInput } from './task.input.js';
+import { lastAttempt } from './task.resolver.js';
 import { OutputChunkType, TaskEventType } from './task-event.type.js';
 import { Task } from './task.type.js';
 
-const MAX_FILTER_IDS = 1000;
 /** How long taskOutput stays open after the task ended, for chunks still in flight. */
 const OUTPUT_TAIL_MS = 100;
 type Data<A> = SubscribeResolverData<unknown, A, Context>;
 
-const pubsubOf = (ctx: Context): PubSub<Topics> => ctx.deps.pubsub;
+/**
+ * The task as it is now. Read after the bus subscriptions attached (the id was checked before
+ * them), so no event falls between the two; `unsubscribe` lets them go when the read fails.
+ */
+async function current(context: Context, id: string, unsubscribe: () => Promise<unknown>): Promise<TaskRow> {
+  try {
+    return await context.services.tasks.get(context.caller, id);
+  } catch (err) {
+    await unsubscribe();
+    throw err;
+  }
+}
+
+/** Ends when task `id` is deleted. */
+const deletion = (context: Context, id: string): EndSignal => endsWhen(eager(context.pubsub.subscribe('TASK_DELETED')), (deleted) => deleted === id);
 
 async function subscribeTaskUpdated({ args, context }: Data<{ id: string }>) {
+  const { caller } = context;
   const id = checkId('id', args.id);
-  const events = eager(pubsubOf(context).subscribe('TASK_EVENTS'));
-  const row = await context.deps.store.tasks.get(context.tenantId, id);
-  if (!row) {
-    await events.return?.();
-    throw notFoundAt('id', 'task', id);
-  }
+  const events = eager(context.pubsub.subscribe('TASK_EVENTS'));
+  const deleted = deletion(context, id);
+  const row = await current(context, id, () => Promise.all([events.return?.(), deleted.close()]));
   // The current state first: a client that subscribes after submitting never misses the end.
-  return flatten(events, (e) => e.taskId === id && e.tenantId === context.tenantId, { initial: [taskEvent(row)] });
+  // The terminal event is the last: a retry (retryTask) is followed by subscribing again.
+  return flatten(events, (e) => e.taskId === id && e.tenantId === caller.tenantId, {
+    initial: [taskEvent(row)],
+    until: (e) => TERMINAL_STATUSES.has(e.status),
+    end: deleted,
+  });
 }
 
 async function subscribeTaskEvents({ args, context }: Data<{ filter?: TaskEventFilterInput | null }>) {
-  const filter = args.filter ?? {};
-  const statuses = filter.status?.length ? new Set(filter.status) : null;
-  let ids: Set<string> | null = null;
-  if (filter.taskIds) {
-    if (filter.taskIds.length > MAX_FILTER_IDS) throw badInput('filter.taskIds', `must have at most ${MAX_FILTER_IDS} ids`);
-    ids = new Set(filter.taskIds.map((id, i) => checkId(`filter.taskIds[${i}]`, id)));
-  }
-  let agentId: string | null = null;
-  if (filter.agent != null) {
-    const agent = await findAgent(context, filter.agent);
-    if (!agent) throw notFoundAt('filter.agent', 'agent', filter.agent);
-    agentId = agent.id;
-  }
-  const events = eager(pubsubOf(context).subscribe('TASK_EVENTS'));
+  const { caller } = context;
+  const { statuses, agentId, taskIds } = await context.services.tasks.eventFilter(caller, args.filter);
+  const events = eager(context.pubsub.subscribe('TASK_EVENTS'));
   return flatten(
     events,
-    (e) => e.tenantId === context.tenantId && (!statuses || statuses.has(e.status)) && (!agentId || e.agentId === agentId) && (!ids || ids.has(e.taskId)),
+    (e) => e.tenantId === caller.tenantId && (!statuses || statuses.has(e.status)) && (!agentId || e.agentId === agentId) && (!taskIds || taskIds.has(e.taskId)),
   );
 }
 
 /**
- * Live chunks of a task until it reaches a terminal state. For a task that has already ended, the
- * last attempt's stdout and stderr are replayed as (at most) two chunks, then the stream completes.
+ * Live chunks of a task until it reaches a terminal state. For a task that has already ended, its
+ * result's stdout and stderr (lastAttempt: never a stale attempt) are replayed as (at most) two
+ * chunks, then the stream completes.
  */
 async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   const id = checkId('id', args.id);
-  const pubsub = pubsubOf(context);
+  const { pubsub } = context;
   const chunks = eager(pubsub.subscribe('TASK_OUTPUT', id));
   const events = eager(pubsub.subscribe('TASK_EVENTS'));
-  const close = () => Promise.all([chunks.return?.(), events.return?.()]);
-  const row = await context.deps.store.tasks.get(context.tenantId, id);
-  if (!row) {
-    await close();
-    throw notFoundAt('id', 'task', id);
-  }
+  const deleted = deletion(context, id);
+  const close = () => Promise.all([chunks.return?.(), events.return?.(), deleted.close()]);
+  const row = await current(context, id, close);
   if (TERMINAL_STATUSES.has(row.status)) {
     await close();
     return replay(context, row);
   }
-  const ended = flatten(events, (e) => e.taskId === id && TERMINAL_STATUSES.has(e.status), { until: () => true });
+  const ended = flatten(events, (e) => e.taskId === id && TERMINAL_STATUSES.has(e.status), { until: () => true, end: deleted });
   return new Repeater<TaskOutputEvent>(async (push, stop) => {
     // Chunks already on their way when the end is announced still get through.
     void ended.next().then(() => setTimeout(() => stop(), OUTPUT_TAIL_MS).unref());
@@ -86,7 +90,7 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
       for (;;) {
         const next = await Promise.race([chunks.next(), stopped]);
         if (next.done) break;
-        if (next.value.tenantId === context.tenantId) await push(next.value);
+        if (next.value.tenantId === context.caller.tenantId) await push(next.value);
       }
     } finally {
       stop();
@@ -96,7 +100,7 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
 }
 
 async function replay(context: Context, row: TaskRow): Promise<AsyncIterable<TaskOutputEvent>> {
-  const last = row.attempts > 0 ? (await context.deps.store.tasks.attempts(row.id)).at(-1) : undefined;
+  const last = await lastAttempt(row, context);
   const out: TaskOutputEvent[] = [];
   if (last?.stdout.length) out.push({ taskId: row.id, tenantId: row.tenantId, attempt: last.n, stream: 'stdout', data: last.stdout });
   if (last?.stderr.length) out.push({ taskId: row.id, tenantId: row.tenantId, attempt: last.n, stream: 'stderr', data: last.stderr });
@@ -110,7 +114,9 @@ async function replay(context: Context, row: TaskRow): Promise<AsyncIterable<Tas
 export class TaskEventResolver {
   @Subscription(() => TaskEventType, {
     subscribe: subscribeTaskUpdated,
-    description: "The task's current state at once, then every change of it.",
+    description:
+      "The task's current state at once, then every change of it; completes right after the event of a terminal status (SUCCEEDED, FAILED, CANCELLED), " +
+      'at once for a task that has ended, and when the task is deleted. A task queued again by retryTask is followed by subscribing again.',
   })
   taskUpdated(@Root() event: TaskEvent, @Arg('id', () => ID) _id: string): TaskEvent {
     return event;

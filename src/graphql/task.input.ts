@@ -1,16 +1,31 @@
 import 'reflect-metadata';
-import { Field, Float, ID, InputType, Int } from 'type-graphql';
+import { Extensions, Field, Float, ID, InputType, Int } from 'type-graphql';
 import type { TaskStatus } from '../domain/index.js';
+import type { FileParams, MountParams, SubmitTaskParams, TaskEventFilterParams, TaskFilterParams } from '../services/index.js';
+import { BECOMES_BYTES } from './args.guard.js';
 import { LimitsInput, RetryPolicyInput } from './limits.input.js';
 import { DateTimeScalar, JSONScalar } from './scalars.js';
 import { TaskStatusEnum } from './task.type.js';
 
-@InputType('FileInput', { description: 'An input file, preopened under "/"; exactly one of base64 and text.' })
-export class FileInput {
-  @Field(() => String, { description: 'Relative or absolute ("/" is the root); no "..", no empty segments.' })
+@InputType('FileInput', {
+  description: 'An input entry inside one of the task\'s mounts: a file (exactly one of base64 and text), an empty directory (a path ending in "/", no content) or a symlink (symlinkTarget, no content).',
+})
+export class FileInput implements FileParams {
+  @Field(() => String, { description: 'Absolute ("/in/a.txt"; a relative path is taken from "/"), strictly inside a mount; no "..", no empty segments. Returned absolute.' })
   path!: string;
   @Field(() => String, { nullable: true }) base64?: string | null;
-  @Field(() => String, { nullable: true }) text?: string | null;
+  @Field(() => String, { nullable: true, description: 'The file as UTF-8 text (NUL allowed: it is a byte of the file).' })
+  @Extensions(BECOMES_BYTES)
+  text?: string | null;
+  @Field(() => String, { nullable: true, description: 'Makes the entry a symlink to this relative path (it cannot lead out of its mount).' })
+  symlinkTarget?: string | null;
+}
+
+@InputType('MountInput', { description: 'A preopened directory of the task\'s filesystem (fd 3, 4, … in the order given).' })
+export class MountInput implements MountParams {
+  @Field(() => String, { description: 'Absolute, at most 255 characters; mounts may not nest.' }) path!: string;
+  @Field(() => Boolean, { nullable: true, description: 'The guest may read but not create, change, move or remove anything in it; its files are not returned (default false).' })
+  readOnly?: boolean | null;
 }
 
 @InputType('DeterministicInput', { description: 'Seeded random_get and a fixed clock start, for reproducible runs.' })
@@ -21,24 +36,34 @@ export class DeterministicInput {
 }
 
 @InputType('SubmitTaskInput')
-export class SubmitTaskInput {
+export class SubmitTaskInput implements SubmitTaskParams {
   @Field(() => String, { description: 'Agent id or name.' }) agent!: string;
   @Field(() => Int, { nullable: true, description: 'Agent version; latest when omitted.' }) version?: number | null;
   @Field(() => [String], { nullable: true }) args?: string[] | null;
   @Field(() => JSONScalar, { nullable: true, description: 'An object of string values.' }) env?: unknown;
-  @Field(() => String, { nullable: true, description: 'stdin as UTF-8 text; or use stdinBase64.' }) stdin?: string | null;
+  @Field(() => String, { nullable: true, description: 'stdin as UTF-8 text (NUL allowed: it is a byte of the input); or use stdinBase64.' })
+  @Extensions(BECOMES_BYTES)
+  stdin?: string | null;
   @Field(() => String, { nullable: true }) stdinBase64?: string | null;
   @Field(() => [FileInput], { nullable: true }) files?: FileInput[] | null;
   @Field(() => LimitsInput, { nullable: true }) limits?: LimitsInput | null;
   @Field(() => RetryPolicyInput, { nullable: true }) retryPolicy?: RetryPolicyInput | null;
   @Field(() => Int, { nullable: true, description: 'Higher runs first (default 0).' }) priority?: number | null;
-  @Field(() => DateTimeScalar, { nullable: true, description: 'Run not before this time.' }) runAt?: Date | null;
-  @Field(() => String, { nullable: true, description: 'Resubmitting with the same key returns the existing task.' }) idempotencyKey?: string | null;
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Run not before this time (at most 365 days ahead; a past time means now).' }) runAt?: Date | null;
+  @Field(() => String, { nullable: true, description: 'Resubmitting with the same key returns the existing task. 1-255 characters, compared exactly (no normalisation).' })
+  idempotencyKey?: string | null;
   @Field(() => DeterministicInput, { nullable: true }) deterministic?: DeterministicInput | null;
+  @Field(() => String, { nullable: true, description: 'argv[0] as the guest sees it, 1-1024 bytes (default: the agent\'s name).' })
+  argv0?: string | null;
+  @Field(() => [MountInput], {
+    nullable: true,
+    description: 'Preopened directories, at most 16 (default: "/" alone, writable; [] for none). Output files come from the writable mounts.',
+  })
+  mounts?: MountInput[] | null;
 }
 
 @InputType('TaskFilter')
-export class TaskFilterInput {
+export class TaskFilterInput implements TaskFilterParams {
   @Field(() => [TaskStatusEnum], { nullable: true }) status?: TaskStatus[] | null;
   @Field(() => String, { nullable: true, description: 'Agent id or name.' }) agent?: string | null;
   @Field(() => DateTimeScalar, { nullable: true }) createdAfter?: Date | null;
@@ -46,7 +71,7 @@ export class TaskFilterInput {
 }
 
 @InputType('TaskEventFilter')
-export class TaskEventFilterInput {
+export class TaskEventFilterInput implements TaskEventFilterParams {
   @Field(() => [TaskStatusEnum], { nullable: true }) status?: TaskStatus[] | null;
   @Field(() => String, { nullable: true, description: 'Agent id or name.' }) agent?: string | null;
   @Field(() => [ID], { nullable: true }) taskIds?: string[] | null;

@@ -1,23 +1,23 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { badInput, SpindleError, type OutcomeKind } from '../domain/index.js';
-import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskFilter, TaskRow } from '../store/types.js';
+import { DEFAULT_MOUNTS, SETTLED_STATUSES, type BulkAction, type Mount, type OutcomeKind } from '../domain/index.js';
+import { MAX_BULK_IDS, type BulkResult } from '../services/index.js';
+import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskRow } from '../services/types.js';
 import { Agent, AgentVersion } from './agent.type.js';
 import { toBase64, utf8Lossy, utf8OrNull } from './codec.js';
-import { requireRole } from './auth.js';
+import { checkId } from '../services/ids.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import type { Context } from './context.js';
-import { checkId, findAgent, notFoundAt } from './ids.js';
-import { RetryPolicyType } from './limits.type.js';
 import { SubmitTaskInput, TaskFilterInput } from './task.input.js';
-import { File, FileInfo, OutcomeKindEnum, Task, TaskAttempt, TaskConnection, Trap } from './task.type.js';
-import { prepareTasks } from './task.validate.js';
+import { BulkResultType, File, FileInfo, MountType, OutcomeKindEnum, Task, TaskAttempt, TaskConnection, Trap } from './task.type.js';
 
-export const MAX_PAGE = 500;
+const BULK_SELECTION = `Exactly one of ids (at most ${MAX_BULK_IDS}) and filter (as \`tasks\` takes it; at most BULK_MAX tasks per call, read when the call starts).`;
 
 @Resolver(() => Task)
 export class TaskResolver {
   @Query(() => Task, { nullable: true })
   async task(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow | null> {
+    // Through the loader: a request's task lookups go in one statement (TaskService.getMany).
     return ctx.loaders.task.load(checkId('id', id));
   }
 
@@ -28,58 +28,54 @@ export class TaskResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number | null = 50,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<TaskConnection> {
-    first ??= 50;
-    if (first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}`);
-    const storeFilter: TaskFilter = {};
-    if (filter?.status?.length) storeFilter.status = filter.status;
-    if (filter?.createdAfter) storeFilter.createdAfter = filter.createdAfter;
-    if (filter?.createdBefore) storeFilter.createdBefore = filter.createdBefore;
-    if (filter?.agent != null) {
-      const agent = await findAgent(ctx, filter.agent);
-      if (!agent) throw notFoundAt('filter.agent', 'agent', filter.agent);
-      storeFilter.agentId = agent.id;
-    }
-    const page = await ctx.deps.store.tasks.list(ctx.tenantId, storeFilter, first, after ?? undefined);
+    const cursor = after != null ? decodeCursor('after', after) : undefined;
+    const page = await ctx.services.tasks.list(ctx.caller, filter, first ?? 50, cursor);
+    const last = page.rows.at(-1);
     return {
-      // Cursors are the store's (createdAt, id), opaque here; each edge's is the end cursor of a page ending at it.
-      edges: page.rows.map((row) => ({ cursor: cursorOf(row), node: row })),
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-      totalCount: page.totalCount,
+      // Each edge's cursor is the end cursor of a page ending at it.
+      edges: page.rows.map((row) => ({ cursor: encodeCursor(row), node: row })),
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null },
+      count: page.count,
     };
   }
 
   @Mutation(() => Task, { description: 'Submits one task. With an idempotencyKey that exists already, returns that task.' })
-  async submitTask(@Ctx() ctx: Context, @Arg('input', () => SubmitTaskInput) input: SubmitTaskInput): Promise<TaskRow> {
-    requireRole(ctx.principal, 'submitter', 'submitTask');
-    const [task] = await submit(ctx, [input], () => 'input');
-    return task!;
+  submitTask(@Ctx() ctx: Context, @Arg('input', () => SubmitTaskInput) input: SubmitTaskInput): Promise<TaskRow> {
+    return ctx.services.tasks.submit(ctx.caller, input);
   }
 
   @Mutation(() => [Task], { description: 'Submits a batch of tasks in one write, in order; all or none are accepted.' })
-  async submitTasks(@Ctx() ctx: Context, @Arg('inputs', () => [SubmitTaskInput]) inputs: SubmitTaskInput[]): Promise<TaskRow[]> {
-    requireRole(ctx.principal, 'submitter', 'submitTasks');
-    const max = ctx.deps.config.maxBatch;
-    if (inputs.length === 0) throw badInput('inputs', 'must contain at least one task');
-    if (inputs.length > max) throw badInput('inputs', `must contain at most ${max} tasks (MAX_BATCH); got ${inputs.length}`, { max });
-    return submit(ctx, inputs, (i) => `inputs[${i}]`);
+  submitTasks(@Ctx() ctx: Context, @Arg('inputs', () => [SubmitTaskInput]) inputs: SubmitTaskInput[]): Promise<TaskRow[]> {
+    return ctx.services.tasks.submitBatch(ctx.caller, inputs);
   }
 
   @Mutation(() => Task, { description: 'Cancels a queued, retrying or running task (a running one is pre-empted).' })
-  async cancelTask(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow> {
-    requireRole(ctx.principal, 'submitter', 'cancelTask');
-    const row = await ctx.deps.executor.cancel(ctx.tenantId, checkId('id', id));
-    if (!row) throw notFoundAt('id', 'task', id);
-    if (row.status !== 'CANCELLED') throw new SpindleError('CONFLICT', `task ${id} is ${row.status} and can no longer be cancelled`, { field: 'id', status: row.status });
-    return row;
+  cancelTask(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow> {
+    return ctx.services.tasks.cancel(ctx.caller, id);
   }
 
-  @Mutation(() => Task, { description: 'Queues a FAILED or CANCELLED task again with a fresh attempt budget.' })
-  async retryTask(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow> {
-    requireRole(ctx.principal, 'submitter', 'retryTask');
-    const row = await ctx.deps.executor.retry(ctx.tenantId, checkId('id', id));
-    if (!row) throw notFoundAt('id', 'task', id);
-    if (row.status !== 'QUEUED') throw new SpindleError('CONFLICT', `task ${id} is ${row.status}; only FAILED or CANCELLED tasks can be retried`, { field: 'id', status: row.status });
-    return row;
+  @Mutation(() => Task, {
+    description: 'Queues a FAILED or CANCELLED task again with a fresh attempt budget. Its taskUpdated subscriptions completed at its end: subscribe again to follow the new run.',
+  })
+  retryTask(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<TaskRow> {
+    return ctx.services.tasks.retry(ctx.caller, id);
+  }
+
+  @Mutation(() => BulkResultType, { description: `Cancels the queued, retrying and running tasks among the selection (running ones are pre-empted). ${BULK_SELECTION}` })
+  cancelTasks(@Ctx() ctx: Context, @Arg('ids', () => [ID], { nullable: true }) ids?: string[] | null, @Arg('filter', () => TaskFilterInput, { nullable: true }) filter?: TaskFilterInput | null): Promise<BulkResult> {
+    return bulk(ctx, 'cancel', ids, filter);
+  }
+
+  @Mutation(() => BulkResultType, { description: `Queues the FAILED and CANCELLED tasks among the selection again, each with a fresh attempt budget (subscribe to taskUpdated again to follow one). ${BULK_SELECTION}` })
+  retryTasks(@Ctx() ctx: Context, @Arg('ids', () => [ID], { nullable: true }) ids?: string[] | null, @Arg('filter', () => TaskFilterInput, { nullable: true }) filter?: TaskFilterInput | null): Promise<BulkResult> {
+    return bulk(ctx, 'retry', ids, filter);
+  }
+
+  @Mutation(() => BulkResultType, {
+    description: `Deletes the ended tasks (SUCCEEDED, FAILED, CANCELLED) among the selection with their attempts; a taskUpdated or taskOutput subscription still open on one of them completes. ${BULK_SELECTION}`,
+  })
+  deleteTasks(@Ctx() ctx: Context, @Arg('ids', () => [ID], { nullable: true }) ids?: string[] | null, @Arg('filter', () => TaskFilterInput, { nullable: true }) filter?: TaskFilterInput | null): Promise<BulkResult> {
+    return bulk(ctx, 'delete', ids, filter);
   }
 
   // ---------- fields ----------
@@ -107,32 +103,72 @@ export class TaskResolver {
   @FieldResolver(() => [FileInfo])
   async inputFiles(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<FileInfo[]> {
     if (!t.filesDigest) return [];
-    return (await ctx.loaders.files.load(t.filesDigest)).map((f) => ({ path: f.path, size: f.bytes.length }));
+    return (await ctx.loaders.files.load(t.filesDigest)).map((f) => ({
+      path: f.path,
+      size: f.bytes.length,
+      kind: f.kind ?? 'file',
+      symlinkTarget: f.kind === 'symlink' ? utf8Lossy(f.bytes) : null,
+    }));
   }
 
-  @FieldResolver(() => RetryPolicyType)
-  retryPolicy(@Root() t: TaskRow): RetryPolicyType {
-    return t.retry;
+  @FieldResolver(() => String, { nullable: true, description: "argv[0] as given at submit; null: the agent's name." })
+  argv0(@Root() t: TaskRow): string | null {
+    return t.wasi?.argv0 ?? null;
   }
 
-  @FieldResolver(() => OutcomeKindEnum, { nullable: true, description: 'Outcome of the last finished attempt.' })
+  @FieldResolver(() => [MountType], { description: 'The preopened directories the task runs with (as given, or "/" alone, writable).' })
+  mounts(@Root() t: TaskRow): readonly Mount[] {
+    return t.wasi?.mounts ?? DEFAULT_MOUNTS;
+  }
+
+  @FieldResolver(() => OutcomeKindEnum, {
+    nullable: true,
+    description:
+      'How the task ended: for SUCCEEDED and FAILED its final attempt\'s outcome, for CANCELLED always `cancelled` (also with no attempt); ' +
+      'for RETRYING the failed attempt\'s. Null while QUEUED or RUNNING, even after a retry of an ended task.',
+  })
   outcome(@Root() t: TaskRow): OutcomeKind | null {
-    return t.lastOutcome;
+    return SETTLED_STATUSES.has(t.status) ? t.lastOutcome : null;
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'stdout of the last attempt (UTF-8, lossy).' })
+  // The result fields below are the final attempt's (lastAttempt), as attemptList shows it; null before one ended.
+
+  @FieldResolver(() => String, { nullable: true, description: 'stdout of the final attempt (UTF-8, lossy).' })
   async stdout(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<string | null> {
     const last = await lastAttempt(t, ctx);
     return last ? utf8Lossy(last.stdout) : null;
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'stderr of the last attempt (UTF-8, lossy).' })
+  @FieldResolver(() => String, { nullable: true, description: 'stderr of the final attempt (UTF-8, lossy).' })
   async stderr(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<string | null> {
     const last = await lastAttempt(t, ctx);
     return last ? utf8Lossy(last.stderr) : null;
   }
 
-  @FieldResolver(() => [File], { description: 'Files written by the last attempt.' })
+  @FieldResolver(() => String, { nullable: true, description: 'The exact bytes of the final attempt\'s stdout, as standard base64.' })
+  async stdoutBase64(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<string | null> {
+    const last = await lastAttempt(t, ctx);
+    return last ? toBase64(last.stdout) : null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The exact bytes of the final attempt\'s stderr, as standard base64.' })
+  async stderrBase64(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<string | null> {
+    const last = await lastAttempt(t, ctx);
+    return last ? toBase64(last.stderr) : null;
+  }
+
+  @FieldResolver(() => Trap, { nullable: true, description: 'The trap that ended the final attempt, if one did.' })
+  async trap(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<Trap | null> {
+    const last = await lastAttempt(t, ctx);
+    return last ? trapOf(last) : null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "The final attempt's error message (a limit hit, an invalid module, a host error), if it has one." })
+  async error(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<string | null> {
+    return (await lastAttempt(t, ctx))?.error ?? null;
+  }
+
+  @FieldResolver(() => [File], { description: 'Files written by the final attempt.' })
   async outputFiles(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<File[]> {
     const last = await lastAttempt(t, ctx);
     if (!last?.filesDigest) return [];
@@ -144,7 +180,7 @@ export class TaskResolver {
     }));
   }
 
-  @FieldResolver(() => [TaskAttempt], { description: 'Every attempt, first first.' })
+  @FieldResolver(() => [TaskAttempt], { description: 'Every attempt, first first; a stale one just before the attempt of the same number.' })
   async attemptList(@Root() t: TaskRow, @Ctx() ctx: Context): Promise<TaskAttemptRow[]> {
     return t.attempts === 0 ? [] : ctx.loaders.attempts.load(t.id);
   }
@@ -157,6 +193,14 @@ export class TaskResolver {
   @FieldResolver(() => Float, { nullable: true, description: 'Finish − creation, in ms.' })
   durationMs(@Root() t: TaskRow): number | null {
     return t.finishedAt ? t.finishedAt.getTime() - t.createdAt.getTime() : null;
+  }
+}
+
+@Resolver(() => TaskConnection)
+export class TaskConnectionResolver {
+  @FieldResolver(() => Int, { description: 'Tasks matching the filter (all pages).' })
+  async totalCount(@Root() connection: TaskConnection, @Ctx() ctx: Context): Promise<number> {
+    return connection.count();
   }
 }
 
@@ -184,26 +228,25 @@ export class TaskAttemptResolver {
 
   @FieldResolver(() => Trap, { nullable: true })
   trap(@Root() a: TaskAttemptRow): Trap | null {
-    return a.trapCode ? { code: a.trapCode, message: a.trapMessage ?? '' } : null;
+    return trapOf(a);
   }
 }
 
-async function submit(ctx: Context, inputs: SubmitTaskInput[], fieldOf: (i: number) => string): Promise<TaskRow[]> {
-  // Before validation writes input-file blobs: a refused batch leaves nothing behind.
-  await ctx.deps.quotas?.checkSubmit(ctx.tenantId, inputs.length);
-  const tasks = await prepareTasks(ctx, inputs, fieldOf);
-  const results = await ctx.deps.executor.submit(tasks);
-  ctx.deps.onSubmitted?.(results.filter((r) => r.created).length);
-  return results.map((r) => r.task);
-}
-
-async function lastAttempt(t: TaskRow, ctx: Context): Promise<TaskAttemptRow | null> {
+/**
+ * The attempt that is the task's result: its last one that is not stale (a stale attempt is a late
+ * result of a node that had lost the task; it may come last, e.g. numbered past the task's attempts).
+ */
+export async function lastAttempt(t: TaskRow, ctx: Context): Promise<TaskAttemptRow | null> {
+  // Nothing recorded of its own yet: a finish that is not stale sets attempts to at least its number.
   if (t.attempts === 0) return null;
-  return (await ctx.loaders.attempts.load(t.id)).at(-1) ?? null;
+  return (await ctx.loaders.attempts.load(t.id)).findLast((a) => !a.stale) ?? null;
 }
 
-/** Same encoding as the store's page cursor: opaque to clients, (createdAt ms, id) inside. */
-const cursorOf = (t: TaskRow) => Buffer.from(`${t.createdAt.getTime()}:${t.id}`).toString('base64url');
+const trapOf = (a: TaskAttemptRow): Trap | null => (a.trapCode ? { code: a.trapCode, message: a.trapMessage ?? '' } : null);
+
+function bulk(ctx: Context, action: BulkAction, ids: string[] | null | undefined, filter: TaskFilterInput | null | undefined): Promise<BulkResult> {
+  return ctx.services.tasks.act(ctx.caller, action, { ids, filter });
+}
 
 function must<T>(value: T | null, what: string, id: string): T {
   // A task's agent and version are kept on delete (soft delete); missing means corrupt data.

@@ -13,11 +13,21 @@ export const OutcomeKindEnum = enumOf(OUTCOME_KINDS);
 registerEnumType(OutcomeKindEnum, { name: 'OutcomeKind', description: 'How one attempt ended.' });
 export const OutputStreamEnum = enumOf(['stdout', 'stderr'] as const);
 registerEnumType(OutputStreamEnum, { name: 'OutputStream' });
+export const FileKindEnum = enumOf(['file', 'dir', 'symlink'] as const);
+registerEnumType(FileKindEnum, { name: 'FileKind', description: 'A regular file, a directory (given empty) or a symlink.' });
 
 @ObjectType('FileInfo')
 export class FileInfo {
+  @Field(() => String, { description: 'Absolute.' }) path!: string;
+  @Field(() => Int, { description: 'Bytes of a file; 0 for a directory; the length of a symlink\'s target.' }) size!: number;
+  @Field(() => FileKindEnum) kind!: 'file' | 'dir' | 'symlink';
+  @Field(() => String, { nullable: true, description: 'Where a symlink points (relative); null for the others.' }) symlinkTarget!: string | null;
+}
+
+@ObjectType('Mount', { description: 'A preopened directory of the task (fd 3, 4, … in order).' })
+export class MountType {
   @Field(() => String) path!: string;
-  @Field(() => Int) size!: number;
+  @Field(() => Boolean) readOnly!: boolean;
 }
 
 @ObjectType('File')
@@ -55,6 +65,12 @@ export class TaskAttempt {
   @Field(() => [FileInfo], { description: 'Files the guest wrote.' }) files!: FileInfo[];
   @Field(() => DateTimeScalar) startedAt!: Date;
   @Field(() => DateTimeScalar) finishedAt!: Date;
+  @Field(() => Boolean, {
+    description:
+      'A late result: the node that ran this attempt had lost the task (its lease was taken over) when it reported. ' +
+      'Kept for the record beside the attempt of the same number that replaced it; it changed nothing.',
+  })
+  stale!: boolean;
 }
 
 @ObjectType('Task')
@@ -71,7 +87,8 @@ export class Task {
   @Field(() => String, { nullable: true }) idempotencyKey?: string | null;
   @Field(() => Int, { description: 'Attempts started so far.' }) attempts!: number;
   @Field(() => DateTimeScalar, { description: 'Not before this time (delay, or the next retry).' }) runAt!: Date;
-  // outcome, stdout, stderr, outputFiles, attemptList, queueMs, durationMs: field resolvers.
+  // argv0, mounts: field resolvers (the `wasi` column, defaults filled in).
+  // outcome, stdout, stderr, stdoutBase64, stderrBase64, trap, error, outputFiles, attemptList, queueMs, durationMs: field resolvers.
   @Field(() => Int, { nullable: true, description: 'Exit code of the last attempt.' }) exitCode?: number | null;
   @Field(() => DateTimeScalar) createdAt!: Date;
   @Field(() => DateTimeScalar) updatedAt!: Date;
@@ -95,5 +112,19 @@ export class TaskEdge {
 export class TaskConnection {
   @Field(() => [TaskEdge]) edges!: TaskEdge[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
-  @Field(() => Int, { description: 'Tasks matching the filter (all pages).' }) totalCount!: number;
+  // totalCount: a field resolver, so the count (a read of every matching row) runs only when asked for.
+  /** Counts the tasks matching this connection's filter, for totalCount; not a GraphQL field. */
+  count!: () => Promise<number>;
+}
+
+@ObjectType('BulkResult', { description: 'What cancelTasks, retryTasks or deleteTasks did.' })
+export class BulkResultType {
+  @Field(() => Int, { description: 'Tasks selected: the distinct ids given, or the tasks matching the filter that the action applies to, up to BULK_MAX.' })
+  matched!: number;
+  @Field(() => Int, { description: 'Tasks the action changed.' })
+  done!: number;
+  @Field(() => Int, { description: 'Tasks selected but not changed: in a state the action does not apply to, gone meanwhile, or no task of the tenant.' })
+  skipped!: number;
+  @Field(() => Int, { description: 'Tasks matching the filter beyond BULK_MAX, left for the next call (0 for ids).' })
+  remaining!: number;
 }

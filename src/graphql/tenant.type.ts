@@ -1,7 +1,8 @@
 /** Tenants, API keys and the caller as the API shows them (resolvers return store rows). */
 import 'reflect-metadata';
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
-import { API_KEY_ROLES, type ApiKeyRole } from '../store/types.js';
+import { API_KEY_ROLES, type ApiKeyRole } from '../domain/index.js';
+import type { CreateApiKeyParams } from '../services/index.js';
 import { DateTimeScalar } from './scalars.js';
 
 export const ApiKeyRoleEnum = Object.fromEntries(API_KEY_ROLES.map((r) => [r, r])) as { [K in ApiKeyRole]: K };
@@ -45,7 +46,7 @@ export class Caller {
 }
 
 @InputType('CreateApiKeyInput')
-export class CreateApiKeyInput {
+export class CreateApiKeyInput implements CreateApiKeyParams {
   @Field(() => String, { description: '1-100 characters, to recognise the key by.' }) name!: string;
   @Field(() => ApiKeyRoleEnum) role!: ApiKeyRole;
   @Field(() => ID, { nullable: true, description: "Another tenant's id (system admins only); default: the caller's tenant." }) tenantId?: string | null;

@@ -9,41 +9,30 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { inspectModule, MEMORY_IMPORT, prepareModule } from './module/index.js';
-import { WASI_FUNCTIONS } from './wasi/index.js';
-import type { ImportKind, ModuleInfo, ModuleRef } from './types.js';
+import { inspectModule, prepareModule, type HostImports, type Signature } from './module/index.js';
+import { WASI_FUNCTIONS, WASI_SIGNATURES } from './wasi/index.js';
+import type { ModuleInfo, ModuleRef } from './types.js';
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 const WASI_NAMES: ReadonlySet<string> = new Set<string>(WASI_FUNCTIONS);
+const valtypes = (s: string) => [...s].map((c) => (c === 'I' ? 'i64' : 'i32'));
+const WASI_TYPES: ReadonlyMap<string, Signature> = new Map(
+  Object.entries(WASI_SIGNATURES).map(([name, s]) => [name, { params: valtypes(s.params), results: valtypes(s.results) }]),
+);
 
-/** What the host can satisfy: every WASI preview 1 function the WASI host implements. */
-export const hostProvides = (module: string, name: string, kind: ImportKind): boolean =>
-  module === 'wasi_snapshot_preview1' && kind === 'function' && WASI_NAMES.has(name);
+/** What the host satisfies: every WASI preview 1 function the WASI host implements, with its preview 1 type. */
+export const WASI_HOST: HostImports = {
+  provides: (module, name, kind) => module === 'wasi_snapshot_preview1' && kind === 'function' && WASI_NAMES.has(name),
+  signature: (module, name) => (module === 'wasi_snapshot_preview1' ? WASI_TYPES.get(name) : undefined),
+};
 
 export function inspectBytes(bytes: Uint8Array, digest = sha256Hex(bytes)): ModuleInfo {
-  return inspectModule(bytes, { digest, provides: hostProvides });
+  return inspectModule(bytes, { digest, ...WASI_HOST });
 }
 
 /** Modules up to this size are compiled synchronously (measured: ~5 ms for 300 KB vs ~13 ms async). */
 const SYNC_COMPILE_BYTES = 512 * 1024;
-
-const quote = (i: { module: string; name: string; kind: string }) => `"${i.module}"."${i.name}" (${i.kind})`;
-
-/** Why a compiled (rewritten) module cannot run as a WASI command here, or null. */
-function commandProblem(module: WebAssembly.Module): string | null {
-  const missing = WebAssembly.Module.imports(module).filter(
-    (i) => !(i.kind === 'memory' && i.module === MEMORY_IMPORT.module && i.name === MEMORY_IMPORT.name) && !hostProvides(i.module, i.name, i.kind),
-  );
-  if (missing.length > 0) {
-    const what = missing.length === 1 ? 'something' : `${missing.length} things`;
-    return `module imports ${what} the host does not provide: ${missing.map(quote).join(', ')}`;
-  }
-  if (!WebAssembly.Module.exports(module).some((e) => e.name === '_start' && e.kind === 'function')) {
-    return 'not a WASI command: the module does not export a function "_start" (reactor modules are not supported)';
-  }
-  return null;
-}
 
 export interface CompiledModule {
   /** Names this compiled module in the workers; never reused (an evicted module keeps its id). */
@@ -151,16 +140,14 @@ export class ModuleCache {
   private async compile(digest: string, bytes: Uint8Array, fuel: boolean): Promise<CompileResult> {
     const started = performance.now();
     try {
-      // No inspectModule here: it validates and parses the module a second time. The rewrite
-      // rejects what Spindle cannot run, V8 validates, and the imports/exports are read back
-      // from the compiled module (same messages as registration).
-      const prepared = prepareModule(bytes, { fuel, fast: true });
+      // No inspectModule here: V8 would validate the module twice. The rewrite refuses what
+      // Spindle cannot run, including imports and `_start` by registration's own rules (`host`:
+      // a module may arrive here without registration), and V8 validates when it compiles.
+      const prepared = prepareModule(bytes, { fuel, fast: true, host: WASI_HOST });
       // Small modules compile faster on this thread than through V8's background tasks (a few
       // ms, once per digest); large ones compile in the background, off the event loop.
       const module =
         prepared.bytes.length <= SYNC_COMPILE_BYTES ? new WebAssembly.Module(prepared.bytes) : await WebAssembly.compile(prepared.bytes);
-      const problem = commandProblem(module);
-      if (problem !== null) return { ok: false, error: problem };
       return {
         ok: true,
         compiled: {

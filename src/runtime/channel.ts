@@ -10,7 +10,7 @@
  * input files, a trap message, big output) goes whole over a MessageChannel (`data`) that both
  * sides read only with `receiveMessageOnPort`, in order, when a ring entry says "by message".
  */
-import { OUTCOME_KINDS, type OutcomeKind } from '../domain/index.js';
+import { INT64_MAX, OUTCOME_KINDS, type OutcomeKind } from '../domain/index.js';
 
 /** Int32 indexes of the header. */
 export const REQ_HEAD = 0; // requests written (main)
@@ -44,7 +44,6 @@ export interface RunParams {
   memoryCapBytes: number;
   maxOutputBytes: number;
   hardOutputBytes: number;
-  flushMs: number;
   fuel: bigint | null;
   deterministic: { seed: number; epochMs: number } | null;
 }
@@ -67,7 +66,6 @@ export interface InlineResult {
   memoryBytes: number;
 }
 
-const INT64_MAX = (1n << 63n) - 1n;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
@@ -113,7 +111,6 @@ export class Channel {
     dv.setFloat64(base + 24, r.memoryCapBytes, true);
     dv.setFloat64(base + 32, r.maxOutputBytes, true);
     dv.setFloat64(base + 40, r.hardOutputBytes, true);
-    dv.setFloat64(base + 48, r.flushMs, true);
     dv.setBigInt64(base + 56, r.fuel ?? 0n, true);
     dv.setFloat64(base + 64, r.deterministic?.seed ?? 0, true);
     dv.setFloat64(base + 72, r.deterministic?.epochMs ?? 0, true);
@@ -160,7 +157,6 @@ export class Channel {
       memoryCapBytes: dv.getFloat64(base + 24, true),
       maxOutputBytes: dv.getFloat64(base + 32, true),
       hardOutputBytes: dv.getFloat64(base + 40, true),
-      flushMs: dv.getFloat64(base + 48, true),
       fuel: flags & 2 ? dv.getBigInt64(base + 56, true) : null,
       deterministic: flags & 4 ? { seed: dv.getFloat64(base + 64, true), epochMs: dv.getFloat64(base + 72, true) } : null,
       argv,

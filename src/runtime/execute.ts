@@ -1,20 +1,18 @@
 /**
  * One task on a worker thread: build the WASI host, take a linear memory, instantiate, run
  * `_start`, classify the end. Everything here is on the per-task hot path: no per-task
- * closures beyond the WASI host's, memories reused (see takeMemory), live output batched.
+ * closures beyond the WASI host's, memories reused (see takeMemory), live output written
+ * straight into shared memory (live.ts).
  */
-import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import type { FileEntry } from '../domain/index.js';
+import type { FileEntry, Mount } from '../domain/index.js';
 import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
 import { classifyEnd, type GuestEnd } from './classify.js';
-import { concat } from './bytes.js';
 import type { InlineRequest } from './channel.js';
-import type { DoneMessage, OutputMessage } from './protocol.js';
+import type { LiveOutput } from './live.js';
+import type { DoneMessage } from './protocol.js';
 
 const PAGE = 65536;
-/** Output is sent live once this much is pending, even inside the flush interval. */
-const FLUSH_BYTES = 64 * 1024;
 
 /** A compiled module as a worker holds it. */
 export interface Loaded {
@@ -57,62 +55,20 @@ function releaseMemory(shape: number, memory: WebAssembly.Memory, initialBytes: 
   free.push(memory);
 }
 
-/** Live output: batched per stream, sent at most every `flushMs` or FLUSH_BYTES. One per worker. */
-class LiveOutput {
-  private readonly stdout: Uint8Array[] = [];
-  private readonly stderr: Uint8Array[] = [];
-  private pendingBytes = 0;
-  private last = 0;
-  private seq = 0;
-  private flushMs = 0;
-  private memory: WebAssembly.Memory | null = null;
-
-  reset(seq: number, flushMs: number, memory: WebAssembly.Memory | null): void {
-    this.seq = seq;
-    this.flushMs = flushMs;
-    this.memory = memory;
-    this.stdout.length = 0;
-    this.stderr.length = 0;
-    this.pendingBytes = 0;
-    this.last = performance.now();
-  }
-
-  readonly push = (stream: 'stdout' | 'stderr', data: Uint8Array): void => {
-    (stream === 'stdout' ? this.stdout : this.stderr).push(data);
-    this.pendingBytes += data.length;
-    if (this.pendingBytes >= FLUSH_BYTES || performance.now() - this.last >= this.flushMs) this.flush();
-  };
-
-  private flush(): void {
-    this.last = performance.now();
-    this.pendingBytes = 0;
-    const memoryBytes = this.memory === null ? 0 : this.memory.buffer.byteLength;
-    this.send('stdout', this.stdout, memoryBytes);
-    this.send('stderr', this.stderr, memoryBytes);
-  }
-
-  private send(stream: 'stdout' | 'stderr', chunks: Uint8Array[], memoryBytes: number): void {
-    if (chunks.length === 0) return;
-    const data = concat(chunks);
-    chunks.length = 0;
-    const msg: OutputMessage = { t: 'out', seq: this.seq, stream, data, memoryBytes };
-    // The WASI host hands over fresh copies, so the whole buffer can move.
-    parentPort!.postMessage(msg, [data.buffer as ArrayBuffer]);
-  }
-}
-
-const live = new LiveOutput();
-
-/** Runs one task. `reuse`: take the memory from (and later return it to) the pool. */
-export function execute(req: InlineRequest, files: FileEntry[], loaded: Loaded, seq: number, reuse: boolean): Result {
+/**
+ * Runs one task. `live`: where its output goes as it is written (null: only into the result);
+ * `reuse`: take the memory from (and later return it to) the pool.
+ */
+export function execute(req: InlineRequest, files: FileEntry[], mounts: Mount[] | undefined, loaded: Loaded, seq: number, live: LiveOutput | null, reuse: boolean): Result {
   const host = makeWasiHost({
     args: req.argv,
     env: req.env,
     stdin: req.stdin,
     files,
+    mounts,
     maxOutputBytes: req.maxOutputBytes,
     hardOutputBytes: req.hardOutputBytes,
-    onOutput: live.push,
+    onOutput: live?.write,
     deterministic: req.deterministic ?? undefined,
   });
   const shape = req.initialPages * 65537 + req.maximumPages;
@@ -123,7 +79,7 @@ export function execute(req: InlineRequest, files: FileEntry[], loaded: Loaded, 
     host.setMemory(memory);
     imports.spindle = { memory };
   }
-  live.reset(seq, req.flushMs, memory);
+  live?.begin(seq, memory);
 
   const started = performance.now();
   let end: GuestEnd;

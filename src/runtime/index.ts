@@ -21,7 +21,7 @@ export { InvalidModuleError } from './module/index.js';
 export const RUNTIME_DEFAULTS = {
   /** Compiled modules kept (per digest; the fuel-instrumented variant shares its entry). */
   moduleCacheSize: 64,
-  /** Live output reaches onOutput at most this often (or every 64 KiB). */
+  /** How often the pool reads running guests' output for onOutput (live.ts). */
   outputFlushMs: 50,
 } as const;
 
@@ -37,7 +37,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const EMPTY = new Uint8Array(0);
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-function outcome(kind: OutcomeKind, error: string, compileMs = 0): RunOutcome {
+/**
+ * An outcome with nothing from the guest: the run ended before the guest ran (refused, cancelled
+ * while queued, compile failed) or failed around it. The executor builds its own ends with it too.
+ */
+export function emptyOutcome(kind: OutcomeKind, error: string, compileMs = 0): RunOutcome {
   return {
     kind, exitCode: null, stdout: EMPTY, stderr: EMPTY, stdoutTruncated: false, stderrTruncated: false,
     files: [], error, compileMs, runMs: 0, memoryPeakBytes: 0,
@@ -131,7 +135,7 @@ export interface RuntimeInternals {
 export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = {}): Runtime {
   validateOptions(opts);
   const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
-  const pool = new Pool(opts.workers, workerStarter(internals.workerEntry));
+  const pool = new Pool(opts.workers, flushMs, workerStarter(internals.workerEntry));
   const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id));
   let closed = false;
 
@@ -152,8 +156,9 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     compileMs: number,
     signal: AbortSignal | undefined,
     onOutput: ((chunk: OutputChunk) => void) | undefined,
+    onStart: (() => void) | undefined,
   ): RunOutcome | Promise<RunOutcome> {
-    if (!result.ok) return outcome('invalid_module', result.error, compileMs);
+    if (!result.ok) return emptyOutcome('invalid_module', result.error, compileMs);
     const c = result.compiled;
     const capBytes = req.limits.memoryBytes;
     const capPages = Math.min(MAX_PAGES, Math.floor(capBytes / WASM_PAGE_BYTES));
@@ -163,7 +168,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
       initialPages = c.memory.initialPages;
       if (initialPages > capPages) {
         const error = `initial memory of ${initialPages * WASM_PAGE_BYTES} bytes exceeds the limit of ${capBytes} bytes`;
-        return outcome('memory_limit', error, compileMs);
+        return emptyOutcome('memory_limit', error, compileMs);
       }
       maximumPages = Math.min(c.memory.maximumPages ?? MAX_PAGES, capPages);
     }
@@ -178,13 +183,13 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
       env: req.env,
       stdin: req.stdin,
       files: req.files ?? [],
+      mounts: req.mounts ?? null,
       initialPages,
       maximumPages,
       hasMemory: c.memory !== null,
       memoryCapBytes: capPages * WASM_PAGE_BYTES,
       maxOutputBytes: req.limits.maxOutputBytes,
       hardOutputBytes: hardOutputBytes(req.limits.maxOutputBytes),
-      flushMs,
       growFailedExport: c.growFailedExport,
       fuelExport: c.fuelExport,
       fuel,
@@ -193,31 +198,31 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     };
     return new Promise<RunOutcome>((resolve) => {
       try {
-        pool.submit(makeJob(msg, req.limits.timeoutMs, compileMs, signal, onOutput, (o) => resolve(settle(o))));
+        pool.submit(makeJob(msg, req.limits.timeoutMs, compileMs, signal, onOutput, onStart, (o) => resolve(settle(o))));
       } catch (e) {
-        resolve(settle(outcome('host_error', `host error: ${errorText(e)}`, compileMs)));
+        resolve(settle(emptyOutcome('host_error', `host error: ${errorText(e)}`, compileMs)));
       }
     });
   }
 
-  function run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunOutcome> {
-    if (closed) return Promise.resolve(outcome('cancelled', 'runtime closed'));
-    if (signal?.aborted) return Promise.resolve(outcome('cancelled', 'cancelled before start'));
+  function run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void, onStart?: () => void): Promise<RunOutcome> {
+    if (closed) return Promise.resolve(emptyOutcome('cancelled', 'runtime closed'));
+    if (signal?.aborted) return Promise.resolve(emptyOutcome('cancelled', 'cancelled before start'));
     if (pending++ === 0) keepAlive.ref();
     try {
       const bad = badRequest(req);
-      if (bad !== null) return Promise.resolve(settle(outcome('host_error', `bad run request: ${bad}`)));
+      if (bad !== null) return Promise.resolve(settle(emptyOutcome('host_error', `bad run request: ${bad}`)));
       const found = cache.lookup(req.module, req.limits.fuel !== undefined);
       if (found === undefined) {
-        return Promise.resolve(settle(outcome('host_error', `module ${req.module.digest} is not compiled here and no bytes were given`)));
+        return Promise.resolve(settle(emptyOutcome('host_error', `module ${req.module.digest} is not compiled here and no bytes were given`)));
       }
       // A cache hit: the pool's promise settles the run itself (no extra promise per run).
-      if (!(found instanceof Promise)) return Promise.resolve(dispatchOrSettle(req, found, 0, signal, onOutput));
+      if (!(found instanceof Promise)) return Promise.resolve(dispatchOrSettle(req, found, 0, signal, onOutput, onStart));
       return found
-        .then((r) => dispatchOrSettle(req, r, r.ok ? r.compiled.compileMs : 0, signal, onOutput))
-        .catch((e: unknown) => settle(outcome('host_error', `host error: ${errorText(e)}`)));
+        .then((r) => dispatchOrSettle(req, r, r.ok ? r.compiled.compileMs : 0, signal, onOutput, onStart))
+        .catch((e: unknown) => settle(emptyOutcome('host_error', `host error: ${errorText(e)}`)));
     } catch (e) {
-      return Promise.resolve(settle(outcome('host_error', `host error: ${errorText(e)}`)));
+      return Promise.resolve(settle(emptyOutcome('host_error', `host error: ${errorText(e)}`)));
     }
   }
 
@@ -228,8 +233,9 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     compileMs: number,
     signal: AbortSignal | undefined,
     onOutput: ((chunk: OutputChunk) => void) | undefined,
+    onStart: (() => void) | undefined,
   ): RunOutcome | Promise<RunOutcome> {
-    const r = dispatch(req, result, compileMs, signal, onOutput);
+    const r = dispatch(req, result, compileMs, signal, onOutput, onStart);
     return r instanceof Promise ? r : settle(r);
   }
 

@@ -1,44 +1,18 @@
 /**
- * The pool's data: a run on its way through the pool (queued, prefetched or running), the
- * queue, and how a run's outcome is built from its result or, for a killed run, from the
- * output streamed so far. Worker slots: slot.ts.
+ * The pool's data: making a run's record (a `Job`, declared with the worker slots in slot.ts),
+ * the queue, and how a run's outcome is built from its result or, for a killed run, from the
+ * output read live from its worker (collectOutput, live.ts).
  */
 import { performance } from 'node:perf_hooks';
+import { receiveMessageOnPort } from 'node:worker_threads';
 import type { OutcomeKind } from '../domain/index.js';
 import { concat } from './bytes.js';
 import type { OutputChunk, RunOutcome } from './types.js';
-import type { RunMessage } from './protocol.js';
-import type { Result, Slot } from './slot.js';
+import type { Result, RunMessage } from './protocol.js';
+import { STAGE_BYTES, type StageMessage } from './live.js';
+import type { Job, Slot } from './slot.js';
 
 const NO_FILES: never[] = [];
-
-export interface Job {
-  /** The request; it goes inline through the channel when it can, else whole by message. */
-  readonly msg: RunMessage;
-  /** The compiled module; `msg.module` carries it only to workers that do not hold it yet. */
-  readonly module: WebAssembly.Module;
-  readonly timeoutMs: number;
-  readonly compileMs: number;
-  readonly signal: AbortSignal | undefined;
-  readonly onOutput: ((chunk: OutputChunk) => void) | undefined;
-  readonly resolve: (outcome: RunOutcome) => void;
-  /** Set once the outcome is decided; a done job found in the queue is skipped. */
-  done: boolean;
-  /** The worker slot it was sent to (running or prefetched); null while queued. */
-  slot: Slot | null;
-  /** When its deadline started (0 while it has not) and when it passes (performance.now()). */
-  dispatchedAt: number;
-  deadline: number;
-  /** Live chunks received so far: the partial output if the worker is then killed. */
-  stdoutChunks: Uint8Array[];
-  stderrChunks: Uint8Array[];
-  stdoutSent: number;
-  stderrSent: number;
-  memoryBytes: number;
-  abort: (() => void) | null;
-  /** Sequence number in its worker (valid once sent). */
-  seq: number;
-}
 
 export function makeJob(
   msg: RunMessage,
@@ -46,10 +20,11 @@ export function makeJob(
   compileMs: number,
   signal: AbortSignal | undefined,
   onOutput: ((chunk: OutputChunk) => void) | undefined,
+  onStart: (() => void) | undefined,
   resolve: (outcome: RunOutcome) => void,
 ): Job {
   return {
-    msg, module: msg.module!, timeoutMs, compileMs, signal, onOutput, resolve,
+    msg, module: msg.module!, timeoutMs, compileMs, signal, onOutput, onStart, resolve,
     done: false, slot: null, dispatchedAt: 0, deadline: 0,
     stdoutChunks: [], stderrChunks: [], stdoutSent: 0, stderrSent: 0,
     memoryBytes: msg.hasMemory ? msg.initialPages * 65536 : 0,
@@ -115,6 +90,16 @@ export function outcomeOf(job: Job, m: Result): RunOutcome {
   };
 }
 
+/** Tell the run's owner that a worker took it up, if it asked. */
+export function started(job: Job): void {
+  if (job.onStart === undefined) return;
+  try {
+    job.onStart();
+  } catch {
+    // The listener's failure is the listener's: the run and the pool go on.
+  }
+}
+
 /** Hand a chunk to the run's live-output listener, if any. */
 export function emit(job: Job, stream: 'stdout' | 'stderr', data: Uint8Array): void {
   if (job.onOutput === undefined) return;
@@ -125,7 +110,55 @@ export function emit(job: Job, stream: 'stdout' | 'stderr', data: Uint8Array): v
   }
 }
 
-/** The outcome of a run that did not report back: what was streamed so far. */
+/**
+ * Bytes `offset` onwards of a stream of the job, read live from its worker (live.ts): keep and
+ * hand on what extends what it already has (areas are read more than once and also arrive whole
+ * by message, so most of a repeat is dropped here).
+ */
+export function received(job: Job, stream: 'stdout' | 'stderr', offset: number, data: Uint8Array): void {
+  const skip = (stream === 'stdout' ? job.stdoutSent : job.stderrSent) - offset;
+  // A gap cannot happen (full areas arrive in order, before later bytes are read); be safe anyway.
+  if (skip < 0 || skip >= data.length) return;
+  const fresh = skip === 0 ? data : data.subarray(skip);
+  if (stream === 'stdout') {
+    job.stdoutChunks.push(fresh);
+    job.stdoutSent += fresh.length;
+  } else {
+    job.stderrChunks.push(fresh);
+    job.stderrSent += fresh.length;
+  }
+  emit(job, stream, fresh);
+}
+
+/**
+ * Take in everything `job` (running in `slot`) has written so far: full areas waiting on the
+ * output port, then what the shared areas hold. A later generation in an area means a full one
+ * was posted meanwhile: take the port again, then the area.
+ */
+export function collectOutput(slot: Slot, job: Job): void {
+  for (let round = 0; round < 4; round++) {
+    for (let m = receiveMessageOnPort(slot.out); m !== undefined; m = receiveMessageOnPort(slot.out)) {
+      const s = m.message as StageMessage;
+      if (s.seq === job.seq) received(job, s.stream, s.gen * STAGE_BYTES, s.data);
+    }
+    const stdoutGap = readArea(slot, job, 'stdout');
+    const stderrGap = readArea(slot, job, 'stderr');
+    if (!stdoutGap && !stderrGap) break;
+  }
+  const memoryBytes = slot.live.memoryBytes(job.seq);
+  if (memoryBytes >= 0) job.memoryBytes = memoryBytes;
+}
+
+/** Take in what an area holds beyond what `job` has; true when it found a gap. */
+function readArea(slot: Slot, job: Job, stream: 'stdout' | 'stderr'): boolean {
+  const from = stream === 'stdout' ? job.stdoutSent : job.stderrSent;
+  const bytes = slot.live.read(job.seq, stream, from);
+  if (bytes === 'gap') return true;
+  if (bytes !== null) received(job, stream, from, bytes);
+  return false;
+}
+
+/** The outcome of a run that did not report back: what it wrote up to then (Slot.collect). */
 export function partial(job: Job, kind: OutcomeKind, error: string): RunOutcome {
   const max = job.msg.maxOutputBytes;
   return {

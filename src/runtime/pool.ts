@@ -14,30 +14,25 @@
  * head of the queue (one may then run twice, in a rare race: tasks are pure functions of their
  * inputs and the lost attempt's outcome was never reported). Cancelling a prefetched task
  * uses the run-state handshake (protocol.ts), so the worker skips it. Deadlines: one timer per
- * worker, re-armed lazily (armDeadline).
+ * worker, re-armed lazily (armDeadline). Live output: guests write it into shared memory
+ * (live.ts); one timer per pool reads it while runs with a listener are running (poll), and a
+ * killed or dead worker's job takes in what it holds before its outcome is decided.
+ *
+ * Over 300 lines: queueing, prefetch, deadlines, kills and the output poll all act on the same
+ * slots and queue; split apart, each part would reach into the others' state.
  */
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { OutcomeKind } from '../domain/index.js';
 import { Channel } from './channel.js';
-import { emit, Fifo, outcomeOf, partial, type Job } from './job.js';
-import { CANCELLED, PENDING, RUN_STATES, type FromWorker, type OutputMessage, type WorkerInit } from './protocol.js';
-import { Slot, type Result } from './slot.js';
-import type { RunOutcome } from './types.js';
+import { collectOutput, Fifo, outcomeOf, partial, received, started } from './job.js';
+import { LiveOutput, STAGE_BYTES, type StageMessage } from './live.js';
+import { CANCELLED, PENDING, RUN_STATES, type FromWorker, type Result, type WorkerInit } from './protocol.js';
+import { Slot, type Job } from './slot.js';
+import type { PoolStats, RunOutcome } from './types.js';
 
-/** Starts a task worker with its init data (the data port travels in the transfer list). */
+/** Starts a task worker with its init data (the ports travel in the transfer list). */
 export type WorkerStarter = (init: WorkerInit, transfer: MessagePort[]) => Worker;
-
-
-export interface PoolCounters {
-  workers: number;
-  busy: number;
-  idle: number;
-  spares: number;
-  queued: number;
-  tasksRun: number;
-  workersReplaced: number;
-}
 
 export class Pool {
   private readonly slots: Slot[] = [];
@@ -48,9 +43,13 @@ export class Pool {
   private workersReplaced = 0;
   private startFailures = 0;
   private closed = false;
+  /** One timer for the pool that reads live output while runs with a listener are running. */
+  private poller: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly size: number,
+    /** How often the poller runs (RuntimeOptions.outputFlushMs). */
+    private readonly flushMs: number,
     private readonly startWorker: WorkerStarter,
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
@@ -83,7 +82,8 @@ export class Pool {
     for (const slot of [...this.slots, this.spare]) slot?.evict(moduleId);
   }
 
-  counters(): PoolCounters {
+  /** PoolStats but for the module cache, which runtime/index.ts adds. */
+  counters(): Omit<PoolStats, 'compiledModules'> {
     let busy = 0;
     let idle = 0;
     for (const s of this.slots) {
@@ -96,6 +96,7 @@ export class Pool {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.poller !== null) clearTimeout(this.poller);
     for (const job of this.queue.drain()) if (!job.done) this.finish(job, partial(job, 'cancelled', 'runtime closed'));
     this.queued = 0;
     const all = [...this.slots, this.spare].filter((s): s is Slot => s !== null);
@@ -103,6 +104,7 @@ export class Pool {
     this.spare = null;
     await Promise.all(
       all.map((slot) => {
+        if (slot.job !== null && !slot.job.done) collectOutput(slot, slot.job);
         for (const job of [slot.job, ...slot.inbox]) {
           if (job !== null && !job.done) this.finish(job, partial(job, 'cancelled', 'runtime closed'));
         }
@@ -114,16 +116,20 @@ export class Pool {
 
   private spawn(): Slot {
     const ch = Channel.create();
+    const live = LiveOutput.create();
     const { port1, port2 } = new MessageChannel();
-    const worker = this.startWorker({ channel: ch.sab, data: port2 }, [port2]);
-    const slot = new Slot(worker, ch, port1, this.onDone);
+    const out = new MessageChannel();
+    const worker = this.startWorker({ channel: ch.sab, data: port2, output: live.sab, out: out.port2 }, [port2, out.port2]);
+    const slot = new Slot(worker, ch, port1, live, out.port1, this.onDone);
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    out.port1.on('message', (m: StageMessage) => this.onStage(slot, m));
     worker.on('error', (e: Error) => this.onDeath(slot, `worker crashed: ${e.message}`));
     worker.on('exit', (code: number) => this.onDeath(slot, `worker exited with code ${code}`));
     // Idle workers never keep the process alive; the runtime holds a handle while runs are
     // pending. After the listeners: adding a 'message' listener refs the port again.
     worker.unref();
     port1.unref();
+    out.port1.unref();
     slot.drain();
     return slot;
   }
@@ -141,7 +147,32 @@ export class Pool {
     // The deadline runs from dispatch: it covers instantiation, the start function and host calls.
     job.deadline = job.dispatchedAt + job.timeoutMs;
     this.armDeadline(slot, job.deadline);
+    if (job.onOutput !== undefined && this.poller === null) this.armPoller();
+    started(job);
   }
+
+  private armPoller(): void {
+    // At least 1 ms: outputFlushMs 0 must not spin the main thread.
+    this.poller = setTimeout(this.poll, Math.max(1, this.flushMs));
+    this.poller.unref(); // the runtime's keep-alive handle holds the process while runs are pending
+  }
+
+  /**
+   * Every `flushMs` while a run with a listener is running: hand on what the guests wrote since
+   * (live.ts), so output arrives even from a guest that never calls the host again.
+   */
+  private readonly poll = (): void => {
+    this.poller = null;
+    let listening = false;
+    for (const slot of this.slots) {
+      slot.drain(); // results first: the output of a run that ended is in its result
+      const job = slot.job;
+      if (job === null || job.done || job.onOutput === undefined) continue;
+      collectOutput(slot, job);
+      listening = true;
+    }
+    if (listening) this.armPoller();
+  };
 
   /**
    * One timer per worker instead of one per job: most jobs end long before their deadline, so
@@ -228,27 +259,18 @@ export class Pool {
 
   private onMessage(slot: Slot, m: FromWorker): void {
     if (slot.state === 'dead') return;
-    if (m.t === 'out') return this.onChunk(slot, m);
     slot.state = 'idle';
     this.startFailures = 0;
     if (slot !== this.spare) this.pump(slot);
   }
 
-  private onChunk(slot: Slot, m: OutputMessage): void {
-    // Results travel on the channel, chunks as messages: take in any result published before
-    // this chunk first, so the chunk is matched with the job that wrote it.
+  /** A full output area, posted by the worker (live.ts). */
+  private onStage(slot: Slot, m: StageMessage): void {
+    // Take in any result published before it first, so it is matched with the job that wrote it.
     slot.drain();
     const job = slot.job;
     if (job === null || job.done || job.seq !== m.seq) return;
-    job.memoryBytes = m.memoryBytes;
-    if (m.stream === 'stdout') {
-      job.stdoutChunks.push(m.data);
-      job.stdoutSent += m.data.length;
-    } else {
-      job.stderrChunks.push(m.data);
-      job.stderrSent += m.data.length;
-    }
-    emit(job, m.stream, m.data);
+    received(job, m.stream, m.gen * STAGE_BYTES, m.data);
   }
 
   private readonly onDone = (slot: Slot, m: Result): void => {
@@ -263,8 +285,6 @@ export class Pool {
     if (next !== undefined) this.start(slot, next);
     this.pump(slot);
   };
-
-
 
   private onAbort(job: Job): void {
     if (job.done) return;
@@ -293,10 +313,11 @@ export class Pool {
     this.kill(job, 'cancelled', 'cancelled while running');
   }
 
-  /** Stop a running job by terminating its worker. */
+  /** Stop a running job by terminating its worker; it keeps what it wrote up to now. */
   private kill(job: Job, kind: OutcomeKind, error: string): void {
-    const outcome = partial(job, kind, error);
     const slot = job.slot!;
+    collectOutput(slot, job);
+    const outcome = partial(job, kind, error);
     this.requeuePrefetched(slot);
     this.replace(slot);
     this.finish(job, outcome);
@@ -317,6 +338,8 @@ export class Pool {
   private onDeath(slot: Slot, reason: string): void {
     if (slot.state === 'dead' || this.closed) return;
     const job = slot.job;
+    // What the guest wrote before the thread died is in shared memory, which outlives it.
+    if (job !== null && !job.done) collectOutput(slot, job);
     this.requeuePrefetched(slot);
     if (slot.state === 'starting' && ++this.startFailures >= 3) {
       // Workers cannot even start: fail what waits instead of queueing forever.

@@ -1,12 +1,12 @@
 /**
  * What travels between the pool (main thread) and a task worker. The hot path is the shared
  * channel (channel.ts); the messages here are its fallback for what does not fit a ring slot
- * (sent over the channel's data port, read with receiveMessageOnPort) and the worker's events
- * (`ready`, live output) on the worker's own port.
+ * (sent over the channel's data port, read with receiveMessageOnPort) and the worker's `ready`
+ * on its own port. Live output has its own shared memory and port (live.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { FileEntry, TrapInfo, OutcomeKind } from '../domain/index.js';
-import type { InlineRequest } from './channel.js';
+import type { FileEntry, Mount, TrapInfo, OutcomeKind } from '../domain/index.js';
+import type { InlineRequest, InlineResult } from './channel.js';
 
 export { RUN_STATES } from './channel.js';
 
@@ -32,6 +32,8 @@ export interface RunMessage extends InlineRequest {
   growFailedExport: string;
   fuelExport: string | null;
   files: FileEntry[];
+  /** null: the default ("/" alone). Requests with mounts or files always travel by message. */
+  mounts: Mount[] | null;
 }
 
 /** Forget a compiled module (sent over the data port). */
@@ -44,17 +46,6 @@ export type ToWorker = RunMessage | EvictMessage;
 
 export interface ReadyMessage {
   t: 'ready';
-}
-
-/** A live output chunk (a prefix-continuation of what the final result will hold). */
-export interface OutputMessage {
-  t: 'out';
-  /** The job it belongs to: results travel on the channel, so chunks can arrive after them. */
-  seq: number;
-  stream: 'stdout' | 'stderr';
-  data: Uint8Array;
-  /** Linear memory size when the chunk was sent (the best estimate if the run is then killed). */
-  memoryBytes: number;
 }
 
 /** A whole result: sent by message when it carries strings, files or too much output. */
@@ -75,11 +66,17 @@ export interface DoneMessage {
   memoryBytes: number;
 }
 
-export type FromWorker = ReadyMessage | OutputMessage;
+/** A run's result as the worker published it: inline in the ring, or whole by message. */
+export type Result = InlineResult | DoneMessage;
+
+export type FromWorker = ReadyMessage;
 
 /** What the worker is started with. */
 export interface WorkerInit {
   channel: SharedArrayBuffer;
   /** The worker's end of the data port. */
   data: MessagePort;
+  /** Live output (live.ts): the shared areas, and the worker's end of the port for full ones. */
+  output: SharedArrayBuffer;
+  out: MessagePort;
 }

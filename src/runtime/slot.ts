@@ -2,15 +2,49 @@
  * A worker slot: one task worker, its channel (channel.ts) and what the pool knows about it.
  * The channel I/O lives here (posting a job's request, reading published results); scheduling
  * (which job goes where, deadlines, kills) stays in pool.ts.
+ *
+ * A job (a run on its way through the pool) is declared here too: a job knows the slot it was
+ * posted to and a slot its jobs, and two files that name each other would be one module in two
+ * parts. What is done with a job (making one, its outcome, the queue) is in job.ts.
  */
 import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, type Channel, type InlineResult } from './channel.js';
-import type { Job } from './job.js';
-import { PENDING, type DoneMessage } from './protocol.js';
+import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, type Channel } from './channel.js';
+import type { LiveOutput } from './live.js';
+import { PENDING, type DoneMessage, type Result, type RunMessage } from './protocol.js';
+import type { OutputChunk, RunOutcome } from './types.js';
+
+/** A run on its way through the pool: queued, prefetched in a worker's inbox, or running. */
+export interface Job {
+  /** The request; it goes inline through the channel when it can, else whole by message. */
+  readonly msg: RunMessage;
+  /** The compiled module; `msg.module` carries it only to workers that do not hold it yet. */
+  readonly module: WebAssembly.Module;
+  readonly timeoutMs: number;
+  readonly compileMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onOutput: ((chunk: OutputChunk) => void) | undefined;
+  /** Told when a worker takes the job up (Pool.start). */
+  readonly onStart: (() => void) | undefined;
+  readonly resolve: (outcome: RunOutcome) => void;
+  /** Set once the outcome is decided; a done job found in the queue is skipped. */
+  done: boolean;
+  /** The worker slot it was sent to (running or prefetched); null while queued. */
+  slot: Slot | null;
+  /** When its deadline started (0 while it has not) and when it passes (performance.now()). */
+  dispatchedAt: number;
+  deadline: number;
+  /** Output read live so far (see live.ts): the partial output if the worker is then killed. */
+  stdoutChunks: Uint8Array[];
+  stderrChunks: Uint8Array[];
+  stdoutSent: number;
+  stderrSent: number;
+  memoryBytes: number;
+  abort: (() => void) | null;
+  /** Sequence number in its worker (valid once sent). */
+  seq: number;
+}
 
 type SlotState = 'starting' | 'idle' | 'busy' | 'dead';
-
-export type Result = InlineResult | DoneMessage;
 
 export class Slot {
   state: SlotState = 'starting';
@@ -39,6 +73,9 @@ export class Slot {
     readonly ch: Channel,
     /** The main thread's end of the data port (whole messages, read with receiveMessageOnPort). */
     private readonly data: MessagePort,
+    /** The running guest's output (live.ts), and the pool's end of the port for full areas. */
+    readonly live: LiveOutput,
+    readonly out: MessagePort,
     /** Called with each result the worker publishes, in order. */
     private readonly onResult: (slot: Slot, r: Result) => void,
   ) {}
@@ -59,7 +96,7 @@ export class Slot {
     job.seq = msg.seq = this.seq;
     this.seq = (this.seq + 1) >>> 0; // uint32, as the channel carries it
     Atomics.store(ch.states, job.seq % RUN_STATES, PENDING);
-    if (!(known && msg.files.length === 0 && ch.putRequest(index, job.seq, msg))) {
+    if (!(known && msg.files.length === 0 && msg.mounts === null && ch.putRequest(index, job.seq, msg))) {
       msg.module = known ? null : job.module;
       if (!known && msg.keep) this.known.add(msg.moduleId);
       // Posted before the entry is published, so the worker finds it when it reads the entry.
@@ -115,5 +152,6 @@ export class Slot {
     // Settles our own pending Atomics.waitAsync, which would otherwise hold the buffer forever.
     Atomics.notify(this.ch.ctl, RES_HEAD);
     this.data.close();
+    this.out.close();
   }
 }

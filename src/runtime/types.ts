@@ -2,7 +2,7 @@
  * The runtime's public contract (DESIGN.md §3). The runtime knows nothing of tasks, GraphQL or
  * storage: it runs one module with one request and classifies how it ended.
  */
-import type { FileEntry, Limits, OutcomeKind, TrapInfo } from '../domain/index.js';
+import type { FileEntry, Limits, Mount, OutcomeKind, TrapInfo } from '../domain/index.js';
 
 /** A module to run, identified by the sha256 (hex) of its original bytes. */
 export interface ModuleRef {
@@ -26,8 +26,13 @@ export interface RunRequest {
   args: string[];
   env: Record<string, string>;
   stdin: Uint8Array;
-  /** Preopened at "/" in an in-memory filesystem. Paths are absolute or relative to "/". */
+  /**
+   * Input files, empty directories and symlinks of the in-memory filesystem; paths absolute (or
+   * relative to "/"), each inside a mount.
+   */
   files?: FileEntry[];
+  /** Preopened directories, fd 3 on in this order; default "/" alone, writable. [] = none. */
+  mounts?: Mount[];
   limits: Limits;
   deterministic?: DeterministicOptions;
 }
@@ -69,6 +74,8 @@ export interface ModuleInfo {
   exports: { name: string; kind: ImportKind }[];
   /** The module's (first) memory, defined or imported; null when it has none. */
   memory: { initialPages: number; maximumPages: number | null; imported: boolean } | null;
+  /** Initial elements of all its tables (defined or imported) together: what instantiating it allocates for them. */
+  tableElements: number;
   /** Exports `_start`: a WASI command. */
   isCommand: boolean;
 }
@@ -97,8 +104,13 @@ export interface Runtime {
   inspect(bytes: Uint8Array): Promise<ModuleInfo>;
   /** Compile (and cache) ahead of the first run. */
   prepare(module: ModuleRef): Promise<void>;
-  /** Never rejects: every end is an outcome. */
-  run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunOutcome>;
+  /**
+   * Never rejects: every end is an outcome. `onStart` is called when a worker takes the run up
+   * (its deadline starts then; a run prefetched by a busy worker has not started). It is not
+   * called for a run that ends before reaching a worker (invalid module, cancelled while queued),
+   * and may be called again if the run had to be handed to a fresh worker.
+   */
+  run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void, onStart?: () => void): Promise<RunOutcome>;
   stats(): PoolStats;
   /** Terminate all workers. In-flight runs end as 'cancelled'. */
   close(): Promise<void>;
@@ -109,6 +121,9 @@ export interface RuntimeOptions {
   workers: number;
   /** Compiled modules kept in memory (LRU by digest). */
   moduleCacheSize?: number;
-  /** Minimum interval between live output callbacks per run. */
+  /**
+   * How often running guests' output is handed to onOutput (default 50 ms): output written
+   * reaches the listener within about this long, even if the guest never calls the host again.
+   */
   outputFlushMs?: number;
 }

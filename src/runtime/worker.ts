@@ -6,9 +6,10 @@
  * interrupts a guest.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import type { FileEntry } from '../domain/index.js';
+import type { FileEntry, Mount } from '../domain/index.js';
 import { Channel, INLINE, REQ_HEAD, REQ_TAIL, RES_HEAD, RES_SLOTS, RES_TAIL, RUN_STATES, type InlineRequest } from './channel.js';
 import { execute, type Loaded, type Result } from './execute.js';
+import { LiveOutput } from './live.js';
 import { PENDING, STARTED, type DoneMessage, type RunMessage, type ToWorker, type WorkerInit } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -16,6 +17,8 @@ const ch = new Channel(init.channel);
 const ctl = ch.ctl;
 const data = init.data;
 const port = parentPort!;
+/** The running guest's output, in shared memory the pool reads (live.ts). */
+const live = new LiveOutput(init.output, init.out);
 
 /** Compiled modules this worker holds, by the pool's module id. */
 const modules = new Map<number, Loaded>();
@@ -107,6 +110,7 @@ function serve(): void {
     const seq = ch.requestSeq(next);
     let req: InlineRequest;
     let files = NO_FILES;
+    let mounts: Mount[] | undefined;
     let loaded: Loaded | undefined;
     if (ch.requestType(next) === INLINE) {
       req = ch.getRequest(next);
@@ -115,6 +119,7 @@ function serve(): void {
       const msg = nextRun();
       req = msg;
       files = msg.files;
+      mounts = msg.mounts ?? undefined;
       if (msg.module !== null) {
         loaded = { module: msg.module, growFailedExport: msg.growFailedExport, fuelExport: msg.fuelExport };
         // Keep it even if the job is skipped: the pool now counts on this worker having it.
@@ -130,7 +135,7 @@ function serve(): void {
     let r: Result;
     try {
       if (loaded === undefined) throw new Error(`worker: module ${req.moduleId} was never sent`);
-      r = execute(req, files, loaded, seq, true);
+      r = execute(req, files, mounts, loaded, seq, live, true);
     } catch (e) {
       r = failure(e);
     }
@@ -150,9 +155,10 @@ try {
   const loaded = { module: new WebAssembly.Module(Buffer.from(WARM_MODULE, 'base64')), growFailedExport: 'g', fuelExport: null };
   const req: InlineRequest = {
     moduleId: 0, argv: ['warm'], env: {}, stdin: new Uint8Array(0), initialPages: 1, maximumPages: 1, hasMemory: true,
-    memoryCapBytes: 65536, maxOutputBytes: 1024, hardOutputBytes: 1 << 20, flushMs: 1000, fuel: null, deterministic: null,
+    memoryCapBytes: 65536, maxOutputBytes: 1024, hardOutputBytes: 1 << 20, fuel: null, deterministic: null,
   };
-  for (let i = 0; i < 3; i++) execute(req, NO_FILES, loaded, 0, false);
+  // Not through `live`: the pool would read "warm" as the output of this worker's first job (seq 0).
+  for (let i = 0; i < 3; i++) execute(req, NO_FILES, undefined, loaded, 0, null, false);
 } catch {
   // Only an optimisation: a failure here will show up, classified, in the first real task.
 }

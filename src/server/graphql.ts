@@ -4,6 +4,11 @@
  * (HTTP: the Authorization header, before the body is read; WebSocket: the connection_init
  * payload, refused with 4403), apply the same depth, cost and introspection rules, build the same
  * Context and mask errors the same way (graphql/errors.ts).
+ *
+ * While the database is unreachable, answers say so and invite a retry (UNAVAILABLE): over HTTP a
+ * 503 with Retry-After, whatever else the response holds; over WebSocket the operation's error
+ * carries the code, and a connection that cannot be authenticated is closed with 1013 (Try Again
+ * Later, which graphql-ws clients retry) and reason UNAVAILABLE.
  */
 import type { Server as HttpServer } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -15,52 +20,90 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, v
 import { CloseCode, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { Metrics, WebSocketCounts } from './metrics.js';
+import { requestScope } from './logger.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-log.js';
+import type { Tracer } from '@opentelemetry/api';
+import { tracedExecute, tracedOperations } from './tracing.js';
 import { batchSends } from './ws-batch.js';
-import { SpindleError } from '../domain/index.js';
-import type { Principal } from '../graphql/auth.js';
+import { SpindleError, type Principal } from '../domain/index.js';
 import { makeContext, type Context, type GraphQLDeps } from '../graphql/context.js';
 import { checkNesting, costError, depthLimitRule, limitError, makeCostCache, maxNestingFor } from '../graphql/cost.js';
 import { formatError, formatGraphQLError } from '../graphql/errors.js';
+import type { Authenticator } from '../services/index.js';
+import { RETRY_AFTER_SECONDS } from '../services/failures.js';
 
 export const GRAPHQL_PATH = '/graphql';
 /** Most tokens in one GraphQL document: bounds parsing work and recursion whatever the body size. */
 export const MAX_TOKENS = 50_000;
 /** Largest WebSocket message: subscriptions are small; uploads go over HTTP. */
 export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+/** WebSocket close code "Try Again Later" (RFC 6455 registry): not fatal to graphql-ws clients. */
+const WS_TRY_AGAIN_LATER = 1013;
 
 export interface GraphQLTransports {
   /** Authenticates, then parses the body: an unauthenticated caller never makes us read 64 MiB. */
   middleware: RequestHandler[];
   /** Stops accepting operations, closes every WebSocket (1001) and drains HTTP. */
   stop(): Promise<void>;
+  /** Connections past connection_init, and the subscriptions streaming on them (for /metrics). */
+  webSockets(): WebSocketCounts;
 }
 
-export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, httpServer: HttpServer): Promise<GraphQLTransports> {
+/**
+ * `tracer`: traces are on (server/tracing.ts): an HTTP request's span gets the operation's name and
+ * type, and a query or mutation over a WebSocket a span of its own.
+ */
+export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, httpServer: HttpServer, metrics: Pick<Metrics, 'graphql'>, tracer?: Tracer): Promise<GraphQLTransports> {
   const { logger, config } = deps;
-  const authenticator = deps.authenticator!;
+  const authenticator = deps.services.auth;
   const maxNesting = maxNestingFor(config.graphql.maxDepth);
-  const costs = makeCostCache(config.graphql.maxCost);
+  const costs = makeCostCache(config.graphql.maxCost, undefined, { bulkMax: config.bulkMax });
   const rules: ValidationRule[] = [depthLimitRule(config.graphql.maxDepth), ...(config.graphql.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
   const wss = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: Math.min(config.maxRequestBytes, MAX_WS_MESSAGE_BYTES) });
+  // A connection's request id (from its upgrade request) tags every line its operations cause.
+  const upgradeIds = new WeakMap<object, string>();
+  const socketIds = new WeakMap<object, { requestId: string }>();
+  wss.on('headers', (headers, req) => {
+    const requestId = requestIdOf(req);
+    upgradeIds.set(req, requestId);
+    headers.push(`${REQUEST_ID_HEADER}: ${requestId}`);
+  });
   // Registered before useServer's own listener: every socket batches its sends from the start.
-  wss.on('connection', (socket, req) => batchSends(socket, req.socket));
+  wss.on('connection', (socket, req) => {
+    socketIds.set(socket, { requestId: upgradeIds.get(req) ?? requestIdOf(req) });
+    batchSends(socket, req.socket);
+  });
+  /** Enters the connection's scope for the rest of this handler and what it starts. */
+  const enterScope = (ctx: WsContext<Record<string, unknown> | undefined, { socket: object }>) => {
+    const scope = socketIds.get(ctx.extra.socket);
+    if (scope) requestScope.enterWith(scope);
+  };
   const principals = new WeakMap<object, Principal>();
+  const connections = new Set<WsContext>();
   const ws = useServer(
     {
       schema,
+      ...(tracer ? { execute: tracedExecute(tracer) } : {}),
       isProd: true, // close reasons never carry internal messages
       connectionInitWaitTimeout: config.graphql.wsInitTimeoutMs,
       onConnect: async (ctx) => {
+        enterScope(ctx);
         try {
           principals.set(ctx, await authenticator.authenticate(ctx.connectionParams ?? {}));
+          connections.add(ctx);
+          logger.info({}, 'websocket connected');
           return true;
         } catch (err) {
-          if (err instanceof SpindleError) return false; // 4403 Forbidden, as the protocol recommends
-          throw err;
+          if (!(err instanceof SpindleError)) throw err;
+          // The key could not be looked up: closed here first (graphql-ws's own 4403 then finds the socket closing).
+          if (err.code !== 'UNAUTHENTICATED') ctx.extra.socket.close(WS_TRY_AGAIN_LATER, err.code);
+          return false; // 4403 Forbidden, as the protocol recommends
         }
       },
       onSubscribe: async (ctx, id, payload) => {
+        enterScope(ctx);
         // Counted before any await: a flood of subscribe messages is checked one by one, in order.
         const open = Object.keys(ctx.subscriptions).length;
         const max = config.graphql.maxSubscriptionsPerConnection;
@@ -72,10 +115,18 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
           principals.set(ctx, await authenticator.authenticate(ctx.connectionParams ?? {}));
         } catch (err) {
           if (!(err instanceof SpindleError)) throw err;
-          ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden');
-          return [new GraphQLError(err.message, { extensions: { code: err.code } })];
+          // A key that could not be looked up keeps the connection: this operation failed to start, the client retries it.
+          if (err.code === 'UNAUTHENTICATED') ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden');
+          return [new GraphQLError(err.message, { originalError: err })];
         }
         return prepare(ctx, id, payload);
+      },
+      onClose: (ctx, code) => {
+        if (!connections.delete(ctx)) return;
+        const scope = socketIds.get(ctx.extra.socket);
+        const log = () => logger.info({ code }, 'websocket closed');
+        if (scope) requestScope.run(scope, log);
+        else log();
       },
       context: (ctx) => makeContext(deps, principals.get(ctx)!, { live: true }),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -115,12 +166,34 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
           try {
             // queryHash: Apollo's sha256 of the document text, already computed for its document cache.
             cost = costs.cost(s, document, queryHash, request.variables, request.operationName);
-          } catch {
+          } catch (err) {
+            // Too many selections to cost: refused like an operation past the limit, never run uncosted.
+            if (err instanceof GraphQLError && err.extensions.code === 'LIMIT_EXCEEDED') {
+              throw new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status: 400 } } });
+            }
             // Variables that do not coerce: execution reports them (400 BAD_USER_INPUT) before running anything.
             return;
           }
           // Thrown from a plugin, an error is a 500 unless it says otherwise.
           if (cost > config.graphql.maxCost) throw costError(config.graphql.maxCost, cost, { http: { status: 400 } });
+        },
+      };
+    },
+  };
+
+  /**
+   * A response with any UNAVAILABLE error is a 503 with Retry-After, partial data or not. Set last
+   * (willSendResponse): Apollo merges the `extensions.http` of several errors in order, the last
+   * status winning, so a per-error status could be overridden by another error's 400.
+   */
+  const unavailablePlugin: ApolloServerPlugin<Context> = {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          if (!response.body.singleResult.errors?.some((e) => e.extensions?.code === 'UNAVAILABLE')) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(RETRY_AFTER_SECONDS));
         },
       };
     },
@@ -139,7 +212,10 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      metrics.graphql,
       costPlugin,
+      unavailablePlugin,
+      ...(tracer ? [tracedOperations] : []),
       // Apollo's stop() drains the WebSocket side first.
       { serverWillStart: async () => ({ drainServer: async () => ws.dispose() }) },
     ],
@@ -148,12 +224,17 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
 
   return {
     middleware: [
-      authenticate(deps),
+      authenticate(authenticator),
       express.json({ limit: config.maxRequestBytes }),
       nestingGuard(maxNesting),
       expressMiddleware(apollo, { context: async ({ res }) => makeContext(deps, res.locals.principal as Principal) }),
     ],
     stop: () => apollo.stop(),
+    webSockets() {
+      let subscriptions = 0;
+      for (const ctx of connections) for (const sub of Object.values(ctx.subscriptions)) if (sub) subscriptions++;
+      return { connections: connections.size, subscriptions };
+    },
   };
 }
 
@@ -177,19 +258,22 @@ function nestingGuard(maxNesting: number): RequestHandler {
 
 /**
  * Resolves the caller from `Authorization: Bearer spd_…` into res.locals.principal, or answers
- * 401 in GraphQL's error shape. Shared by /graphql and POST /modules.
+ * 401 in GraphQL's error shape (503 with Retry-After when the key could not be looked up).
  */
-export function authenticate(deps: Pick<GraphQLDeps, 'authenticator'>): RequestHandler {
+export function authenticate(authenticator: Authenticator): RequestHandler {
   return async (req, res, next) => {
     try {
-      res.locals.principal = await deps.authenticator!.authenticate(req.headers);
+      res.locals.principal = await authenticator.authenticate(req.headers);
       next();
     } catch (err) {
       if (!(err instanceof SpindleError)) return next(err);
-      res.setHeader('WWW-Authenticate', 'Bearer realm="spindle"');
+      // UNAUTHENTICATED, or the key could not be looked up (UNAVAILABLE, STATEMENT_TIMEOUT): retry.
+      const refused = err.code === 'UNAUTHENTICATED';
+      if (refused) res.setHeader('WWW-Authenticate', 'Bearer realm="spindle"');
+      else res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       // Answer without reading a body we will not use.
       res.setHeader('Connection', 'close');
-      res.status(401).json({ errors: [{ message: err.message, extensions: { code: err.code } }] });
+      res.status(refused ? 401 : 503).json({ errors: [{ message: err.message, extensions: { ...err.details, code: err.code } }] });
       req.resume();
     }
   };

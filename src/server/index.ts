@@ -1,100 +1,128 @@
 /**
  * makeServer: one http.Server for everything — GraphQL over HTTP and WebSocket at /graphql,
  * POST /modules, /healthz, /metrics and the dashboard at "/". ROLE=worker serves only /healthz and
- * /metrics.
+ * /metrics. With METRICS_PORT, /metrics moves to a server of its own on that port (no
+ * authentication: a scrape target behind the operator's firewall); on the main port with AUTH on,
+ * it answers only a system admin key (the figures span every tenant).
  */
 import { createServer, type Server as HttpServer } from 'node:http';
+import type { Tracer } from '@opentelemetry/api';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { hasRole, type Principal } from '../domain/index.js';
 import type { Config } from '../config/index.js';
 import type { EventBus, Executor } from '../executor/types.js';
-import { makeAuthenticator } from '../graphql/auth.js';
-import type { GraphQLDeps } from '../graphql/context.js';
-import { makeQuotas } from '../graphql/quota.js';
-import { makeAgentCache } from '../graphql/agent.cache.js';
 import { makeSchema } from '../graphql/schema.js';
-import { makeStatsService } from '../graphql/stats.service.js';
 import type { Runtime } from '../runtime/types.js';
-import type { Store } from '../store/types.js';
+import type { Services } from '../services/index.js';
+import type { Store } from '../store/index.js';
 import { dashboardRouter } from './dashboard.js';
-import { GRAPHQL_PATH, startGraphQL, type GraphQLTransports } from './graphql.js';
+import { authenticate, GRAPHQL_PATH, startGraphQL, type GraphQLTransports } from './graphql.js';
 import { healthHandler } from './health.js';
 import type { Logger } from './logger.js';
-import { makeMetrics, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { fail, modulesHandler } from './modules.js';
+import { requestLog } from './request-log.js';
+import { traceRequests } from './tracing.js';
 
 export interface ServerDeps {
   config: Config;
+  /** The use cases the API serves (GraphQL, POST /modules), and the stats /metrics reads. */
+  services: Services;
+  /** For /healthz. */
   store: Store;
   runtime: Runtime;
   executor: Executor;
   bus: EventBus;
   logger: Logger;
-  /** Made here when not given; give one to instrument the runtime the executor uses. */
-  metrics?: Metrics;
+  /** Give the one whose `submitted` the services count with, and that instruments the runtime the executor uses. */
+  metrics: Metrics;
+  /** Traces on (server/tracing.ts): a span per API request. */
+  tracer?: Tracer;
   /** Dashboard directory (default web/dist). */
   dashboardDir?: string;
 }
 
 export interface SpindleServer {
-  listen(): Promise<{ url: string; graphqlUrl: string; wsUrl: string }>;
+  /** metricsUrl: where /metrics is served (on `url` unless METRICS_PORT is set). */
+  listen(): Promise<{ url: string; graphqlUrl: string; wsUrl: string; metricsUrl: string }>;
   close(): Promise<void>;
   httpServer: HttpServer;
 }
 
 export async function makeServer(deps: ServerDeps): Promise<SpindleServer> {
-  const { config, store, runtime, executor, bus, logger } = deps;
-  const metrics = deps.metrics ?? makeMetrics();
-  const stats = makeStatsService({ store, executor, node: config.nodeId });
-  const detachMetrics = metrics.attach({ bus, executor, runtime, stats });
+  const { config, services, store, runtime, executor, bus, logger, metrics, tracer } = deps;
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog(logger), metrics.http);
   const httpServer = createServer(app);
 
-  app.get('/healthz', healthHandler({ config, store, bus }));
-  app.get('/metrics', async (_req, res) => {
+  const scrape: RequestHandler = async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  };
+  let metricsServer: HttpServer | null = null;
+  if (config.metricsPort === undefined) {
+    app.get('/metrics', ...(config.auth.enabled ? [authenticate(services.auth), systemAdminOnly] : []), scrape);
+  } else {
+    app.get('/metrics', (_req, res) => fail(res, 404, 'NOT_FOUND', '/metrics is served on METRICS_PORT'));
+    const metricsApp = express();
+    metricsApp.disable('x-powered-by');
+    metricsApp.get('/metrics', scrape);
+    metricsServer = createServer(metricsApp);
+  }
+  app.get('/healthz', healthHandler({ config, store, bus }));
 
   let graphql: GraphQLTransports | null = null;
   if (config.role !== 'worker') {
-    const authenticator = makeAuthenticator({ store, enabled: config.auth.enabled, onTouchError: (err) => logger.warn({ err }, 'could not record an API key use') });
-    const quotas = makeQuotas({ config, store, stats });
-    const gqlDeps: GraphQLDeps = { config, store, runtime, executor, pubsub: bus.pubsub, stats, logger, authenticator, quotas, agentCache: makeAgentCache(store), onSubmitted: metrics.submitted };
-    graphql = await startGraphQL(await makeSchema(bus.pubsub), gqlDeps, httpServer);
-    app.post('/modules', modulesHandler({ config, store, runtime, logger, authenticator, quotas }));
-    app.use(GRAPHQL_PATH, ...graphql.middleware);
+    graphql = await startGraphQL(await makeSchema(bus.pubsub), { config, services, pubsub: bus.pubsub, logger }, httpServer, metrics, tracer);
+    app.post('/modules', ...(tracer ? [traceRequests(tracer, '/modules')] : []), modulesHandler({ services, logger }));
+    app.use(GRAPHQL_PATH, ...(tracer ? [traceRequests(tracer, GRAPHQL_PATH)] : []), ...graphql.middleware);
     app.use(dashboardRouter(deps.dashboardDir));
   }
   app.use((_req, res) => fail(res, 404, 'NOT_FOUND', 'no such route'));
   app.use(errorHandler(logger));
+  const detachMetrics = metrics.attach({ bus, executor, runtime, stats: services.stats, webSockets: graphql?.webSockets });
 
   let closing: Promise<void> | null = null;
   return {
     httpServer,
     async listen() {
-      await new Promise<void>((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(config.port, config.host, () => {
-          httpServer.off('error', reject);
-          resolve();
-        });
-      });
-      const { port } = httpServer.address() as AddressInfo;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      const port = await listenOn(httpServer, config.port, config.host);
       const url = `http://${host}:${port}`;
-      return { url, graphqlUrl: `${url}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}` };
+      const metricsUrl = metricsServer ? `http://${host}:${await listenOn(metricsServer, config.metricsPort!, config.host)}/metrics` : `${url}/metrics`;
+      return { url, graphqlUrl: `${url}${GRAPHQL_PATH}`, wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`, metricsUrl };
     },
     close() {
       return (closing ??= (async () => {
         detachMetrics();
+        if (metricsServer) await closeHttp(metricsServer);
         if (graphql) await graphql.stop(); // drains WebSockets, then HTTP
         else await closeHttp(httpServer);
       })());
     },
   };
 }
+
+/** Listens and answers the port (the one chosen when asked for 0). */
+async function listenOn(server: HttpServer, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** /metrics on the API's port with AUTH on, after `authenticate`: cluster-wide figures for a system admin key only. */
+const systemAdminOnly: RequestHandler = (_req, res, next) => {
+  const principal = res.locals.principal as Principal;
+  if (principal.system && hasRole(principal, 'admin')) return next();
+  fail(res, 403, 'FORBIDDEN', '/metrics needs a system admin key (or set METRICS_PORT to serve it apart)');
+};
 
 function closeHttp(server: HttpServer): Promise<void> {
   if (!server.listening) return Promise.resolve();

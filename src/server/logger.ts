@@ -1,7 +1,26 @@
+/**
+ * The process's logger (pino, JSON lines) and the request scope that tags every line a request
+ * causes with its request id, whichever layer writes it (services, store, executor): the scope is
+ * an AsyncLocalStorage read by pino's mixin, so no layer threads a logger through its calls.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 
 export type { Logger } from 'pino';
+
+/** What a request puts on every line it causes. */
+export interface RequestScope {
+  requestId: string;
+}
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** A new object per line: pino's default merge assigns the line's fields into what mixin returns. */
+function scopeFields(): Partial<RequestScope> {
+  const scope = requestScope.getStore();
+  return scope ? { requestId: scope.requestId } : {};
+}
 
 /**
  * Where a secret could sit in a logged object: API keys (headers, connection params, a created
@@ -26,8 +45,13 @@ export const REDACT_PATHS = [
   'config.auth.adminKey',
 ];
 
-/** One JSON logger per process (pino), tagged with the node, with secrets redacted. */
+/** One JSON logger per process (pino), tagged with the node and the request in scope, with secrets redacted. */
 export function makeLogger(config: Pick<Config, 'logLevel' | 'nodeId'>, destination?: pino.DestinationStream): Logger {
-  const options = { level: config.logLevel, base: { node: config.nodeId }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const options = {
+    level: config.logLevel,
+    base: { node: config.nodeId },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    mixin: scopeFields,
+  };
   return destination ? pino(options, destination) : pino(options);
 }

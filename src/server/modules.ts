@@ -1,24 +1,20 @@
 /**
- * POST /modules: upload a module as raw bytes (Content-Type: application/wasm), streamed into the
- * blob store with a size cap, then validated. 201 {digest, size, imports, exports}; the digest then
- * goes to registerAgent(input: {name, moduleDigest}). Errors are JSON: {error: {code, message, field?}}.
+ * POST /modules: upload a module as raw bytes (Content-Type: application/wasm), an HTTP adapter
+ * over ModuleService.upload (streamed into the blob store with a size cap, then checked). 201
+ * {digest, size, imports, exports}; the digest then goes to registerAgent(input: {name,
+ * moduleDigest}). Errors are JSON: {error: {code, message, field?}}; while the database is
+ * unreachable, 503 UNAVAILABLE with Retry-After (the upload may be repeated: blobs are stored by
+ * content). A refusal before the body was read closes the connection instead of reading it.
  */
 import type { Request, RequestHandler, Response } from 'express';
-import type { Config } from '../config/index.js';
-import { SpindleError } from '../domain/index.js';
-import { hasRole, type Authenticator } from '../graphql/auth.js';
-import type { Quotas } from '../graphql/quota.js';
-import type { Runtime } from '../runtime/types.js';
-import type { Store } from '../store/types.js';
+import { SpindleError, type Principal } from '../domain/index.js';
+import type { Services } from '../services/index.js';
+import { RETRY_AFTER_SECONDS, storeFailure } from '../services/failures.js';
 import type { Logger } from './logger.js';
 
 interface Deps {
-  config: Config;
-  store: Store;
-  runtime: Runtime;
+  services: Services;
   logger: Logger;
-  authenticator: Authenticator;
-  quotas: Quotas;
 }
 
 export function fail(res: Response, status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
@@ -33,58 +29,54 @@ function refuse(req: Request, res: Response, status: number, code: string, messa
   req.resume();
 }
 
-export function modulesHandler({ config, store, runtime, logger, authenticator, quotas }: Deps): RequestHandler {
-  const max = config.maxModuleBytes;
-  const tooLarge = `module exceeds the maximum of ${max} bytes (MAX_MODULE_BYTES)`;
+/** Thrown by the body's opener: not a module upload at all. */
+class UnsupportedMediaType extends Error {}
+
+export function modulesHandler({ services, logger }: Deps): RequestHandler {
   return async (req, res) => {
-    // Who first: nothing of an unauthenticated caller's body is read or stored.
-    let tenantId: string;
+    let bodyRead = false;
+    const answer = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
+      bodyRead ? fail(res, status, code, message, extra) : refuse(req, res, status, code, message, extra);
     try {
-      const principal = await authenticator.authenticate(req.headers);
-      if (!hasRole(principal, 'submitter')) return refuse(req, res, 403, 'FORBIDDEN', `uploading a module needs the submitter role; this key is a ${principal.role}`);
-      tenantId = principal.tenantId;
+      // Who first: nothing of an unauthenticated caller's body is read or stored.
+      let caller: Principal;
+      try {
+        caller = await services.auth.authenticate(req.headers);
+      } catch (err) {
+        if (!(err instanceof SpindleError && err.code === 'UNAUTHENTICATED')) throw err;
+        res.setHeader('WWW-Authenticate', 'Bearer realm="spindle"');
+        return refuse(req, res, 401, err.code, err.message);
+      }
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      const openBody = () => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/wasm') throw new UnsupportedMediaType(`Content-Type must be application/wasm (got ${JSON.stringify(req.headers['content-type'] ?? '')})`);
+        return (async function* () {
+          yield* req;
+          bodyRead = true;
+        })();
+      };
+      const uploaded = await services.modules.upload(caller, openBody, Number.isFinite(declared) ? declared : null);
+      res.status(201).json(uploaded);
     } catch (err) {
-      if (!(err instanceof SpindleError)) throw err;
-      res.setHeader('WWW-Authenticate', 'Bearer realm="spindle"');
-      return refuse(req, res, 401, err.code, err.message);
-    }
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/wasm') {
-      return refuse(req, res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/wasm (got ${JSON.stringify(req.headers['content-type'] ?? '')})`, {
-        field: 'Content-Type',
-      });
-    }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > max) return refuse(req, res, 413, 'LIMIT_EXCEEDED', tooLarge, { field: 'body', max, quota: 'MAX_MODULE_BYTES', limit: String(max) });
-    try {
-      // Before a byte is stored: a tenant at its quota cannot leave blobs behind. Without a
-      // Content-Length the upload may be as large as MAX_MODULE_BYTES, so that much room is needed.
-      await quotas.checkStore(tenantId, null, Number.isFinite(declared) ? declared : max);
-    } catch (err) {
-      if (err instanceof SpindleError) return refuse(req, res, 413, err.code, err.message, { field: 'body', ...err.details });
-      throw err;
-    }
-    let stored: { digest: string; size: number };
-    try {
-      stored = await store.blobs.putStream(req, max);
-    } catch (err) {
-      if (err instanceof SpindleError && err.code === 'LIMIT_EXCEEDED') return refuse(req, res, 413, 'LIMIT_EXCEEDED', tooLarge, { field: 'body', max, quota: 'MAX_MODULE_BYTES', limit: String(max) });
-      throw err;
-    }
-    if (stored.size === 0) return fail(res, 400, 'BAD_USER_INPUT', 'the body is empty: send the module bytes', { field: 'body' });
-    const bytes = (await store.blobs.get(stored.digest))!;
-    try {
-      const info = await runtime.inspect(bytes);
-      // The blob stays when refused here: another tenant may hold the same bytes.
-      await quotas.checkStore(tenantId, stored.digest, stored.size);
-      await store.modules.record(tenantId, stored.digest, stored.size);
-      res.status(201).json({ digest: stored.digest, size: stored.size, imports: info.imports, exports: info.exports });
-    } catch (err) {
-      if (!(err instanceof SpindleError)) throw err;
-      if (err.code === 'LIMIT_EXCEEDED') return fail(res, 413, err.code, err.message, { field: 'body', ...err.details });
-      // An invalid module can never be registered, so nothing can reference its blob.
-      await store.blobs.delete(stored.digest).catch((e: unknown) => logger.warn({ err: e }, 'could not delete an invalid module blob'));
-      fail(res, 400, err.code, err.message, { field: 'body' });
+      if (err instanceof UnsupportedMediaType) return refuse(req, res, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message, { field: 'Content-Type' });
+      // The database could not be asked (auth, quota, record): the client should come back later.
+      const failure = err instanceof SpindleError ? err : storeFailure(err);
+      if (!failure || res.headersSent) throw err;
+      switch (failure.code) {
+        case 'UNAVAILABLE':
+        case 'STATEMENT_TIMEOUT':
+          logger.warn({ err: { message: (err as Error).message }, code: failure.code }, 'database failure in POST /modules');
+          res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+          return refuse(req, res, 503, failure.code, failure.message);
+        case 'FORBIDDEN':
+          return answer(403, failure.code, failure.message);
+        case 'LIMIT_EXCEEDED':
+          return answer(413, failure.code, failure.message, { field: 'body', ...failure.details });
+        default:
+          // An empty body, an invalid module.
+          return answer(400, failure.code, failure.message, { field: 'body' });
+      }
     }
   };
 }

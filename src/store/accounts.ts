@@ -3,7 +3,7 @@ import { SpindleError } from '../domain/index.js';
 import type { Prisma } from './db.js';
 import { isUuid } from './ids.js';
 import type { RunningCapsCache } from './caps.js';
-import { quotaColumns, toApiKeyRow, toTenantRow } from './map.js';
+import { quotaColumns, retentionColumns, toApiKeyRow, toTenantRow } from './map.js';
 import type { ApiKeyRepository, TenantRepository } from './types.js';
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
@@ -38,6 +38,13 @@ export function makeTenantRepository(prisma: Prisma, caps: RunningCapsCache): Te
     },
     async get(id) {
       return isUuid(id) ? get(id) : null;
+    },
+    async setRetention(id, retention) {
+      if (!isUuid(id)) return null;
+      const data = retentionColumns(retention);
+      if (Object.values(data).every((v) => v === undefined)) return get(id);
+      const { count } = await prisma.tenant.updateMany({ where: { id }, data });
+      return count === 0 ? null : get(id);
     },
     async getByName(name) {
       const t = await prisma.tenant.findUnique({ where: { name } });

@@ -4,8 +4,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { limitExceeded } from '../domain/index.js';
@@ -89,5 +89,25 @@ export async function makeFsBlobStore(dir: string): Promise<BlobStore> {
     async delete(digest) {
       if (isDigest(digest)) await rm(pathOf(digest), { force: true });
     },
+
+    async list(after, limit) {
+      const root = join(dir, 'sha256');
+      const shards = (await readdir(root).catch(() => [] as string[])).filter((s) => /^[0-9a-f]{2}$/.test(s)).sort();
+      const out: { digest: string; writtenAt: Date }[] = [];
+      for (const shard of shards) {
+        if (after && shard < after.slice(0, 2)) continue;
+        const names = (await readdir(join(root, shard))).filter((d) => isDigest(d) && (!after || d > after)).sort();
+        for (const digest of names) {
+          const s = await stat(join(root, shard, digest)).catch(() => null); // deleted meanwhile
+          if (s) out.push({ digest, writtenAt: s.mtime });
+          if (out.length >= limit) return out;
+        }
+      }
+      return out;
+    },
+
+    kind: 'fs',
+    // Every write starts in tmp/: if it is gone or read-only, no blob can be stored.
+    ping: () => access(tmp, constants.R_OK | constants.W_OK),
   };
 }

@@ -22,6 +22,8 @@ export interface S3Options {
 }
 
 const key = (digest: string) => `sha256/${digest}`;
+/** How long a health probe's answer is reused. */
+const PROBE_TTL_MS = 5_000;
 const isNotFound = (err: unknown) => ['NoSuchKey', 'NotFound', 'NoSuchObject'].includes((err as { code?: string }).code ?? '');
 
 /** The blob store plus `close`, which drops the kept-alive sockets so nothing holds the process open. */
@@ -48,6 +50,21 @@ export async function makeS3BlobStore(opts: S3Options): Promise<BlobStore & { cl
       if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as { code?: string }).code ?? '')) throw err;
     }
   }
+
+  // One HEAD bucket request per PROBE_TTL_MS however often /healthz is polled; concurrent pings
+  // share the request in flight.
+  let probed: { at: number; result: Promise<void> } | null = null;
+  const probe = (): Promise<void> => {
+    if (probed && Date.now() - probed.at < PROBE_TTL_MS) return probed.result;
+    const result = client.bucketExists(bucket).then((exists) => {
+      if (!exists) throw new Error(`bucket ${bucket} does not exist`);
+    });
+    // Kept as it settles; a rejection is the caller's to see, and handled here so that a cached
+    // failure nobody asks for again is never "unhandled".
+    result.catch(() => {});
+    probed = { at: Date.now(), result };
+    return result;
+  };
 
   const has = async (digest: string) => {
     if (!isDigest(digest)) return false;
@@ -106,5 +123,18 @@ export async function makeS3BlobStore(opts: S3Options): Promise<BlobStore & { cl
     async delete(digest) {
       if (isDigest(digest)) await client.removeObject(bucket, key(digest));
     },
+
+    async list(after, limit) {
+      // One page (S3 answers at most 1000 keys per request), in key order after `after`. ListObjects
+      // (v1) with a marker: s3rver answers ListObjectsV2 with start-after by a 500.
+      const page = await client.listObjectsQuery(bucket, 'sha256/', after ? key(after) : '', { Delimiter: '', MaxKeys: Math.min(limit, 1000) });
+      return page.objects.flatMap((o) => {
+        const digest = o.name?.slice('sha256/'.length);
+        return digest && isDigest(digest) ? [{ digest, writtenAt: o.lastModified! }] : [];
+      });
+    },
+
+    kind: 's3',
+    ping: probe,
   };
 }

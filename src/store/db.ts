@@ -1,6 +1,16 @@
 /**
- * Opening the database: PGlite in-process (default) or a PostgreSQL pool, migrations first, then a
+ * Opening the database: PGlite in-process (default) or PostgreSQL pools, migrations first, then a
  * Prisma client over the matching driver adapter. Also the cross-node wake-up channel.
+ *
+ * Statements go in three lanes, so API load cannot starve the executor (docs/RATIONALE.md):
+ * - the executor's (Sql.query, Sql.transaction: claims, heartbeats, result writes, recovery, ANALYZE,
+ *   NOTIFY): on PostgreSQL a pool of their own; on PGlite first in line for its one connection;
+ * - submits (Sql.queryStable: the inserts and their idempotency lookups): on PostgreSQL their own
+ *   small pool (generic plans); on PGlite first in line too (one bounded batch each);
+ * - the API's (the Prisma client, Database.apiQuery): on PostgreSQL a pool of their own whose
+ *   connections carry `statement_timeout`; on PGlite, which ignores statement_timeout, in order
+ *   behind the executor's lane. Either way each API request has only a few statements queued at
+ *   once (store/per-request.ts).
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -12,6 +22,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { migrate, readMigrations, type MigrationConnection } from './migrate.js';
 import { makeLocalNotifier, makePgNotifier, type Notifier } from './notify.js';
+import { makeScheduler, type Scheduler } from './schedule.js';
 
 export type Prisma = InstanceType<typeof PrismaClient>;
 
@@ -42,9 +53,20 @@ export type Query = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 
 export interface Database {
   kind: 'pglite' | 'postgres';
+  /** For API requests: the API lane (statement timeout on PostgreSQL). */
   prisma: Prisma;
+  /** The executor's lane (query, transaction) and the submits' (queryStable). */
   sql: Sql;
+  /** Raw SQL for API requests (cancel, retry): the API lane, like `prisma`. */
+  apiQuery: Query;
   notifier: Notifier;
+  /**
+   * Whether this node's executor can reach the database: `SELECT 1` in the executor's lane, which
+   * is what the executor needs, and not behind API load (the API lane would report a busy node as
+   * down, and an orchestrator would take it out of rotation). One ping at a time: a ping asked for
+   * while one is pending shares it, so a hanging database gets one ping queued in the executor's
+   * lane however often /healthz is polled, not one a second to run ahead of claims when it returns.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -54,8 +76,13 @@ export interface DatabaseOptions {
   dataDir: string;
   pgSchema?: string;
   migrationsDir?: string;
-  /** PostgreSQL pool size. Default 10: enough for claim, finish and API reads on 2 cores. */
+  /** PostgreSQL: connections for API statements (default 8); the executor and submits have their own. */
   poolSize?: number;
+  /**
+   * PostgreSQL: `statement_timeout` of API statements in ms (0 = none; default 0 here, the config
+   * sets API_STATEMENT_TIMEOUT_MS). Executor statements never time out. PGlite ignores it.
+   */
+  apiStatementTimeoutMs?: number;
   /** Errors of idle connections and of the LISTEN connection (they are retried, not fatal). */
   onError?: (err: Error) => void;
 }
@@ -76,23 +103,43 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
     await db.close();
     throw err;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
-  const query: Query = async <T>(text: string, params?: unknown[]) => (await db.query<T>(text, params)).rows;
+  // One connection: every statement, Prisma's included, waits here for its turn, so the executor
+  // waits at most for the one API statement in progress (and the cost model bounds that one).
+  // PGlite queues statements itself, in order of arrival; ours decides that order instead.
+  const scheduler = makeScheduler({ slots: 1, yieldToIo: true });
+  const first = <T>(work: () => Promise<T>) => scheduler.run(true, work);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(scheduledPglite(db, scheduler)) });
+  const query: Query = <T>(text: string, params?: unknown[]) => first(async () => (await db.query<T>(text, params)).rows);
   return {
     kind: 'pglite',
     prisma,
     sql: {
       query,
       queryStable: query,
-      transaction: (work) => db.transaction((tx) => work(async <T>(text: string, params?: unknown[]) => (await tx.query<T>(text, params)).rows)),
+      transaction: (work) => first(() => db.transaction((tx) => work(async <T>(text: string, params?: unknown[]) => (await tx.query<T>(text, params)).rows))),
     },
+    apiQuery: <T>(text: string, params?: unknown[]) => scheduler.run(false, async () => (await db.query<T>(text, params)).rows),
     notifier: makeLocalNotifier(),
-    ping: async () => void (await db.query('SELECT 1')),
+    ping: oneAtATime(() => first(async () => void (await db.query('SELECT 1')))),
     close: async () => {
       await prisma.$disconnect();
       await db.close();
     },
   };
+}
+
+/**
+ * The PGlite object as Prisma's adapter (pglite-prisma-adapter 0.7) uses it: query, exec and
+ * transaction, each one unit in the API lane (a transaction holds the connection until it settles).
+ */
+function scheduledPglite(db: PGlite, scheduler: Scheduler): PGlite {
+  const api = <T>(work: () => Promise<T>) => scheduler.run(false, work);
+  const facade: Pick<PGlite, 'query' | 'exec' | 'transaction'> = {
+    query: (...args: Parameters<PGlite['query']>) => api(() => db.query(...args)),
+    exec: (...args: Parameters<PGlite['exec']>) => api(() => db.exec(...args)),
+    transaction: (...args: Parameters<PGlite['transaction']>) => api(() => db.transaction(...args)),
+  } as Pick<PGlite, 'query' | 'exec' | 'transaction'>;
+  return facade as PGlite;
 }
 
 function pgliteMigrationConnection(db: PGlite): MigrationConnection {
@@ -113,23 +160,28 @@ async function openPostgres(opts: DatabaseOptions, url: string): Promise<Databas
   if (!SCHEMA_NAME.test(schema)) throw new Error(`pgSchema must match ${SCHEMA_NAME}, got ${JSON.stringify(schema)}`);
   const onError = opts.onError ?? (() => {});
   // search_path on every pooled connection: raw SQL stays unqualified and lands in `schema`.
-  // Custom plans on the main pool: the best plan for a claim or a batch write depends on its array
+  // Custom plans for the executor: the best plan for a claim or a batch write depends on its array
   // sizes, and a cached generic plan for the finish statement measured ~15x slower. The inserts go
   // through a small pool of their own that keeps generic plans (Sql.queryStable).
-  const connection: pg.ClientConfig = { connectionString: url, options: `-c search_path="${schema}" -c plan_cache_mode=force_custom_plan` };
-  const stableConnection: pg.ClientConfig = { connectionString: url, options: `-c search_path="${schema}" -c plan_cache_mode=auto` };
+  const session = `-c search_path="${schema}"`;
+  const connection: pg.ClientConfig = { connectionString: url, options: `${session} -c plan_cache_mode=force_custom_plan` };
+  const stableConnection: pg.ClientConfig = { connectionString: url, options: `${session} -c plan_cache_mode=auto` };
+  const timeout = opts.apiStatementTimeoutMs ?? 0;
+  const apiConnection: pg.ClientConfig = { connectionString: url, options: `${session}${timeout > 0 ? ` -c statement_timeout=${timeout}` : ''}` };
 
   await migratePostgres(connection, schema, opts.migrationsDir);
 
-  const pool = new pg.Pool({ ...connection, application_name: 'spindle', max: opts.poolSize ?? 10, idleTimeoutMillis: 30_000 });
-  pool.on('error', onError);
+  const apiSize = opts.poolSize ?? API_POOL_SIZE;
+  const pool = new pg.Pool({ ...connection, application_name: 'spindle', max: EXECUTOR_POOL_SIZE, idleTimeoutMillis: 30_000 });
   const stablePool = new pg.Pool({ ...stableConnection, application_name: 'spindle', max: STABLE_POOL_SIZE, idleTimeoutMillis: 30_000 });
-  stablePool.on('error', onError);
+  const apiPool = new pg.Pool({ ...apiConnection, application_name: 'spindle-api', max: apiSize, idleTimeoutMillis: 30_000 });
+  const pools = [pool, stablePool, apiPool];
+  for (const p of pools) p.on('error', onError);
   const notifier = await makePgNotifier(connection, pool, schema, onError).catch(async (err) => {
-    await Promise.all([pool.end(), stablePool.end()]);
+    await Promise.all(pools.map((p) => p.end()));
     throw err;
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { schema }) });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(apiPool, { schema }) });
   return {
     kind: 'postgres',
     prisma,
@@ -138,22 +190,45 @@ async function openPostgres(opts: DatabaseOptions, url: string): Promise<Databas
       queryStable: async <T>(text: string, params?: unknown[]) => (await stablePool.query({ text, values: params, name: statementName(text) })).rows as T[],
       transaction: (work) => pgTransaction(pool, work),
     },
+    apiQuery: async <T>(text: string, params?: unknown[]) => (await apiPool.query({ text, values: params, name: statementName(text) })).rows as T[],
     notifier,
-    ping: async () => void (await pool.query('SELECT 1')),
+    ping: oneAtATime(async () => void (await pool.query('SELECT 1'))),
     close: async () => {
       await notifier.close();
       await prisma.$disconnect();
-      await Promise.all([pool.end(), stablePool.end()]);
+      await Promise.all(pools.map((p) => p.end()));
     },
   };
 }
 
+/** `work`, unless a call is still pending: then that call's promise (Database.ping). */
+function oneAtATime(work: () => Promise<void>): () => Promise<void> {
+  let pending: Promise<void> | null = null;
+  return () => (pending ??= work().finally(() => (pending = null)));
+}
+
 /** Connections for Sql.queryStable: the submit path's inserts (a few in flight at once). */
 const STABLE_POOL_SIZE = 4;
+/**
+ * Connections for the executor: its claim loop, two result writers, the heartbeat, and now and
+ * then recovery, the delayed-task probe, NOTIFY or ANALYZE (a capped claim's transaction holds
+ * one). The e2e benchmark's throughput and CPU per task did not move from the shared pool of 10.
+ */
+const EXECUTOR_POOL_SIZE = 5;
+/**
+ * Connections for API statements. pg.Pool serves them in order of arrival; each request has at
+ * most 2 reads in flight (store/per-request.ts), so a one-task submit never queues behind a
+ * flood's thousands of statements, only behind the few each request has in flight.
+ */
+const API_POOL_SIZE = 8;
 
 async function pgTransaction<R>(pool: pg.Pool, work: (query: Query) => Promise<R>): Promise<R> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no listener for its socket errors, and pg throws an unheard 'error'
+  // event: the process would die when the database goes away mid-transaction. The query fails anyway.
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: params, name: statementName(text) })).rows as T[]);
@@ -164,6 +239,8 @@ async function pgTransaction<R>(pool: pg.Pool, work: (query: Query) => Promise<R
     await client.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
+    // A broken client keeps the listener: it is discarded, and its socket may still report the end.
+    if (!broken) client.off('error', onError);
     client.release(broken);
   }
 }

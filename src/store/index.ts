@@ -1,6 +1,12 @@
 /**
  * makeStore: the database (PGlite by default, PostgreSQL with a URL), migrated at start-up, the
  * repositories over it, and the blob store (local directory by default, S3/MinIO when configured).
+ *
+ * The store's public face: outside src/store, code imports this file (or, for types only,
+ * types.ts, which it re-exports) and nothing else of the store. What it offers besides makeStore:
+ * the repository interfaces and rows (types.ts), one request's view (`forRequest`), what a failed
+ * call means (`storeErrorKind`), time-ordered ids (`uuidv7`) and the files bundle format
+ * (`encodeFiles`/`decodeFiles`, files.ts).
  */
 import { join } from 'node:path';
 import { makeApiKeyRepository, makeTenantRepository } from './accounts.js';
@@ -10,11 +16,16 @@ import { makeRunningCapsCache } from './caps.js';
 import { makeS3BlobStore, type S3Options } from './blobs-s3.js';
 import { openDatabase } from './db.js';
 import { makeModuleRepository } from './modules.js';
+import { makeRetentionRepository } from './retention.js';
 import { makeTaskRepository } from './tasks.js';
 import type { Store } from './types.js';
 
 export type { S3Options } from './blobs-s3.js';
 export * from './types.js';
+export { forRequest, READS_PER_REQUEST } from './per-request.js';
+export { storeErrorKind, type StoreErrorKind } from './errors.js';
+export { uuidv7 } from './ids.js';
+export { decodeFiles, encodeFiles } from './files.js';
 
 export interface StoreOptions {
   /** PostgreSQL URL; unset → PGlite in `<dataDir>/pglite`. */
@@ -27,8 +38,10 @@ export interface StoreOptions {
   s3?: S3Options;
   /** This node's name (for logs; leases take the node explicitly). */
   node?: string;
-  /** PostgreSQL pool size (default 10). */
+  /** PostgreSQL: connections for API statements (default 8); the executor and submits have pools of their own. */
   poolSize?: number;
+  /** PostgreSQL: statement_timeout of API statements, ms (0 = none, the default here). PGlite ignores it. */
+  apiStatementTimeoutMs?: number;
   /** Migrations directory (default: prisma/migrations of this package). */
   migrationsDir?: string;
   /** Non-fatal background errors (idle pool connections, the LISTEN connection); default: ignored. */
@@ -42,13 +55,13 @@ export async function makeStore(opts: StoreOptions): Promise<Store> {
     s3?.close();
     throw err;
   });
-  const { prisma, sql, notifier } = db;
+  const { prisma, sql, apiQuery, notifier } = db;
   const caps = makeRunningCapsCache(sql);
   let closing: Promise<void> | null = null;
   return {
     kind: db.kind,
-    agents: makeAgentRepository(prisma),
-    tasks: makeTaskRepository(prisma, sql, caps, opts.onError),
+    agents: makeAgentRepository(prisma, sql),
+    tasks: makeTaskRepository(prisma, sql, apiQuery, caps, opts.onError),
     tenants: makeTenantRepository(prisma, caps),
     apiKeys: makeApiKeyRepository(prisma),
     modules: makeModuleRepository(prisma),
@@ -61,5 +74,6 @@ export async function makeStore(opts: StoreOptions): Promise<Store> {
         s3?.close();
         await db.close();
       })()),
+    retention: makeRetentionRepository(sql, db.kind),
   };
 }

@@ -1,10 +1,13 @@
 /**
  * The one place where database records become the plain rows of ./types.ts (and back):
  * bigint columns that fit a number become numbers, Buffers become Uint8Array views (no copy),
- * JSON columns get their types. Raw SQL selects the same camelCase shape as the Prisma models
- * (see TASK_COLUMNS), so both paths share these mappers.
+ * the JSON settings (a task's retry policy, an agent version's default limits) are parsed with a
+ * schema, not cast. Raw SQL selects the same camelCase shape as the Prisma models (see
+ * TASK_COLUMNS), so both paths share these mappers. Columns keep their names (`retry` holds the
+ * `retryPolicy`).
  */
-import type { Limits, OutcomeKind, QuotaOverrides, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
+import { z } from 'zod';
+import { RETRYABLE_KINDS, type Limits, type OutcomeKind, type QuotaOverrides, type RetentionOverrides, type RetryPolicy, type TaskStatus, type TrapCode } from '../domain/index.js';
 import type {
   Agent,
   AgentVersion,
@@ -57,9 +60,12 @@ const TASK_FIELDS: [column: string, field: keyof Task][] = [
   ['retry', 'retry'],
   ['deterministic', 'deterministic'],
   ['idempotency_key', 'idempotencyKey'],
+  ['trace_context', 'traceContext'],
+  ['wasi', 'wasi'],
   ['attempts', 'attempts'],
   ['attempt_base', 'attemptBase'],
   ['run_at', 'runAt'],
+  ['queued_at', 'queuedAt'],
   ['lease_owner', 'leaseOwner'],
   ['lease_expires_at', 'leaseExpiresAt'],
   ['last_outcome', 'lastOutcome'],
@@ -69,6 +75,39 @@ const TASK_FIELDS: [column: string, field: keyof Task][] = [
   ['started_at', 'startedAt'],
   ['finished_at', 'finishedAt'],
 ];
+
+const count = z.number().int().nonnegative();
+
+/** The retry policy as the submit wrote it (services/limits.ts checked every value then). */
+const storedRetryPolicy: z.ZodType<RetryPolicy> = z.object({
+  maxAttempts: count.min(1),
+  initialBackoffMs: count,
+  maxBackoffMs: count,
+  retryOn: z.array(z.enum(RETRYABLE_KINDS)),
+});
+
+/** An agent version's default limits as limitsToJson wrote them: each optional, fuel as a decimal string. */
+const storedDefaultLimits: z.ZodType<Partial<Limits>> = z.object({
+  timeoutMs: count.optional(),
+  memoryBytes: count.optional(),
+  maxOutputBytes: count.optional(),
+  fuel: z
+    .string()
+    .regex(/^\d+$/)
+    .transform((s) => BigInt(s))
+    .optional(),
+});
+
+/**
+ * A JSON column's value through its schema. A value that does not fit is a corrupt row (written
+ * by hand, or by a build that stored another shape): the error names the row, the column and
+ * what is wrong, instead of letting a wrong type travel on.
+ */
+function parseStored<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new Error(`${where} holds a malformed value: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+  return parsed.data;
+}
 
 export function toTaskRow(t: TaskRecord): TaskRow {
   const limits: Limits = { timeoutMs: t.timeoutMs, memoryBytes: Number(t.memoryBytes), maxOutputBytes: t.maxOutputBytes };
@@ -86,12 +125,15 @@ export function toTaskRow(t: TaskRecord): TaskRow {
     env: t.env as Record<string, string>,
     filesDigest: t.filesDigest,
     limits,
-    retry: t.retry as unknown as RetryPolicy,
+    retryPolicy: parseStored(storedRetryPolicy, t.retry, `task ${t.id}: column retry`),
     deterministic: t.deterministic as TaskRow['deterministic'],
     idempotencyKey: t.idempotencyKey,
+    traceContext: t.traceContext as TaskRow['traceContext'],
+    wasi: t.wasi as TaskRow['wasi'],
     attempts: t.attempts,
     attemptBase: t.attemptBase,
     runAt: t.runAt,
+    queuedAt: t.queuedAt,
     leaseOwner: t.leaseOwner,
     leaseExpiresAt: t.leaseExpiresAt,
     lastOutcome: t.lastOutcome as OutcomeKind | null,
@@ -103,7 +145,7 @@ export function toTaskRow(t: TaskRecord): TaskRow {
   };
 }
 
-export function toAttemptRow(a: TaskAttempt): TaskAttemptRow {
+export function toAttemptRow(a: AttemptRecord): TaskAttemptRow {
   return {
     id: a.id,
     taskId: a.taskId,
@@ -121,14 +163,49 @@ export function toAttemptRow(a: TaskAttempt): TaskAttemptRow {
     error: a.error,
     compileMs: a.compileMs,
     runMs: a.runMs,
-    fuelUsed: a.fuelUsed,
+    fuelUsed: a.fuelUsed === null ? null : BigInt(a.fuelUsed),
     memoryPeakBytes: Number(a.memoryPeakBytes),
     files: a.files as TaskAttemptRow['files'],
     filesDigest: a.filesDigest,
     startedAt: a.startedAt,
     finishedAt: a.finishedAt,
+    stale: a.stale,
   };
 }
+
+/** Attempt columns in the Prisma model's shape, for raw SQL (see taskColumns). */
+export function attemptColumns(alias: string): string {
+  return ATTEMPT_FIELDS.map(([col, field]) => `${alias}.${col} AS "${field}"`).join(', ');
+}
+
+/** An attempt record from Prisma or from raw SQL selecting attemptColumns (int8 as the driver returns it). */
+export type AttemptRecord = Omit<TaskAttempt, 'fuelUsed' | 'memoryPeakBytes'> & { fuelUsed: Int8 | null; memoryPeakBytes: Int8 };
+
+const ATTEMPT_FIELDS: [column: string, field: keyof TaskAttempt][] = [
+  ['id', 'id'],
+  ['task_id', 'taskId'],
+  ['tenant_id', 'tenantId'],
+  ['n', 'n'],
+  ['node', 'node'],
+  ['outcome', 'outcome'],
+  ['exit_code', 'exitCode'],
+  ['stdout', 'stdout'],
+  ['stderr', 'stderr'],
+  ['stdout_truncated', 'stdoutTruncated'],
+  ['stderr_truncated', 'stderrTruncated'],
+  ['trap_code', 'trapCode'],
+  ['trap_message', 'trapMessage'],
+  ['error', 'error'],
+  ['compile_ms', 'compileMs'],
+  ['run_ms', 'runMs'],
+  ['fuel_used', 'fuelUsed'],
+  ['memory_peak_bytes', 'memoryPeakBytes'],
+  ['files', 'files'],
+  ['files_digest', 'filesDigest'],
+  ['started_at', 'startedAt'],
+  ['finished_at', 'finishedAt'],
+  ['stale', 'stale'],
+];
 
 export function toAgentRow(a: Agent): AgentRow {
   return {
@@ -144,9 +221,7 @@ export function toAgentRow(a: Agent): AgentRow {
 }
 
 export function toAgentVersionRow(v: AgentVersion): AgentVersionRow {
-  const stored = v.defaultLimits as Record<string, unknown>;
-  const defaultLimits = { ...stored } as Partial<Limits>;
-  if (typeof stored.fuel === 'string') defaultLimits.fuel = BigInt(stored.fuel);
+  const defaultLimits = parseStored(storedDefaultLimits, v.defaultLimits, `agent version ${v.id}: column default_limits`);
   return {
     id: v.id,
     agentId: v.agentId,
@@ -176,13 +251,23 @@ export function toTenantRow(t: Tenant): TenantRow {
     storedBytes: t.quotaStoredBytes === null ? null : Number(t.quotaStoredBytes),
     submitRate: t.quotaSubmitRate,
     submitBurst: t.quotaSubmitBurst,
+    taskBytes: t.quotaTaskBytes === null ? null : Number(t.quotaTaskBytes),
   };
-  return { id: t.id, name: t.name, createdAt: t.createdAt, quotas };
+  const ms = (n: bigint | null) => (n === null ? null : Number(n));
+  const retention: RetentionOverrides = { succeededMs: ms(t.retainSucceededMs), failedMs: ms(t.retainFailedMs), cancelledMs: ms(t.retainCancelledMs) };
+  return { id: t.id, name: t.name, createdAt: t.createdAt, quotas, retention };
 }
+
+/** Retention overrides as Prisma tenant columns; absent keys are left out (unchanged). */
+export function retentionColumns(r: Partial<RetentionOverrides>) {
+  return { retainSucceededMs: big(r.succeededMs), retainFailedMs: big(r.failedMs), retainCancelledMs: big(r.cancelledMs) };
+}
+
+/** An override for a bigint column: absent stays absent (unchanged), null clears. */
+const big = (n: number | null | undefined) => (n === undefined ? undefined : n === null ? null : BigInt(n));
 
 /** Quota overrides as Prisma tenant columns; absent keys are left out (unchanged). */
 export function quotaColumns(q: Partial<QuotaOverrides>) {
-  const big = (n: number | null | undefined) => (n === undefined ? undefined : n === null ? null : BigInt(n));
   return {
     quotaQueuedTasks: q.queuedTasks,
     quotaActiveTasks: q.activeTasks,
@@ -190,6 +275,7 @@ export function quotaColumns(q: Partial<QuotaOverrides>) {
     quotaStoredBytes: big(q.storedBytes),
     quotaSubmitRate: q.submitRate,
     quotaSubmitBurst: q.submitBurst,
+    quotaTaskBytes: big(q.taskBytes),
   };
 }
 

@@ -1,20 +1,40 @@
 /**
  * The durable queue as the executor and the API see it. The hot statements live in queue.ts;
  * reads for the API (get, list, counts, attempts) use the Prisma client.
+ *
+ * Which lane each statement takes (db.ts): the executor's statements (claim, reclaimExpired,
+ * heartbeat, finish, release, nextRunAt, finishedBetween, ANALYZE) go through `sql`; a submit's insert and its
+ * idempotency lookups through `sql.queryStable`; everything an API request asks (Prisma reads,
+ * cancel, retry, the bulk actions of task-actions.ts) through the API lane, `prisma` and `apiQuery`.
  */
-import { badInput, TASK_STATUSES, type TaskStatus } from '../domain/index.js';
+import { TASK_STATUSES, type TaskStatus } from '../domain/index.js';
 import type { Prisma as P } from '../generated/prisma/client.js';
-import type { Prisma, Sql } from './db.js';
+import type { Prisma, Query, Sql } from './db.js';
 import { isUuid } from './ids.js';
-import { toAttemptRow, toTaskRow } from './map.js';
+import { attemptColumns, toAttemptRow, toTaskRow, type AttemptRecord, type TaskRecord } from './map.js';
 import { claimCapped } from './capped-claim.js';
 import type { RunningCapsCache } from './caps.js';
 import { makeQueueStatements, T } from './queue.js';
-import type { Page, TaskFilter, TaskRepository, TaskRow } from './types.js';
+import { CANCEL_SET, CANCELLABLE, makeTaskActions, RETRY_SET, RETRYABLE } from './task-actions.js';
+import type { Page, TaskCursor, TaskEnd, TaskFilter, TaskRepository, TaskRow } from './types.js';
 
-export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCache, onError: (err: Error) => void = () => {}): TaskRepository {
+const A = attemptColumns('a');
+
+export function makeTaskRepository(
+  prisma: Prisma,
+  sql: Sql,
+  apiQuery: Query,
+  caps: RunningCapsCache,
+  onError: (err: Error) => void = () => {},
+): TaskRepository {
   const queue = makeQueueStatements(sql, onError);
-  const { raw, insertBatch } = queue;
+  const { insertBatch } = queue;
+  const rowsOf = (query: Query) => async (text: string, ...params: unknown[]) => (await query<TaskRecord>(text, params)).map(toTaskRow);
+  /** Submits' lookups, beside their inserts. */
+  const submitRaw = rowsOf(sql.queryStable);
+  /** API requests' raw statements: cancel, retry. */
+  const apiRaw = rowsOf(apiQuery);
+  const actions = makeTaskActions(apiQuery);
 
   return {
     async claim(node, limit, leaseMs, defaultRunningCap = 0) {
@@ -36,7 +56,7 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCa
       let missing = tasks.map((t, i) => (result[i] ? -1 : i)).filter((i) => i >= 0);
       for (let round = 0; missing.length > 0; round++) {
         if (round === 3) throw new Error('insertMany: idempotency key conflicts did not settle');
-        const found = await raw(
+        const found = await submitRaw(
           `SELECT ${T} FROM task t JOIN unnest($1::uuid[], $2::text[]) AS k(tenant_id, key)
              ON t.tenant_id = k.tenant_id AND t.idempotency_key = k.key`,
           missing.map((i) => tasks[i]!.tenantId),
@@ -64,29 +84,18 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCa
 
     async cancel(tenantId, id) {
       if (!isUuid(id)) return null;
-      // The lease owner stays on the row: it tells the executor which node to pre-empt.
-      return one(
-        await changeOne(
-          `status = 'CANCELLED', finished_at = now(), lease_expires_at = NULL, updated_at = now()`,
-          `t.status IN ('QUEUED', 'RETRYING', 'RUNNING')`,
-          tenantId,
-          id,
-        ),
-      );
+      return one(await changeOne(CANCEL_SET, CANCELLABLE, tenantId, id));
     },
 
     async retry(tenantId, id) {
       if (!isUuid(id)) return null;
-      return one(
-        await changeOne(
-          `status = 'QUEUED', run_at = now(), attempt_base = t.attempts, finished_at = NULL,
-           lease_owner = NULL, lease_expires_at = NULL, updated_at = now()`,
-          `t.status IN ('FAILED', 'CANCELLED')`,
-          tenantId,
-          id,
-        ),
-      );
+      return one(await changeOne(RETRY_SET, RETRYABLE, tenantId, id));
     },
+
+    selectForAction: actions.select,
+    cancelMany: actions.cancelMany,
+    retryMany: actions.retryMany,
+    deleteMany: actions.deleteMany,
 
     async get(tenantId, id) {
       if (!isUuid(id)) return null;
@@ -101,28 +110,31 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCa
     },
 
     async list(tenantId, filter, first, after) {
-      if (filter.agentId !== undefined && !isUuid(filter.agentId)) {
-        return { rows: [], hasNextPage: false, totalCount: 0, endCursor: null };
-      }
+      if (filter.agentId !== undefined && !isUuid(filter.agentId)) return { rows: [], hasNextPage: false };
       const where = taskWhere(tenantId, filter);
       const pageWhere: P.TaskWhereInput = after ? { AND: [where, afterCursor(after)] } : where;
-      const [rows, totalCount] = await Promise.all([
-        prisma.task.findMany({ where: pageWhere, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 }),
-        prisma.task.count({ where }),
-      ]);
-      const page = rows.slice(0, first).map(toTaskRow);
-      const last = page.at(-1);
-      return {
-        rows: page,
-        hasNextPage: rows.length > first,
-        totalCount,
-        endCursor: last ? encodeCursor(last) : null,
-      } satisfies Page<TaskRow> & { endCursor: string | null };
+      const rows = await prisma.task.findMany({ where: pageWhere, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 });
+      return { rows: rows.slice(0, first).map(toTaskRow), hasNextPage: rows.length > first } satisfies Page<TaskRow>;
+    },
+
+    async count(tenantId, filter) {
+      if (filter.agentId !== undefined && !isUuid(filter.agentId)) return 0;
+      return prisma.task.count({ where: taskWhere(tenantId, filter) });
     },
 
     async attempts(taskId) {
       if (!isUuid(taskId)) return [];
-      return (await prisma.taskAttempt.findMany({ where: { taskId }, orderBy: { n: 'asc' } })).map(toAttemptRow);
+      // Two halves, each read from its partial index (the unique one on (task_id, n) WHERE NOT stale,
+      // task_attempt_stale_idx): a plain "WHERE task_id = $1" could use neither.
+      const rows = await apiQuery<AttemptRecord>(
+        `SELECT * FROM (
+           SELECT ${A} FROM task_attempt a WHERE a.task_id = $1 AND NOT a.stale
+           UNION ALL
+           SELECT ${A} FROM task_attempt a WHERE a.task_id = $1 AND a.stale
+         ) a ORDER BY a.n, a.stale DESC, a."startedAt"`,
+        [taskId],
+      );
+      return rows.map(toAttemptRow);
     },
 
     async countActive(tenantId) {
@@ -140,6 +152,26 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCa
       return { waiting, running };
     },
 
+    async finishedBetween(since, until, limit, { after, node, newestFirst = false } = {}) {
+      const params: unknown[] = [since, until, limit];
+      const arg = (v: unknown) => `$${params.push(v)}`;
+      const dir = newestFirst ? 'DESC' : 'ASC';
+      // Keyset: rows past the cursor in the reading direction, read off task_finished_idx (finished_at, id).
+      const page = after ? `AND (t.finished_at, t.id) ${newestFirst ? '<' : '>'} (${arg(after.finishedAt)}::timestamptz, ${arg(after.id)}::uuid)` : '';
+      const by = node === undefined ? '' : `AND EXISTS (SELECT 1 FROM task_attempt a
+             WHERE a.task_id = t.id AND a.n = t.attempts AND NOT a.stale AND a.node = ${arg(node)})`;
+      const rows = await sql.query<TaskEnd>(
+        `SELECT t.id, t.tenant_id AS "tenantId", t.agent_id AS "agentId", t.status, t.attempts, t.last_outcome AS "lastOutcome",
+                t.exit_code AS "exitCode", t.updated_at AS "updatedAt", t.finished_at AS "finishedAt"
+           FROM task t
+          WHERE t.finished_at >= $1 AND t.finished_at <= $2 AND t.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') ${page} ${by}
+          ORDER BY t.finished_at ${dir}, t.id ${dir}
+          LIMIT $3`,
+        params,
+      );
+      return rows.map((r) => ({ ...r, attempts: Number(r.attempts) }));
+    },
+
     async countByStatus(tenantId) {
       const groups = await prisma.task.groupBy({
         by: ['status'],
@@ -154,7 +186,7 @@ export function makeTaskRepository(prisma: Prisma, sql: Sql, caps: RunningCapsCa
 
   /** Applies `set` to one task when `when` holds; returns the row after, changed or not ([] when absent). */
   function changeOne(set: string, when: string, tenantId: string, id: string) {
-    return raw(
+    return apiRaw(
       `WITH changed AS (
          UPDATE task AS t SET ${set} WHERE t.tenant_id = $1 AND t.id = $2 AND ${when} RETURNING ${T}
        )
@@ -177,15 +209,7 @@ function taskWhere(tenantId: string, f: TaskFilter): P.TaskWhereInput {
   return where;
 }
 
-// ---------- cursors: opaque to clients, (createdAt, id) inside ----------
-
-function encodeCursor(t: TaskRow): string {
-  return Buffer.from(`${t.createdAt.getTime()}:${t.id}`).toString('base64url');
-}
-
-function afterCursor(cursor: string): P.TaskWhereInput {
-  const [ms, id] = Buffer.from(cursor, 'base64url').toString().split(':');
-  const at = new Date(Number(ms));
-  if (!id || !isUuid(id) || Number.isNaN(at.getTime())) throw badInput('after', 'is not a cursor from this API');
-  return { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: id } }] };
+/** Rows after the cursor in (createdAt desc, id desc) order. The API decoded and checked it (graphql/cursor.ts). */
+function afterCursor({ createdAt, id }: TaskCursor): P.TaskWhereInput {
+  return { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
 }

@@ -4,10 +4,15 @@
  * counters are bigint.
  *
  * Owner: the store. Extend freely, but keep every method one clear job and keep Prisma out.
+ *
+ * Longer than 300 lines on purpose: it is the whole contract between the store and its users,
+ * mostly doc comments on rows and repository methods, and splitting it would scatter one interface
+ * over files that each import the others.
  */
-import type { FileEntry, Limits, OutcomeKind, QuotaOverrides, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
+import type { ApiKeyRole, FileEntry, Limits, Mount, OutcomeKind, QuotaOverrides, RetainedStatus, RetentionOverrides, RetryPolicy, TaskStatus, TrapCode } from '../domain/index.js';
 
-export const DEFAULT_TENANT_ID = '00000000-0000-0000-0000-000000000000';
+/** The tenant the first migration creates (defined in the domain; named here for the store's users and tests). */
+export { DEFAULT_TENANT_ID } from '../domain/index.js';
 
 // ---------- rows ----------
 
@@ -39,15 +44,20 @@ export interface AgentVersionRow {
 }
 
 /**
- * Claim-on-insert: the created rows are written already claimed by `node` (RUNNING, attempt 1,
- * leased for `leaseMs`, created and started at `at`), as if a claim had taken them the moment they
- * were queued. Rows that already existed (idempotency key) come back as they are, unclaimed.
+ * Claim-on-insert: the created rows are written already claimed by `node` (leased for `leaseMs`,
+ * created and queued at `at`), as if a claim had taken them the moment they were queued. Rows
+ * that already existed (idempotency key) come back as they are, unclaimed.
  */
 export interface ClaimOnInsert {
   node: string;
   leaseMs: number;
   /** When the tasks were submitted (default: the database's now(); never later than that). */
   at?: Date;
+  /**
+   * Runs that a worker has begun, by task id, with when: those rows go in RUNNING (attempt 1,
+   * started then) instead of claimed, which spares them the write that would mark them later.
+   */
+  started?: ReadonlyMap<string, Date>;
   /**
    * Results of runs that already ended, by task id (the ids the tasks were given): those rows are
    * written straight in their next state (`result.next`) with the attempt recorded, in the same
@@ -72,17 +82,34 @@ export interface TaskRow {
   /** Digest of the input files bundle in the blob store, or null for none. */
   filesDigest: string | null;
   limits: Limits;
-  retry: RetryPolicy;
+  /** Stored in the `retry` column. */
+  retryPolicy: RetryPolicy;
   deterministic: { seed: number; epochMs: number } | null;
   idempotencyKey: string | null;
+  /** The submit's W3C trace context (`traceparent`, `tracestate`), which its attempts' spans join; null with traces off. */
+  traceContext: TraceContext | null;
+  /** argv[0] and mounts the submit asked for; null (or a field absent) = the defaults. */
+  wasi: TaskWasi | null;
   /** Attempts started so far (the next attempt is attempts + 1). */
   attempts: number;
   /**
    * Attempts that belong to earlier budgets. A manual `retry` sets it to `attempts`, so the rule
-   * the executor applies is: another attempt is allowed while `attempts - attemptBase < retry.maxAttempts`.
+   * the executor applies is: another attempt is allowed while `attempts - attemptBase < retryPolicy.maxAttempts`.
    */
   attemptBase: number;
+  /** Not before this time (a delay at submit, or a retry's backoff). */
   runAt: Date;
+  /**
+   * When the task entered the queue by a user's action: set at submit, reset by a manual retry,
+   * kept across automatic retries and lease recovery. Claims take due tasks by (priority desc,
+   * queuedAt, id), so a retry or a recovered task keeps its place.
+   */
+  queuedAt: Date;
+  /**
+   * The node holding the task: a claim leases it (the status stays QUEUED/RETRYING until a worker
+   * starts the run, then RUNNING). Cleared when the attempt is written; a cancel leaves it (it
+   * names the node to pre-empt).
+   */
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
   /** Summary of the last finished attempt. */
@@ -118,6 +145,11 @@ export interface TaskAttemptRow {
   filesDigest: string | null;
   startedAt: Date;
   finishedAt: Date;
+  /**
+   * A late result of a node that no longer held the task (its lease had been taken over, or the
+   * task had moved on): recorded beside the attempt that replaced it, it changed nothing.
+   */
+  stale: boolean;
 }
 
 export interface TenantRow {
@@ -126,10 +158,9 @@ export interface TenantRow {
   createdAt: Date;
   /** Quota overrides; null = the server default. */
   quotas: QuotaOverrides;
+  /** Retention overrides (ms; null = the server default, 0 = kept forever). */
+  retention: RetentionOverrides;
 }
-
-export const API_KEY_ROLES = ['admin', 'submitter', 'viewer'] as const;
-export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
 export interface ApiKeyRow {
   id: string;
@@ -181,37 +212,60 @@ export interface NewTask {
   env: Record<string, string>;
   filesDigest: string | null;
   limits: Limits;
-  retry: RetryPolicy;
+  retryPolicy: RetryPolicy;
   deterministic: { seed: number; epochMs: number } | null;
   idempotencyKey: string | null;
   runAt: Date;
+  /** See TaskRow.traceContext; absent = null. */
+  traceContext?: TraceContext | null;
+  /** See TaskRow.wasi; absent = null. */
+  wasi?: TaskWasi | null;
 }
 
-/** The result of one attempt, written together with the task's next state. */
-export interface AttemptResult {
-  taskId: string;
-  n: number;
-  node: string;
-  outcome: OutcomeKind;
-  exitCode: number | null;
-  stdout: Uint8Array;
-  stderr: Uint8Array;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  trapCode: TrapCode | null;
-  trapMessage: string | null;
-  error: string | null;
-  compileMs: number;
-  runMs: number;
-  fuelUsed: bigint | null;
-  memoryPeakBytes: number;
-  files: { path: string; size: number }[];
-  filesDigest: string | null;
-  startedAt: Date;
-  finishedAt: Date;
+/** A task's WASI options (the `wasi` column): argv[0] (default the agent's name) and its mounts (default "/" alone). */
+export interface TaskWasi {
+  argv0?: string;
+  mounts?: Mount[];
+}
+
+/** A W3C trace context as its headers carry it (OpenTelemetry's propagation.inject fills one). */
+export type TraceContext = Record<string, string>;
+
+/**
+ * The result of one attempt, written together with the task's next state: the attempt row before
+ * it exists (the store assigns its id and tenant; a finish decides whether it is stale).
+ */
+export interface AttemptResult extends Omit<TaskAttemptRow, 'id' | 'tenantId' | 'stale'> {
   /** The task's next state: a terminal status, or RETRYING with the time of the next attempt. */
   next: { status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED' } | { status: 'RETRYING'; runAt: Date };
 }
+
+/** A run a worker has begun: its claimed task becomes RUNNING with attempt `n`, started `at`. */
+export interface StartedRun {
+  taskId: string;
+  n: number;
+  at: Date;
+}
+
+/** A task as a heartbeat found it (after the statement). */
+export interface LeaseState {
+  id: string;
+  /** Whether the heartbeating node still holds it (claimed or RUNNING under its lease). */
+  held: boolean;
+  status: TaskStatus;
+  attempts: number;
+  /** Who holds it now (for a cancelled task: the node that held it). */
+  leaseOwner: string | null;
+  updatedAt: Date;
+}
+
+/**
+ * A task as a finish left it. `stale`: this write did not move the task (only the attempt was
+ * recorded, or nothing). `alreadyWritten` (a rewrite with `mayBeWritten` only, else empty): the
+ * attempt numbers among the results for this task that the earlier write had recorded already,
+ * not late: their ends are this node's to publish.
+ */
+export type FinishedTask = TaskRow & { stale: boolean; alreadyWritten: number[] };
 
 export interface TaskFilter {
   status?: TaskStatus[];
@@ -220,18 +274,34 @@ export interface TaskFilter {
   createdBefore?: Date;
 }
 
+/** A position in a tenant's task list (createdAt desc, id desc): the last row of the previous page. */
+export interface TaskCursor {
+  createdAt: Date;
+  id: string;
+}
+
 export interface Page<T> {
   rows: T[];
   hasNextPage: boolean;
-  totalCount: number;
 }
 
 // ---------- repositories ----------
 
 export interface AgentRepository {
   /** Creates the agent on first registration, else adds version latestVersion + 1. */
-  registerVersion(v: NewAgentVersion): Promise<{ agent: AgentRow; version: AgentVersionRow }>;
+  /**
+   * Adds version latest + 1 (creating the agent on first registration), unless the latest version
+   * is the same registration: the same module digest and default limits, with no description or
+   * the agent's own. Then returns that version (created: false) and changes nothing. Concurrent
+   * registrations of one name take turns on the agent's row, so identical ones add one version.
+   */
+  registerVersion(v: NewAgentVersion): Promise<{ agent: AgentRow; version: AgentVersionRow; created: boolean }>;
   get(tenantId: string, id: string): Promise<AgentRow | null>;
+  /**
+   * The agent's name (a run's argv[0]), deleted or not, or null when there is no such agent. For the
+   * executor: read in its lane (never behind API statements, no statement timeout), not Prisma's.
+   */
+  name(tenantId: string, id: string): Promise<string | null>;
   getByName(tenantId: string, name: string): Promise<AgentRow | null>;
   list(tenantId: string): Promise<AgentRow[]>;
   versions(agentId: string): Promise<AgentVersionRow[]>;
@@ -248,13 +318,14 @@ export interface TaskRepository {
    */
   insertMany(tasks: NewTask[], claimFor?: ClaimOnInsert): Promise<{ task: TaskRow; created: boolean }[]>;
   /**
-   * Claims up to `limit` runnable tasks (QUEUED or RETRYING with runAt <= now) with
-   * FOR UPDATE SKIP LOCKED, ordered by priority desc, runAt, createdAt: sets RUNNING,
-   * attempts + 1, the lease (owner, now + leaseMs) and startedAt (first time).
+   * Claims up to `limit` due tasks (QUEUED or RETRYING, not leased, runAt <= now) with
+   * FOR UPDATE SKIP LOCKED, in claim order (priority desc, queuedAt, id): sets the lease (owner,
+   * now + leaseMs) and nothing else. Status and attempts stay as they are until a worker starts
+   * the run (heartbeat `started`, or the finish of a run that ended first). Returned in claim order.
    *
    * Running-task caps (`defaultRunningCap` = QUOTA_RUNNING_TASKS for tenants without an override,
-   * 0 = none): while any is in force (see runningCaps), no tenant gets more RUNNING tasks than its
-   * cap, cluster-wide; its other tasks are skipped and other tenants' claimed in their place.
+   * 0 = none): while any is in force (see runningCaps), no tenant holds more tasks (claimed or
+   * RUNNING) than its cap, cluster-wide; its other tasks are skipped and other tenants' claimed.
    */
   claim(node: string, limit: number, leaseMs: number, defaultRunningCap?: number): Promise<TaskRow[]>;
   /**
@@ -263,35 +334,87 @@ export interface TaskRepository {
    */
   runningCaps(defaultRunningCap: number): Promise<RunningCaps>;
   /**
-   * Takes over up to `limit` RUNNING tasks whose lease expired (their node died): the lease moves
-   * to `node`; attempts is unchanged (the caller records attempt `attempts` as host_error).
-   * `lostOwner` is the node whose lease expired.
+   * Up to `limit` tasks whose lease expired (their node died or stalled), except those in `keep`
+   * (this node's own, still in hand). A RUNNING one is taken over: the lease moves to `node`,
+   * attempts unchanged (the caller records attempt `attempts` as host_error). A claimed one, never
+   * started, goes back to the queue in its place (lease cleared, no attempt). `lostOwner` is the
+   * node whose lease expired; the status says which of the two happened.
    */
-  reclaimExpired(node: string, limit: number, leaseMs: number): Promise<(TaskRow & { lostOwner: string | null })[]>;
-  /** Extends the lease of these RUNNING tasks held by `node`. */
-  heartbeat(node: string, taskIds: string[], leaseMs: number): Promise<void>;
+  reclaimExpired(node: string, limit: number, leaseMs: number, keep?: string[]): Promise<(TaskRow & { lostOwner: string | null })[]>;
   /**
-   * Writes attempts and the tasks' next states in one transaction. A task is only moved when it is
-   * still RUNNING under `node`'s lease (a cancelled task keeps CANCELLED, but its attempt is recorded).
-   * Returns the tasks as written (moved or not).
+   * Extends the leases `node` holds among `taskIds` (claimed or RUNNING), and in the same
+   * statement marks the runs in `started` (a subset) as begun: claimed → RUNNING, attempts = n,
+   * startedAt. Returns the state of every listed task that exists; `held: false` means this node
+   * lost it (taken over after its lease expired, cancelled, or back in the queue).
    */
-  finish(results: AttemptResult[]): Promise<TaskRow[]>;
-  /** Gives RUNNING tasks held by `node` back to the queue (graceful shutdown): QUEUED, attempts - 1, lease cleared. */
+  heartbeat(node: string, taskIds: string[], leaseMs: number, started?: StartedRun[]): Promise<LeaseState[]>;
+  /**
+   * Writes attempts and the tasks' next states in one statement. A task moves only while `node`
+   * holds that attempt: RUNNING with attempts = n, or still claimed with attempts = n - 1 (a run that
+   * ended before it was marked RUNNING goes claimed → its next state in this one write). A task
+   * cancelled under the node keeps CANCELLED, with the attempt recorded. Any other result is late:
+   * recorded as a stale attempt, the task untouched. Returns the tasks as written (moved or not),
+   * `stale` set for the late ones. `mayBeWritten`: an earlier write of some of these results may
+   * have committed though its answer was lost; results already recorded are then not kept again,
+   * and their task comes back `stale` (not moved by this write) with their numbers in `alreadyWritten`.
+   */
+  finish(results: AttemptResult[], opts?: { mayBeWritten?: boolean }): Promise<FinishedTask[]>;
+  /**
+   * Gives tasks held by `node` back to the queue (graceful shutdown): claimed ones lose their
+   * lease; RUNNING ones become QUEUED with the attempt undone. Both keep their place (queuedAt).
+   */
   release(node: string, taskIds: string[]): Promise<void>;
-  /** QUEUED/RETRYING/RUNNING → CANCELLED. Returns the row after, or null when not found. */
+  /** QUEUED/RETRYING/RUNNING (claimed or not) → CANCELLED; the lease owner stays. Returns the row after, or null when not found. */
   cancel(tenantId: string, id: string): Promise<TaskRow | null>;
-  /** FAILED/CANCELLED → QUEUED with a fresh attempt budget. Returns the row after, or null when not found. */
+  /** FAILED/CANCELLED → QUEUED with a fresh attempt budget, at the back of the queue (queuedAt = now). Returns the row after, or null when not found. */
   retry(tenantId: string, id: string): Promise<TaskRow | null>;
+  /**
+   * A bulk action's selection: up to `limit` ids of the tenant's tasks that match the filter and are
+   * in one of `statuses`, oldest first, and how many match in all (`total`, beyond the limit too).
+   */
+  selectForAction(tenantId: string, filter: TaskFilter, statuses: readonly TaskStatus[], limit: number): Promise<{ ids: string[]; total: number }>;
+  /** `cancel` for a batch of ids (one statement); returns the rows it cancelled, the others were not cancellable or not the tenant's. */
+  cancelMany(tenantId: string, ids: string[]): Promise<TaskRow[]>;
+  /** `retry` for a batch of ids (one statement); returns the rows it queued again. */
+  retryMany(tenantId: string, ids: string[]): Promise<TaskRow[]>;
+  /**
+   * Deletes the ended tasks among the ids with their attempts (one statement; rows another statement
+   * holds are skipped); returns the ids deleted and the file bundles they named.
+   */
+  deleteMany(tenantId: string, ids: string[]): Promise<{ ids: string[]; digests: string[] }>;
   get(tenantId: string, id: string): Promise<TaskRow | null>;
   getMany(ids: string[]): Promise<TaskRow[]>;
-  list(tenantId: string, filter: TaskFilter, first: number, after?: string): Promise<Page<TaskRow> & { endCursor: string | null }>;
+  /** One page, newest first; no count (see `count`: it reads every matching row). */
+  list(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor): Promise<Page<TaskRow>>;
+  /** The tenant's tasks matching the filter: a count over all of them, the dearest read of the API. */
+  count(tenantId: string, filter: TaskFilter): Promise<number>;
+  /** Every attempt by number; a stale one comes before the attempt of the same number. */
   attempts(taskId: string): Promise<TaskAttemptRow[]>;
   countByStatus(tenantId: string | null): Promise<Record<TaskStatus, number>>;
   /** The tenant's unfinished tasks only (quotas on the submit path): waiting = QUEUED + RETRYING. */
   countActive(tenantId: string): Promise<{ waiting: number; running: number }>;
-  /** Earliest runAt among QUEUED/RETRYING tasks (to arm a timer for delayed tasks), or null. */
+  /**
+   * Earliest runAt among waiting tasks held back past their queuing (a delay at submit, a retry's
+   * backoff), to arm a timer for them; null when none. Tasks due at submission are not looked at.
+   */
   nextRunAt(): Promise<Date | null>;
+  /**
+   * Tasks in a terminal status whose finishedAt lies in [since, until], in (finishedAt, id) order
+   * (newest first with `newestFirst`), past the `after` cursor in that order, at most `limit`.
+   * With `node`: only those whose last attempt (not stale) was that node's, i.e. whose end it wrote.
+   * The executor's background reads: the replay after a pub/sub outage (pages) and the last ends of
+   * a lost node (newest first). In the executor's lane; reads task_finished_idx.
+   */
+  finishedBetween(
+    since: Date,
+    until: Date,
+    limit: number,
+    opts?: { after?: { finishedAt: Date; id: string }; node?: string; newestFirst?: boolean },
+  ): Promise<TaskEnd[]>;
 }
+
+/** What announces a task's end: its state, not its payload (TaskRepository.finishedBetween). */
+export type TaskEnd = Pick<TaskRow, 'id' | 'tenantId' | 'agentId' | 'status' | 'attempts' | 'lastOutcome' | 'exitCode' | 'updatedAt'> & { finishedAt: Date };
 
 /** Running-task caps as a claim sees them. */
 export interface RunningCaps {
@@ -309,6 +432,8 @@ export interface TenantRepository {
   get(id: string): Promise<TenantRow | null>;
   getByName(name: string): Promise<TenantRow | null>;
   list(): Promise<TenantRow[]>;
+  /** Sets the given retention overrides (null clears one; absent ones stay). Returns the row after, or null when not found. */
+  setRetention(id: string, retention: Partial<RetentionOverrides>): Promise<TenantRow | null>;
 }
 
 export interface NewApiKey {
@@ -349,6 +474,50 @@ export interface BlobStore {
   get(digest: string): Promise<Uint8Array | null>;
   has(digest: string): Promise<boolean>;
   delete(digest: string): Promise<void>;
+  /** 'fs' (a local directory) or 's3', for logs and /healthz. */
+  kind: 'fs' | 's3';
+  /** Up to `limit` blobs in digest order after `after` (null = from the start), with when each was written (blob GC). */
+  list(after: string | null, limit: number): Promise<{ digest: string; writtenAt: Date }[]>;
+  /**
+   * Throws when blobs cannot be written or read now (the directory gone, S3 unreachable). Cheap
+   * enough for /healthz every second: S3 answers from its last probe for a few seconds.
+   */
+  ping(): Promise<void>;
+}
+
+/** What one sweep batch removed. */
+export interface SweepBatch {
+  tasks: number;
+  /** The deleted tasks' ids. */
+  ids: string[];
+  attempts: number;
+  /** File bundles (inputs and outputs) the deleted rows named, each once; other rows may still name them. */
+  digests: string[];
+}
+
+/** The retention sweeper's statements (src/store/retention.ts): bounded, short, safe on several nodes at once. */
+export interface RetentionRepository {
+  /**
+   * Deletes up to `limit` tasks of this ended status that ended longer ago than their tenant's
+   * retention for it (its override, else `defaultMs`; undefined or 0 = kept forever), oldest first
+   * per tenant, with their attempts; rows another sweeper holds are skipped.
+   */
+  sweepFinished(status: RetainedStatus, defaultMs: number | undefined, limit: number): Promise<SweepBatch>;
+  /** The digests among these that no task, attempt or module names any more (at most a batch's worth). */
+  unreferenced(digests: string[]): Promise<string[]>;
+  /** Deletes up to `limit` agents deleted before `before` that have no task left, with their versions. */
+  forgetDeletedAgents(before: Date, limit: number): Promise<{ agents: number; versions: number }>;
+  /**
+   * Deletes the records of up to `limit` modules that no agent version uses and nobody stored since
+   * `before`; returns their digests (the caller deletes the blobs nothing else names).
+   */
+  forgetUnusedModules(before: Date, limit: number): Promise<string[]>;
+  /** What the tenant's attempts store now, in bytes (QUOTA_TASK_BYTES): the sum of its task_bytes ledger. */
+  taskBytes(tenantId: string): Promise<number>;
+  /** Folds the task_bytes ledger into one row per tenant (the sweeper, each pass), so `taskBytes` reads few rows. */
+  foldTaskBytes(): Promise<void>;
+  /** Makes deleted rows' space reusable now (VACUUM of task and task_attempt; skipped when another node holds them; on PGlite also a CHECKPOINT, so its WAL is recycled). */
+  reclaimSpace(): Promise<void>;
 }
 
 export interface Store {
@@ -365,6 +534,8 @@ export interface Store {
   onQueued(listener: () => void): () => void;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** The retention sweeper's deletes. */
+  retention: RetentionRepository;
 }
 
 /** Encode/decode the input files bundle stored as one blob. */

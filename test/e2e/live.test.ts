@@ -4,7 +4,8 @@ import type { Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDashboardBuilt, keepEvidenceOnFailure, launchBrowser, screenshot, type Browser } from '../helpers/browser.js';
 import { sha256Hex, watToWasm } from '../helpers/fixtures.js';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { WAIT, connected, row, submitFromForm, titleStatus, wat } from './pages.js';
 
 // "tick" every ~250 ms until cancelled: stdout grows while the test watches, whatever the load.
@@ -39,13 +40,13 @@ async function submit(agent: string, n: number, extra: Record<string, unknown> =
 }
 
 async function settled(ids: string[]): Promise<void> {
-  await waitFor(async () => {
+  await waitFor('tasks to settle', async () => {
     const r = await server.gqlOk<{ tasks: { edges: { node: { id: string; status: string } }[] } }>(
       '{ tasks(first: 500) { edges { node { id status } } } }',
     );
     const done = new Set(r.tasks.edges.filter((e) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(e.node.status)).map((e) => e.node.id));
     return ids.every((id) => done.has(id));
-  }, 30_000, 'tasks to settle');
+  }, { timeoutMs: 30_000, everyMs: 100 });
 }
 
 keepEvidenceOnFailure(() => browser);
@@ -67,7 +68,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('live dashboard', () => {
+// One browser session through the dashboard: the steps share the page and the server's tasks, so
+// they keep their order under CI's --sequence.shuffle.
+describe('live dashboard', { shuffle: false }, () => {
   it('streams stdout while a task runs', async () => {
     const [id] = await submit('ticker', 1, { limits: { timeoutMs: 120_000 }, retryPolicy: { maxAttempts: 1 } });
     await page.goto(`${server.url}/#/tasks/${id}`);
@@ -79,7 +82,8 @@ describe('live dashboard', () => {
     await page.waitForFunction(`${running} && ${ticks} > ${seen}`, undefined, WAIT);
     expect(await page.locator('.live-tag').count()).toBeGreaterThan(0);
     await screenshot(page, 'task-streaming');
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.getByRole('dialog', { name: 'Cancel task?' }).getByRole('button', { name: 'Cancel task' }).click();
     await titleStatus(page, 'CANCELLED').waitFor(WAIT);
   });
 

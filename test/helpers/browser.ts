@@ -1,15 +1,14 @@
-// Real Chromium for the e2e suite: Debian's package, driven by playwright-core.
-// A missing browser is an error, never a skip: CI must not go green without running these tests.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// Real Chromium for the e2e suite (Debian's package, or CHROMIUM_PATH), driven by playwright-core.
+// test/e2e/global-setup.ts finds it before any e2e file starts; a missing browser fails the run, never skips.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { beforeEach } from 'vitest';
+import { beforeEach, inject } from 'vitest';
 import { DASHBOARD, isStale, runStep } from '../../scripts/build-changed.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 export const screenshotDir = join(repo, 'test-results', 'screenshots');
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Builds web/dist when it is missing or older than its sources (the server serves web/dist); the same check as `npm start`. */
 export function ensureDashboardBuilt(): void {
@@ -23,13 +22,10 @@ export interface Browser {
 }
 
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`Chromium not found at ${chromiumPath}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
   const profile = mkdtempSync(join(tmpdir(), 'spindle-e2e-'));
   // playwright-core refuses --user-data-dir in args; the persistent context takes the profile dir.
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
+    executablePath: inject('chromiumPath'),
     headless: true,
     viewport: { width: 1280, height: 860 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',

@@ -18,7 +18,7 @@ const wasmCache = new Map<string, Promise<Uint8Array>>();
 /** Compiles WAT source text to a binary module. */
 export async function watToWasm(source: string, name = 'inline.wat'): Promise<Uint8Array> {
   const wabt = await (wabtPromise ??= wabtInit());
-  const parsed = wabt.parseWat(name, source, { bulk_memory: true, sign_extension: true, mutable_globals: true });
+  const parsed = wabt.parseWat(name, source, { bulk_memory: true, sign_extension: true, mutable_globals: true, tail_call: true, exceptions: true });
   try {
     parsed.validate();
     return new Uint8Array(parsed.toBinary({}).buffer);

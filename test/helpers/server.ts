@@ -15,6 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import type { GraphQLFormattedError } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { afterAll } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/index.js';
 import { startSpindle, type Spindle } from '../../src/server/compose.js';
@@ -58,6 +60,8 @@ export interface TestServer {
   url: string;
   graphqlUrl: string;
   wsUrl: string;
+  /** Where /metrics answers (its own port with METRICS_PORT). */
+  metricsUrl: string;
   spindle: Spindle;
   /** The store options, to open the same data again (another node, a restart). */
   storeOptions: StoreOptions;
@@ -81,6 +85,8 @@ export interface TestServerOptions {
   wrapStore?: (store: Store) => Store;
   /** The node's logger (e.g. one writing into a buffer, to inspect what is logged). */
   logger?: Logger;
+  /** Traces on, into this processor (compose.ts spanProcessor). */
+  spanProcessor?: SpanProcessor;
 }
 
 const TEST_ENV: Record<string, string> = {
@@ -104,7 +110,7 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
     storeOptions = testStore.options;
     store = testStore.store;
   }
-  return launch(overrides, store, storeOptions, options.wrapStore, testStore ? () => testStore!.cleanup() : null, options.logger);
+  return launch(overrides, store, storeOptions, options.wrapStore, testStore ? () => testStore!.cleanup() : null, options.logger, options.spanProcessor);
 }
 
 async function launch(
@@ -114,6 +120,7 @@ async function launch(
   wrapStore: TestServerOptions['wrapStore'],
   cleanup: (() => Promise<void>) | null,
   logger?: Logger,
+  spanProcessor?: SpanProcessor,
 ): Promise<TestServer> {
   const env: Record<string, string | undefined> = {
     ...TEST_ENV,
@@ -124,8 +131,8 @@ async function launch(
     ...overrides,
   };
   const config = loadConfig(env);
-  const spindle = await startSpindle(config, { store: wrapStore ? wrapStore(store) : store, ...(logger ? { logger } : {}) });
-  const { url, graphqlUrl, wsUrl } = spindle.urls;
+  const spindle = await startSpindle(config, { store: wrapStore ? wrapStore(store) : store, ...(logger ? { logger } : {}), spanProcessor });
+  const { url, graphqlUrl, wsUrl, metricsUrl } = spindle.urls;
   const clients = new Set<TestClient>();
   const client = (key: string | null): TestClient => {
     const c = makeClient(graphqlUrl, wsUrl, key);
@@ -141,6 +148,7 @@ async function launch(
 
   const server: TestServer = {
     url,
+    metricsUrl,
     graphqlUrl,
     wsUrl,
     spindle,
@@ -162,7 +170,7 @@ async function launch(
       await shutdownClients();
       await spindle.stop({ graceful: false });
       const next = await makeStore(storeOptions);
-      return launch({ ...overrides, ...more, NODE_ID: `test-${randomBytes(3).toString('hex')}` }, next, storeOptions, wrapStore, cleanup, logger);
+      return launch({ ...overrides, ...more, NODE_ID: `test-${randomBytes(3).toString('hex')}` }, next, storeOptions, wrapStore, cleanup, logger, spanProcessor);
     },
   };
   return server;
@@ -280,15 +288,20 @@ function makeSubscription<T>(client: Client, query: string, variables?: Record<s
   };
 }
 
-/** Polls `check` until it returns a truthy value (or throws after timeoutMs). */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+/**
+ * `startTestServer` for a file that starts several nodes: every one started is closed after the
+ * file's tests, later nodes first (the first one owns the test data). Call at the file's top level.
+ */
+export function startedNodes(): (...args: Parameters<typeof startTestServer>) => Promise<TestServer> {
+  const started: TestServer[] = [];
+  afterAll(async () => {
+    for (const s of started.reverse()) await s.close();
+  });
+  return async (...args) => {
+    const s = await startTestServer(...args);
+    started.push(s);
+    return s;
+  };
+}

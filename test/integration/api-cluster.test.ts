@@ -5,24 +5,15 @@
 // The two-node test needs both services. Without them it is not registered — unless
 // SPINDLE_REQUIRE_SERVICES=1 (set by CI's services pass), where their absence FAILS the suite:
 // CI can never go green by silently skipping it.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startedNodes, type TestServer } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
 
 const haveServices = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 const servicesRequired = process.env.SPINDLE_REQUIRE_SERVICES === '1';
 
-const started: TestServer[] = [];
-afterAll(async () => {
-  // Later nodes first: the first one owns the test data.
-  for (const s of started.reverse()) await s.close();
-});
-
-async function start(...args: Parameters<typeof startTestServer>) {
-  const s = await startTestServer(...args);
-  started.push(s);
-  return s;
-}
+const start = startedNodes();
 
 describe('roles', () => {
   it('ROLE=worker serves only /healthz and /metrics', async () => {
@@ -39,7 +30,7 @@ describe('roles', () => {
     const a = await start({ ROLE: 'api' });
     await a.gqlOk(`mutation ($w: String!) { registerAgent(input: {name: "hello", wat: $w}) { id } }`, { w: DEMO_AGENT_WAT });
     const { submitTask } = await a.gqlOk(`mutation { submitTask(input: {agent: "hello"}) { id status } }`);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500); // no node runs it meanwhile
     const { task } = await a.gqlOk(`query ($id: ID!) { task(id: $id) { status attempts } }`, { id: submitTask.id });
     expect(task).toEqual({ status: 'QUEUED', attempts: 0 });
   });
@@ -54,7 +45,7 @@ if (haveServices) {
       await a.gqlOk(`mutation ($w: String!) { registerAgent(input: {name: "hello", wat: $w}) { id } }`, { w: DEMO_AGENT_WAT });
 
       const events = a.subscribe<{ taskEvents: { taskId: string; status: string } }>(`subscription { taskEvents(filter: { agent: "hello" }) { taskId status } }`);
-      await new Promise((r) => setTimeout(r, 500)); // let the subscription reach node A
+      await sleep(500); // let the subscription reach node A (nothing to observe it by)
       const { submitTask } = await a.gqlOk(`mutation { submitTask(input: {agent: "hello", args: ["from", "A"], runAt: "${new Date(Date.now() + 1500).toISOString()}"}) { id } }`);
       const updated = a.subscribe<{ taskUpdated: { status: string } }>(`subscription ($id: ID!) { taskUpdated(id: $id) { status } }`, { id: submitTask.id });
       const output = a.subscribe<{ taskOutput: { data: string } }>(`subscription ($id: ID!) { taskOutput(id: $id) { data } }`, { id: submitTask.id });

@@ -1,14 +1,15 @@
-// QUOTA_RUNNING_TASKS against a real server: the server default holds a tenant at 2 RUNNING tasks
-// (never 3, exactly 2 reached, every task succeeds), a tenant's override tightens or lifts it, a
-// tenant at its cap does not hold up another's work even at a lower priority, and retries of a
-// capped tenant still run to their end.
+// QUOTA_RUNNING_TASKS against a real server: the server default holds a tenant at 2 tasks held by
+// nodes (claimed or RUNNING: never 3, exactly 2 reached, every task succeeds), a tenant's override
+// tightens or lifts it, a tenant at its cap does not hold up another's work even at a lower
+// priority, and retries of a capped tenant still run to their end.
 //
-// RUNNING is measured two ways, both without false alarms: sampled from the database while the
+// Measured two ways, both without false alarms: the held tasks sampled from the database while the
 // tasks run, and from the attempts afterwards (an attempt's [startedAt, finishedAt] lies inside the
-// time its task was RUNNING, so attempts overlapping means tasks RUNNING together).
+// time its task was held, so attempts overlapping means tasks held together).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWat } from '../helpers/fixtures.js';
-import { startTestServer, toBase64, waitFor, type TestClient, type TestServer } from '../helpers/server.js';
+import { startTestServer, toBase64, type TestClient, type TestServer } from '../helpers/server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const SUBMIT_MANY = `mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`;
 const TASKS = `{ a: tasks(first: 100) { edges { node { id status attempts attemptList { startedAt finishedAt } } } } }`;
@@ -39,14 +40,18 @@ async function tenant(quotas?: Record<string, number | null>): Promise<{ id: str
   return { id: createTenant.id, client };
 }
 
-/** Samples the tenant's RUNNING tasks in the database until stopped; returns the highest count seen. */
+/**
+ * Samples the tenant's tasks held by a node (claimed, i.e. prefetched and still QUEUED, or RUNNING:
+ * what the cap counts) in the database until stopped; returns the highest count seen.
+ */
 function sampleRunning(tenantId: string) {
   let peak = 0;
   let on = true;
   const loop = (async () => {
     while (on) {
-      peak = Math.max(peak, (await s.spindle.store.tasks.countActive(tenantId)).running);
-      await new Promise((r) => setTimeout(r, 5));
+      const { rows } = await s.spindle.store.tasks.list(tenantId, { status: ['QUEUED', 'RETRYING', 'RUNNING'] }, 1_000);
+      peak = Math.max(peak, rows.filter((r) => r.leaseOwner !== null).length);
+      await sleep(5); // sampling pace
     }
   })();
   return {
@@ -91,10 +96,10 @@ describe('QUOTA_RUNNING_TASKS', () => {
     const a = await tenant();
     const sampler = sampleRunning(a.id);
     await a.client.gqlOk(SUBMIT_MANY, { inputs: Array.from({ length: 8 }, () => ({ agent: 'ticker' })) });
-    const tasks = await waitFor(async () => {
+    const tasks = await waitFor('8 ticker tasks to finish', async () => {
       const ts = await tasksOf(a.client);
       return finished(ts) && ts;
-    }, 60_000, '8 ticker tasks to finish');
+    }, { timeoutMs: 60_000, everyMs: 100 });
     const peakInDb = await sampler.stop();
     expect(tasks).toHaveLength(8);
     expect(tasks.map((t) => t.status)).toEqual(Array(8).fill('SUCCEEDED'));
@@ -106,23 +111,26 @@ describe('QUOTA_RUNNING_TASKS', () => {
     const capped = await tenant({ runningTasks: 1 });
     const free = await tenant({ runningTasks: 0 }); // no cap, although the server default is 2
     const cappedRunning = sampleRunning(capped.id);
+    const freeHeld = sampleRunning(free.id);
     // The capped tenant's tasks come first and rank higher; the other's are claimed all the same.
     await capped.client.gqlOk(SUBMIT_MANY, { inputs: Array.from({ length: 10 }, () => ({ agent: 'ticker', priority: 10 })) });
     await free.client.gqlOk(SUBMIT_MANY, { inputs: Array.from({ length: 4 }, () => ({ agent: 'ticker', priority: 0 })) });
-    const freeTasks = await waitFor(async () => {
+    const freeTasks = await waitFor("the uncapped tenant's tasks to finish", async () => {
       const ts = await tasksOf(free.client);
       return finished(ts) && ts;
-    }, 60_000, "the uncapped tenant's tasks to finish");
+    }, { timeoutMs: 60_000, everyMs: 100 });
     // By then the capped tenant (1 at a time, ~200 ms each) is far from done.
     const midway = await tasksOf(capped.client);
     expect(midway.filter((t) => t.status === 'QUEUED').length).toBeGreaterThan(0);
     expect(freeTasks.map((t) => t.status)).toEqual(Array(4).fill('SUCCEEDED'));
-    expect(peakOverlap(freeTasks)).toBeGreaterThan(2); // the override lifted the default cap
+    // The override lifted the default cap: the node held more than 2 of its tasks at once (the
+    // server's 2 workers run 2 of them, the rest wait claimed in the node).
+    expect(await freeHeld.stop()).toBeGreaterThan(2);
 
-    const cappedTasks = await waitFor(async () => {
+    const cappedTasks = await waitFor("the capped tenant's tasks to finish", async () => {
       const ts = await tasksOf(capped.client);
       return finished(ts) && ts;
-    }, 60_000, "the capped tenant's tasks to finish");
+    }, { timeoutMs: 60_000, everyMs: 100 });
     expect(await cappedRunning.stop()).toBe(1);
     expect(cappedTasks.map((t) => t.status)).toEqual(Array(10).fill('SUCCEEDED'));
     expect(peakOverlap(cappedTasks)).toBe(1);
@@ -133,10 +141,10 @@ describe('QUOTA_RUNNING_TASKS', () => {
     const sampler = sampleRunning(d.id);
     const retryPolicy = { maxAttempts: 3, initialBackoffMs: 0, maxBackoffMs: 0, retryOn: ['nonzero_exit'] };
     await d.client.gqlOk(SUBMIT_MANY, { inputs: Array.from({ length: 3 }, () => ({ agent: 'exit_code', args: ['3'], retryPolicy })) });
-    const tasks = await waitFor(async () => {
+    const tasks = await waitFor('the retried tasks to fail', async () => {
       const ts = await tasksOf(d.client);
       return finished(ts) && ts;
-    }, 60_000, 'the retried tasks to fail');
+    }, { timeoutMs: 60_000, everyMs: 100 });
     expect(await sampler.stop()).toBeLessThanOrEqual(1);
     expect(tasks.map((t) => [t.status, t.attempts])).toEqual(Array(3).fill(['FAILED', 3]));
     expect(peakOverlap(tasks)).toBe(1);

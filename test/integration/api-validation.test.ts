@@ -5,7 +5,7 @@ import { loadWat, malformedBytes } from '../helpers/fixtures.js';
 import { startTestServer, toBase64, type TestServer } from '../helpers/server.js';
 
 let s: TestServer;
-const LIMITS = { MAX_MODULE_BYTES: '64KiB', MAX_BATCH: '5', MAX_STDIN_BYTES: '1KiB', MAX_FILES_BYTES: '2KiB', MAX_TIMEOUT_MS: '60000', MAX_REQUEST_BYTES: '256KiB' };
+const LIMITS = { MAX_MODULE_BYTES: '64KiB', MAX_BATCH: '5', MAX_STDIN_BYTES: '1KiB', MAX_FILES_BYTES: '2KiB', MAX_TIMEOUT_MS: '60000', MAX_REQUEST_BYTES: '256KiB', BACKOFF_MAX_MS_LIMIT: '120000' };
 
 const SUBMIT = `mutation ($input: SubmitTaskInput!) { submitTask(input: $input) { id } }`;
 const REGISTER = `mutation ($input: RegisterAgentInput!) { registerAgent(input: $input) { id } }`;
@@ -49,6 +49,18 @@ describe('submitTask input', () => {
     expect((await submitError({ retryPolicy: { maxAttempts: 11 } })).message).toBe('input.retryPolicy.maxAttempts: must be between 1 and 10');
   });
 
+  it('takes a backoff up to BACKOFF_MAX_MS_LIMIT and refuses one above it, naming the field and the limit', async () => {
+    const atLimit = { initialBackoffMs: 120_000, maxBackoffMs: 120_000 };
+    const r = await s.gqlOk(`mutation ($input: SubmitTaskInput!) { submitTask(input: $input) { retryPolicy { initialBackoffMs maxBackoffMs } } }`, {
+      input: { agent: 'hello', retryPolicy: atLimit },
+    });
+    expect(r.submitTask.retryPolicy).toEqual(atLimit);
+    const above = await submitError({ retryPolicy: { maxBackoffMs: 120_001 } });
+    expect(above.message).toBe('input.retryPolicy.maxBackoffMs: must be between 0 and 120000');
+    expect(above.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.retryPolicy.maxBackoffMs', max: 120000 });
+    expect((await submitError({ retryPolicy: { initialBackoffMs: 120_001, maxBackoffMs: 120_000 } })).message).toBe('input.retryPolicy.initialBackoffMs: must be between 0 and 120000');
+  });
+
   it('refuses negative values', async () => {
     expect((await submitError({ limits: { timeoutMs: -1 } })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.limits.timeoutMs' });
     expect((await submitError({ limits: { maxOutputBytes: -5 } })).extensions).toMatchObject({ field: 'input.limits.maxOutputBytes' });
@@ -66,7 +78,7 @@ describe('submitTask input', () => {
 
   it('refuses duplicate, bad and oversized input files', async () => {
     const dup = await submitError({ files: [{ path: '/in/a.txt', text: 'a' }, { path: 'in/a.txt', text: 'b' }] });
-    expect(dup.message).toBe('input.files[1].path: duplicates input.files[0].path ("in/a.txt")');
+    expect(dup.message).toBe('input.files[1].path: duplicates input.files[0].path ("/in/a.txt")');
     expect((await submitError({ files: [{ path: '../etc/passwd', text: 'x' }] })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.files[0].path' });
     expect((await submitError({ files: [{ path: 'a', text: 'x', base64: 'eA==' }] })).extensions).toMatchObject({ field: 'input.files[0]' });
     expect((await submitError({ files: [{ path: 'a', base64: '***' }] })).extensions).toMatchObject({ field: 'input.files[0].base64' });
@@ -84,6 +96,8 @@ describe('submitTask input', () => {
 
   it('refuses an empty batch, a batch over MAX_BATCH, and names the bad item of a batch', async () => {
     const BATCH = `mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`;
+    const stored = async () => (await s.gqlOk(`{ tasks { totalCount } }`)).tasks.totalCount as number;
+    const before = await stored();
     expect(await error(BATCH, { inputs: [] })).toMatchObject({ message: 'inputs: must contain at least one task' });
     const over = await error(BATCH, { inputs: Array.from({ length: 6 }, () => ({ agent: 'hello' })) });
     expect(over.message).toBe('inputs: must contain at most 5 tasks (MAX_BATCH); got 6');
@@ -92,7 +106,7 @@ describe('submitTask input', () => {
     const dupKey = await error(BATCH, { inputs: [{ agent: 'hello', idempotencyKey: 'k' }, { agent: 'hello', idempotencyKey: 'k' }] });
     expect(dupKey.message).toBe('inputs[1].idempotencyKey: duplicates inputs[0].idempotencyKey in the same batch');
     // Nothing of a refused batch was stored.
-    expect((await s.gqlOk(`{ tasks { totalCount } }`)).tasks.totalCount).toBe(0);
+    expect(await stored()).toBe(before);
   });
 
   it('reports GraphQL type errors with a code', async () => {
@@ -112,6 +126,21 @@ describe('registerAgent input', () => {
   it('refuses a module with an import the host does not provide', async () => {
     const e = await error(REGISTER, { input: { name: 'bad', wasmBase64: toBase64(await loadWat('missing_import')) } });
     expect(e.extensions).toMatchObject({ code: 'INVALID_MODULE' });
+  });
+
+  it('refuses a WASI import declared with the wrong type, naming both types', async () => {
+    const wat = `(module
+      (import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i32 i32) (result i32)))
+      (memory 1) (func (export "_start")))`;
+    const e = await error(REGISTER, { input: { name: 'mistyped', wat } });
+    expect(e.message).toBe(
+      'input.wat: import wasi_snapshot_preview1.clock_time_get has type (i32, i32, i32) -> i32, wasi_snapshot_preview1 defines (i32, i64, i32) -> i32',
+    );
+    expect(e.extensions).toMatchObject({
+      code: 'INVALID_MODULE',
+      field: 'input.wat',
+      mistypedImports: [{ module: 'wasi_snapshot_preview1', name: 'clock_time_get', declared: '(i32, i32, i32) -> i32', expected: '(i32, i64, i32) -> i32' }],
+    });
   });
 
   it('refuses invalid base64, broken WAT, bad names and ambiguous sources', async () => {
@@ -189,14 +218,19 @@ describe('subscriptions and failures', () => {
     await expect(bad.next()).rejects.toThrow(/"code":"BAD_USER_INPUT"/);
   });
 
-  // Last: it takes the database away.
   it('masks unexpected errors and reports the database down on /healthz', async () => {
-    await s.spindle.store.close();
-    const r = await s.gql(`{ agents { id } }`);
-    expect(r.errors).toEqual([expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
-    expect(JSON.stringify(r)).not.toMatch(/stack|prisma|pglite|postgres/i);
-    const health = await fetch(`${s.url}/healthz`);
-    expect(health.status).toBe(503);
-    expect(((await health.json()) as { status: string }).status).toBe('unavailable');
+    // A node of its own: this test takes the database away.
+    const own = await startTestServer(LIMITS);
+    try {
+      await own.spindle.store.close();
+      const r = await own.gql(`{ agents { id } }`);
+      expect(r.errors).toEqual([expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
+      expect(JSON.stringify(r)).not.toMatch(/stack|prisma|pglite|postgres/i);
+      const health = await fetch(`${own.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { status: string }).status).toBe('unavailable');
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
 import { loadWat } from '../helpers/fixtures.js';
-import { startTestServer, toBase64, waitFor, type TestServer } from '../helpers/server.js';
+import { startTestServer, toBase64, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeAttemptResult } from '../helpers/attempts.js';
 
 const wat = (name: string) => readFile(new URL(`../fixtures/wat/${name}.wat`, import.meta.url), 'utf8');
 
@@ -41,6 +43,12 @@ async function watchToEnd(id: string, timeoutMs = 30_000): Promise<string[]> {
   }
 }
 
+/** Writes a result for attempt `n` from a node that had lost the task (exit 7, stdout "late"). */
+async function lateResult(taskId: string, n: number) {
+  const [row] = await s.spindle.store.tasks.finish([makeAttemptResult({ taskId, n, node: 'stalled-node', exitCode: 7, stdout: new TextEncoder().encode('late') })]);
+  return row;
+}
+
 const getTask = async (id: string) => (await s.gqlOk<{ task: any }>(`query ($id: ID!) { task(id: $id) { ${TASK} } }`, { id })).task;
 
 beforeAll(async () => {
@@ -56,6 +64,19 @@ afterAll(async () => {
 });
 
 describe('register → submit → subscribe', () => {
+  it('lists a late result of a node that had lost the task as a stale attempt; the task keeps its own result', async () => {
+    const task = await submit({ agent: 'hello', args: ['once'] });
+    expect((await watchToEnd(task.id)).at(-1)).toBe('SUCCEEDED');
+    // Another node's result for attempt 1 arrives after the fact (its lease had been taken over).
+    expect(await lateResult(task.id, 1)).toMatchObject({ status: 'SUCCEEDED', stale: true });
+    const { task: t } = await s.gqlOk(`query ($id: ID!) { task(id: $id) { status exitCode stdout attemptList { n node exitCode stale } } }`, { id: task.id });
+    expect(t).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, stdout: 'hello from spindle once\n' });
+    expect(t.attemptList).toEqual([
+      { n: 1, node: 'stalled-node', exitCode: 7, stale: true },
+      { n: 1, node: s.spindle.config.nodeId, exitCode: 0, stale: false },
+    ]);
+  });
+
   it('runs an agent registered from WAT and reports its stdout', async () => {
     const task = await submit({ agent: 'hello', args: ['and', 'you'], stdin: 'echo me' });
     expect(task.status).toBe('QUEUED');
@@ -71,7 +92,7 @@ describe('register → submit → subscribe', () => {
   it('registers from base64 and adds versions under the same name', async () => {
     const bytes = await loadWat('hello');
     const v1 = await register('hello-b64', { wasmBase64: toBase64(bytes) });
-    const v2 = await register('hello-b64', { wasmBase64: toBase64(bytes) });
+    const v2 = await register('hello-b64', { wasmBase64: toBase64(await loadWat('echo_stdin')) });
     expect(v1.latestVersion).toBe(1);
     expect(v2).toMatchObject({ id: v1.id, latestVersion: 2 });
     const task = await submit({ agent: 'hello-b64', version: 1 });
@@ -135,10 +156,10 @@ describe('task lifecycle', () => {
     expect(cancelled.cancelTask.status).toBe('CANCELLED');
     await sub.until((e) => e.taskUpdated.status === 'CANCELLED');
     sub.close();
-    const t = await waitFor(async () => {
+    const t = await waitFor('the cancelled attempt to be recorded', async () => {
       const row = await getTask(task.id);
       return row.attemptList.length === 1 ? row : null;
-    }, 15_000, 'the cancelled attempt to be recorded');
+    }, { timeoutMs: 15_000, everyMs: 100 });
     expect(t.status).toBe('CANCELLED');
     expect(t.attemptList[0].outcome).toBe('cancelled');
     // Cancelling again is harmless; retrying queues it again.
@@ -203,6 +224,18 @@ describe('live output', () => {
     expect(sub.results.map((r) => r.data.taskOutput)).toEqual([{ stream: 'stdout', data: 'hello from spindle again\n' }]);
   });
 
+  it("replays an ended task's own result, not a stale attempt listed after it", async () => {
+    const task = await submit({ agent: 'hello', args: ['mine'] });
+    await watchToEnd(task.id);
+    // A late result numbered past the task's one attempt: stale, and last in the attempt list.
+    expect(await lateResult(task.id, 2)).toMatchObject({ status: 'SUCCEEDED', attempts: 1, stale: true });
+    const { task: t } = await s.gqlOk(`query ($id: ID!) { task(id: $id) { attemptList { n stale } } }`, { id: task.id });
+    expect(t.attemptList).toEqual([{ n: 1, stale: false }, { n: 2, stale: true }]);
+    const sub = s.subscribe(`subscription ($id: ID!) { taskOutput(id: $id) { attempt stream data } }`, { id: task.id });
+    await sub.ended;
+    expect(sub.results.map((r) => r.data.taskOutput)).toEqual([{ attempt: 1, stream: 'stdout', data: 'hello from spindle mine\n' }]);
+  });
+
   it('filters taskEvents by agent and status', async () => {
     const sub = s.subscribe<{ taskEvents: { taskId: string; status: string; task: { agent: { name: string } } } }>(
       `subscription { taskEvents(filter: { agent: "hello", status: [SUCCEEDED] }) { taskId status task { agent { name } } } }`,
@@ -220,11 +253,16 @@ describe('live output', () => {
 
 describe('reads', () => {
   it('answers stats with status counts, throughput and workers', async () => {
-    const { stats } = await s.gqlOk(`{ stats { byStatus { status count } queueDepth running throughputPerSec throughputSeries
+    const read = () => s.gqlOk(`{ stats { byStatus { status count } queueDepth running throughputPerSec throughputSeries
       latencyP50Ms workers busyWorkers utilisation pool { workers busy } node at } }`);
+    const sum = (stats: { byStatus: { count: number }[] }) => stats.byStatus.reduce((n, b) => n + b.count, 0);
+    // The counts are cached up to 1 s (tasks another test just submitted may be missing): within a
+    // few seconds they add up to the fresh total.
+    const { stats } = await waitFor('stats to count every task', async () => {
+      const [read1, { tasks }] = await Promise.all([read(), s.gqlOk(`{ tasks(first: 1) { totalCount } }`)]);
+      return sum(read1.stats) === tasks.totalCount && read1;
+    }, { timeoutMs: 10_000, everyMs: 250 });
     expect(stats.byStatus.map((b: { status: string }) => b.status).sort()).toEqual(['CANCELLED', 'FAILED', 'QUEUED', 'RETRYING', 'RUNNING', 'SUCCEEDED']);
-    const { tasks } = await s.gqlOk(`{ tasks(first: 1) { totalCount } }`);
-    expect(stats.byStatus.reduce((sum: number, b: { count: number }) => sum + b.count, 0)).toBe(tasks.totalCount);
     expect(stats.workers).toBeGreaterThanOrEqual(2);
     expect(stats.pool.workers).toBe(2);
     expect(stats.node).toBe(s.spindle.config.nodeId);
@@ -259,6 +297,8 @@ describe('reads', () => {
   });
 
   it('serves /healthz, /metrics and the dashboard', async () => {
+    // A task of its own, ended: the finished and run metrics have something to count whatever ran before.
+    await watchToEnd((await submit({ agent: 'hello' })).id);
     const health = await fetch(`${s.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', node: s.spindle.config.nodeId });

@@ -4,15 +4,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventBus, NodeSecondSummary, TaskEvent, TaskOutputEvent } from '../../src/executor/types.js';
-import { makeTestBus, redisUrl, sleep } from './executor.harness.js';
+import { makeTestBus, redisUrl } from '../helpers/executor.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 let nodeA: EventBus;
 let nodeB: EventBus;
 
-beforeAll(() => {
+beforeAll(async () => {
   const prefix = `test-bus-${process.pid}-${Date.now()}:`;
   nodeA = makeTestBus(prefix);
   nodeB = redisUrl ? makeTestBus(prefix) : nodeA;
+  // Connected before the first test: on a busy machine the first SUBSCRIBE can take a while.
+  expect(await nodeA.whenUp(10_000)).toBe(true);
+  expect(await nodeB.whenUp(10_000)).toBe(true);
 });
 afterAll(async () => {
   await nodeA?.close();
@@ -41,11 +45,10 @@ describe(`event bus (${redisUrl ? 'Redis' : 'in-process'})`, () => {
     const off = other.on('TASK_CANCEL', (ids) => heard.push(ids));
     const mine: string[][] = [];
     const offMine = nodeB.on('TASK_CANCEL', (ids) => mine.push(ids));
-    if (redisUrl) await sleep(100);
+    if (redisUrl) await sleep(100); // Redis SUBSCRIBE is asynchronous
     nodeA.pubsub.publish('TASK_CANCEL', ['only-for-a']);
-    const until = Date.now() + 5_000;
-    while (mine.length === 0 && Date.now() < until) await sleep(10);
-    await sleep(50);
+    await waitFor('node B to hear it', () => mine.length > 0, { timeoutMs: 5_000 });
+    await sleep(50); // and the other prefix does not hear it within a moment more
     off();
     offMine();
     await other.close();
@@ -78,12 +81,11 @@ describe(`event bus (${redisUrl ? 'Redis' : 'in-process'})`, () => {
     const cancels: string[][] = [];
     const stats: NodeSecondSummary[] = [];
     const offs = [nodeB.on('TASK_CANCEL', (ids) => cancels.push(ids)), nodeB.on('NODE_STATS', (s) => stats.push(s))];
-    if (redisUrl) await sleep(100);
+    if (redisUrl) await sleep(100); // Redis SUBSCRIBE is asynchronous
     nodeA.pubsub.publish('TASK_CANCEL', ['a', 'b']);
     const summary: NodeSecondSummary = { node: 'node-a', second: 1_800_000_000, finished: 3, latencyBuckets: [1, 2], workers: 2, busyWorkers: 1 };
     nodeA.pubsub.publish('NODE_STATS', summary);
-    const until = Date.now() + 5_000;
-    while ((cancels.length === 0 || stats.length === 0) && Date.now() < until) await sleep(10);
+    await waitFor('both messages', () => cancels.length > 0 && stats.length > 0, { timeoutMs: 5_000 });
     for (const off of offs) off();
     expect(cancels).toEqual([['a', 'b']]);
     expect(stats).toEqual([summary]);

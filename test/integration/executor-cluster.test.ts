@@ -13,7 +13,8 @@ import type { Runtime } from '../../src/runtime/types.js';
 import { makeStore, type Store } from '../../src/store/index.js';
 import { databaseUrl, makeTestStore, type TestStore } from '../helpers/store.js';
 import { loadWat } from '../helpers/fixtures.js';
-import { makeEventLog, makeTestBus, newTask, redisUrl, registerAgent, sleep, tenantId, testLogger, type Agent, type EventLog } from './executor.harness.js';
+import { makeEventLog, makeTestBus, newTask, redisUrl, registerAgent, tenantId, testLogger, type Agent, type EventLog } from '../helpers/executor.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 interface Node {
   name: string;
@@ -102,8 +103,7 @@ describe('two executor nodes on one database', () => {
     const runner = owner === 'node-a' ? a : b;
     expect(runner.executor.running()).toBe(1);
     await other.executor.cancel(tenantId, task.id);
-    const until = Date.now() + 10_000;
-    while ((await a.store.tasks.attempts(task.id)).length === 0 && Date.now() < until) await sleep(20);
+    await waitFor('the cancelled attempt', async () => (await a.store.tasks.attempts(task.id)).length > 0, { timeoutMs: 10_000 });
     const [attempt] = await a.store.tasks.attempts(task.id);
     expect(attempt).toMatchObject({ n: 1, outcome: 'cancelled', node: owner });
     expect((await a.store.tasks.get(tenantId, task.id))?.status).toBe('CANCELLED');
@@ -111,11 +111,11 @@ describe('two executor nodes on one database', () => {
   });
 
   it('each node answers stats for the whole cluster', async () => {
-    await sleep(2_100);
-    for (const n of [a, b]) {
-      const stats = n.executor.stats();
-      expect(stats.workers).toBe(2);
-      expect(stats.throughputSeries.reduce((s, c) => s + c, 0)).toBeGreaterThanOrEqual(600);
-    }
+    const submitted = [...(await a.executor.submit(Array.from({ length: 10 }, () => newTask(hello)))), ...(await b.executor.submit(Array.from({ length: 10 }, () => newTask(hello))))];
+    for (const { task } of submitted) await a.log.status(task.id, 'SUCCEEDED');
+    // Each node publishes a summary once a second; both hear both.
+    const ends = (n: typeof a) => n.executor.stats().throughputSeries.reduce((s, c) => s + c, 0);
+    await waitFor('both nodes to count the 20 ends', () => ends(a) >= 20 && ends(b) >= 20, { timeoutMs: 10_000 });
+    for (const n of [a, b]) expect(n.executor.stats().workers).toBe(2);
   });
 });

@@ -14,7 +14,8 @@ import type { Runtime } from '../../src/runtime/types.js';
 import { makeStore, type Store, type TaskRow } from '../../src/store/index.js';
 import { loadWat } from '../helpers/fixtures.js';
 import { databaseUrl, makeTestStore, type TestStore } from '../helpers/store.js';
-import { newTask, registerAgent, sleep, tenantId, testLogger, type Agent } from './executor.harness.js';
+import { newTask, registerAgent, tenantId, testLogger, type Agent } from '../helpers/executor.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 interface Node {
   store: Store;
@@ -52,14 +53,20 @@ afterAll(async () => {
   await testStore?.cleanup();
 });
 
-/** Each tenant's highest count of RUNNING tasks, sampled from the database until stopped. */
+/** The tenant's tasks held by a node: claimed (prefetched, still QUEUED) or RUNNING. What a cap counts. */
+async function held(store: Store, tenant: string): Promise<number> {
+  const { rows } = await store.tasks.list(tenant, { status: ['QUEUED', 'RETRYING', 'RUNNING'] }, 1_000);
+  return rows.filter((r) => r.leaseOwner !== null).length;
+}
+
+/** Each tenant's highest count of held tasks (claimed or RUNNING), sampled from the database until stopped. */
 function sampleRunning(store: Store, tenants: string[]) {
   const peaks = new Map(tenants.map((t) => [t, 0]));
   let on = true;
   const loop = (async () => {
     while (on) {
-      for (const t of tenants) peaks.set(t, Math.max(peaks.get(t)!, (await store.tasks.countActive(t)).running));
-      await sleep(5);
+      for (const t of tenants) peaks.set(t, Math.max(peaks.get(t)!, await held(store, t)));
+      await sleep(5); // sampling pace
     }
   })();
   return async () => {
@@ -91,13 +98,10 @@ describe('running-task caps on three nodes', () => {
     const mine = (await nodes[1]!.executor.submit(Array.from({ length: 12 }, () => newTask(ticker)))).map((r) => r.task);
     const theirs = (await nodes[2]!.executor.submit(Array.from({ length: 6 }, () => newTask(ticker, { tenantId: other })))).map((r) => r.task);
     const all = [...mine, ...theirs];
-    const deadline = Date.now() + 100_000;
-    let rows: TaskRow[] = [];
-    while (Date.now() < deadline) {
-      rows = await store.tasks.getMany(all.map((t) => t.id));
-      if (rows.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED')) break;
-      await sleep(50);
-    }
+    const rows = await waitFor('every task to end', async () => {
+      const rows = await store.tasks.getMany(all.map((t) => t.id));
+      return rows.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED') && rows;
+    }, { timeoutMs: 100_000, everyMs: 50 });
     const peaks = await stop();
     expect(rows.map((r) => r.status)).toEqual(Array(all.length).fill('SUCCEEDED'));
     expect(peaks.get(tenantId)).toBeLessThanOrEqual(2);

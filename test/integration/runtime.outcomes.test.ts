@@ -116,6 +116,31 @@ describe('invalid modules', () => {
     expect(o.error).toContain('_start');
   });
 
+  it('refuses an import with the wrong type as invalid_module, never host_error (the fuzz mutant "bitFlip of ticker")', async () => {
+    // One flipped bit turns clock_time_get's i32 errno into an i64. A JS host function links
+    // under any type, so this used to run and end host_error "Cannot convert 0 to a BigInt".
+    const ticker = await loadWat('ticker');
+    const type = Buffer.from([0x60, 0x03, 0x7f, 0x7e, 0x7f, 0x01, 0x7f]); // (i32, i64, i32) -> i32
+    const at = Buffer.from(ticker).indexOf(type);
+    expect(at).toBeGreaterThan(0);
+    const wasm = ticker.slice();
+    wasm[at + type.length - 1]! ^= 0x01; // 0x7f i32 -> 0x7e i64
+    const digest = sha256Hex(wasm);
+    const why = 'import wasi_snapshot_preview1.clock_time_get has type (i32, i64, i32) -> i64, wasi_snapshot_preview1 defines (i32, i64, i32) -> i32';
+    for (const fuel of [undefined, 1_000_000n]) {
+      const o = await rt.run(runRequest({ digest, bytes: wasm }, { limits: fuel === undefined ? {} : { fuel } }));
+      expect(o).toMatchObject({ kind: 'invalid_module', error: why });
+    }
+    expect(await rt.run(runRequest({ digest }))).toMatchObject({ kind: 'invalid_module', error: why }); // by digest alone
+    await expect(rt.inspect(wasm)).rejects.toMatchObject({ code: 'INVALID_MODULE', message: why });
+  });
+
+  it('refuses a _start that JS cannot call without a TypeError (an i64 parameter) as invalid_module', async () => {
+    const wasm = await watToWasm('(module (func (export "_start") (param i64)))');
+    const o = await rt.run(runRequest({ digest: sha256Hex(wasm), bytes: wasm }));
+    expect(o).toMatchObject({ kind: 'invalid_module', error: '"_start" must take no parameters and return no results' });
+  });
+
   it('rejects bytes that do not match the digest', async () => {
     const wasm = await loadWat('hello');
     const o = await rt.run(runRequest({ digest: '0'.repeat(64), bytes: wasm }));

@@ -12,12 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRuntime } from '../../src/runtime/index.js';
 import type { RunOutcome, Runtime } from '../../src/runtime/types.js';
 import { runRequest, sha256Hex, text, wasmRef, watRef, watToWasm } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1 << 20;
-const until = async (cond: () => boolean): Promise<void> => {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-};
-
 let rt: Runtime;
 beforeAll(() => {
   rt = makeRuntime({ workers: 2 });
@@ -73,7 +70,7 @@ describe('hostile mix', () => {
     const outcomes = await Promise.all(cases.map((c) => c.run));
     outcomes.forEach((o, i) => cases[i]!.check(o));
     // Every timeout replaced its worker; the pool is whole again.
-    await until(() => rt.stats().idle === 2);
+    await waitFor('rt.stats().idle === 2', () => rt.stats().idle === 2);
     expect(rt.stats()).toMatchObject({ workers: 2, busy: 0, idle: 2, queued: 0 });
   });
 });
@@ -88,7 +85,7 @@ describe('prefetched tasks', () => {
     const single = makeRuntime({ workers: 1 });
     try {
       await prepared(single);
-      await until(() => single.stats().idle === 1);
+      await waitFor('single.stats().idle === 1', () => single.stats().idle === 1);
       const first = single.run(runRequest(await watRef('ticker')));
       const loop = single.run(runRequest(await watRef('infinite_loop'), { limits: { timeoutMs: 150 } }));
       const after = single.run(runRequest(await watRef('hello')));
@@ -106,7 +103,7 @@ describe('prefetched tasks', () => {
     const two = makeRuntime({ workers: 2 });
     try {
       await prepared(two);
-      await until(() => two.stats().idle === 2);
+      await waitFor('two.stats().idle === 2', () => two.stats().idle === 2);
       const hello = await watRef('hello');
       await Promise.all(Array.from({ length: 20 }, () => two.run(runRequest(hello)))); // short runs: deep prefetch
       const started = performance.now();
@@ -125,18 +122,48 @@ describe('prefetched tasks', () => {
     }
   });
 
+  it('tells onStart when a worker takes a run up: not while it waits prefetched, never for one that ends before', async () => {
+    const single = makeRuntime({ workers: 1 });
+    try {
+      await prepared(single);
+      await waitFor('single.stats().idle === 1', () => single.stats().idle === 1);
+      const starts: string[] = [];
+      const as = (name: string) => () => starts.push(name);
+      const first = single.run(runRequest(await watRef('hello')), undefined, undefined, as('first'));
+      const ticker = single.run(runRequest(await watRef('ticker')), undefined, undefined, as('ticker')); // ~200 ms
+      const ac = new AbortController();
+      const doomed = single.run(runRequest(await watRef('infinite_loop'), { limits: { timeoutMs: 60_000 } }), ac.signal, undefined, as('doomed'));
+      const last = single.run(runRequest(await watRef('hello')), undefined, undefined, as('last'));
+      await first; // the ticker runs now; the loop and the last hello wait in the worker's inbox
+      expect(starts).toEqual(['first', 'ticker']);
+      ac.abort();
+      expect((await doomed).kind).toBe('cancelled');
+      expect((await ticker).kind).toBe('exited');
+      expect((await last).kind).toBe('exited');
+      expect(starts).toEqual(['first', 'ticker', 'last']);
+      const invalid = await single.run(runRequest(await watRef('not_command')), undefined, undefined, as('invalid'));
+      expect(invalid.kind).toBe('invalid_module');
+      expect(starts).toEqual(['first', 'ticker', 'last']);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('cancels a prefetched task: the worker skips it, nobody is terminated', async () => {
     const single = makeRuntime({ workers: 1 });
     try {
       await prepared(single);
-      await until(() => single.stats().idle === 1);
+      await waitFor('single.stats().idle === 1', () => single.stats().idle === 1);
       const first = single.run(runRequest(await watRef('hello')));
       const ticker = single.run(runRequest(await watRef('ticker'))); // ~200 ms
       const ac = new AbortController();
       const doomed = single.run(runRequest(await watRef('infinite_loop'), { limits: { timeoutMs: 60_000 } }), ac.signal);
       const last = single.run(runRequest(await watRef('hello')));
-      await first; // the ticker runs now; the loop and the last hello wait in the worker's inbox
-      expect(single.stats()).toMatchObject({ busy: 1, queued: 0 });
+      await first; // the ticker runs now; the loop waits in the worker's inbox
+      // How many the worker prefetches follows how long hello ran (pool.ts depth()): at least
+      // one, so the loop is in the inbox and at most the last hello still waits in the queue.
+      expect(single.stats().busy).toBe(1);
+      expect(single.stats().queued).toBeLessThanOrEqual(1);
       ac.abort();
       expect((await doomed).kind).toBe('cancelled');
       expect((await ticker).kind).toBe('exited');
@@ -178,7 +205,7 @@ describe('stats and cache', () => {
   it('counts workers, spares, runs and compiled modules', async () => {
     const fresh = makeRuntime({ workers: 2 });
     try {
-      await until(() => fresh.stats().idle === 2 && fresh.stats().spares === 1);
+      await waitFor('fresh.stats().idle === 2 && fresh.stats().spares === 1', () => fresh.stats().idle === 2 && fresh.stats().spares === 1);
       expect(fresh.stats()).toEqual({
         workers: 2, busy: 0, idle: 2, spares: 1, queued: 0, tasksRun: 0, workersReplaced: 0, compiledModules: 0,
       });
@@ -186,11 +213,11 @@ describe('stats and cache', () => {
       await fresh.run(runRequest(await watRef('hello'), { limits: { fuel: 1000n } }));
       expect(fresh.stats()).toMatchObject({ tasksRun: 2, compiledModules: 2, busy: 0 });
       const loop = fresh.run(runRequest(await watRef('infinite_loop'), { limits: { timeoutMs: 5_000 } }));
-      await until(() => fresh.stats().busy === 1);
+      await waitFor('fresh.stats().busy === 1', () => fresh.stats().busy === 1);
       expect(fresh.stats()).toMatchObject({ busy: 1, idle: 1 });
       const ac = new AbortController();
       const cancelled = fresh.run(runRequest(await watRef('infinite_loop')), ac.signal);
-      await until(() => fresh.stats().busy === 2);
+      await waitFor('fresh.stats().busy === 2', () => fresh.stats().busy === 2);
       ac.abort();
       expect((await cancelled).kind).toBe('cancelled');
       expect(fresh.stats().workersReplaced).toBe(1);
@@ -264,9 +291,9 @@ describe('close', () => {
     await rt.run(runRequest(hello)); // fixtures, fs and crypto warmed before the baseline
     const baseline = threads();
     const doomed = makeRuntime({ workers: 1 });
-    await until(() => doomed.stats().idle === 1 && doomed.stats().spares === 1);
+    await waitFor('doomed.stats().idle === 1 && doomed.stats().spares === 1', () => doomed.stats().idle === 1 && doomed.stats().spares === 1);
     const running = doomed.run(runRequest(loop, { limits: { timeoutMs: 60_000 } }));
-    await until(() => doomed.stats().busy === 1);
+    await waitFor('doomed.stats().busy === 1', () => doomed.stats().busy === 1);
     const queued = doomed.run(runRequest(hello));
     await doomed.close();
     expect((await running).kind).toBe('cancelled');
@@ -275,7 +302,7 @@ describe('close', () => {
     expect(doomed.stats()).toMatchObject({ busy: 0, idle: 0, spares: 0, queued: 0 });
     // Terminated threads are gone (one thread of slack: V8 and libuv helper threads come and go
     // on their own, which is also why nothing is asserted about the count while it runs).
-    await until(() => threads() <= baseline + 1);
+    await waitFor('threads() <= baseline + 1', () => threads() <= baseline + 1);
   });
 
   it('a runtime that is never closed does not keep the process alive', async () => {

@@ -4,11 +4,12 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { hashApiKey } from '../../src/graphql/auth.js';
+import { hashApiKey } from '../../src/services/auth.service.js';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
 import { makeLogger } from '../../src/server/logger.js';
 import { loadWat } from '../helpers/fixtures.js';
-import { startTestServer, toBase64, waitFor, type GqlResult, type TestClient, type TestServer } from '../helpers/server.js';
+import { startTestServer, toBase64, type GqlResult, type TestClient, type TestServer } from '../helpers/server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 let s: TestServer;
 let admin: TestClient;
@@ -122,8 +123,9 @@ describe('authentication', () => {
   });
 
   it('creates keys shown once; lists them without secrets; tenant admins stay in their tenant', async () => {
-    const { apiKeys } = await acme.admin.gqlOk(`{ apiKeys { name role tenantId } }`);
-    expect(apiKeys.map((k: { name: string }) => k.name).sort()).toEqual(['acme admin', 'acme submitter', 'acme viewer']);
+    const { apiKeys } = await acme.admin.gqlOk(`{ apiKeys { name role tenantId revokedAt } }`);
+    const live = apiKeys.filter((k: { revokedAt: string | null }) => k.revokedAt === null); // another test revokes one of its own
+    expect(live.map((k: { name: string }) => k.name).sort()).toEqual(['acme admin', 'acme submitter', 'acme viewer']);
     expect(apiKeys.every((k: { tenantId: string }) => k.tenantId === acme.id)).toBe(true);
     expectCode(await acme.admin.gql(`mutation { createTenant(name: "evil") { id } }`), 'FORBIDDEN');
     expectCode(await acme.admin.gql(`{ tenants { id } }`), 'FORBIDDEN');
@@ -139,7 +141,7 @@ describe('authentication', () => {
   });
 
   it('gates mutations by role: viewer reads, submitter submits, admin manages keys', async () => {
-    expect((await acme.viewer.gqlOk(`{ agents { name } }`)).agents.map((a: { name: string }) => a.name)).toEqual(['hello']);
+    expect((await acme.viewer.gqlOk(`{ agents { name } }`)).agents.map((a: { name: string }) => a.name)).toContain('hello');
     expectCode(await acme.viewer.gql(SUBMIT, { input: { agent: 'hello' } }), 'FORBIDDEN');
     expectCode(await acme.viewer.gql(REGISTER, { input: { name: 'x', wat: DEMO_AGENT_WAT } }), 'FORBIDDEN');
     expectCode(await acme.viewer.gql(`mutation ($id: ID!) { cancelTask(id: $id) { id } }`, { id: acmeTask }), 'FORBIDDEN');
@@ -162,13 +164,15 @@ describe('tenant isolation', () => {
       expectCode(await globex.admin.gql(`mutation ($id: ID!) { retryTask(id: $id) { id } }`, { id }), 'NOT_FOUND');
     }
     expect((await globex.admin.gqlOk(`query ($id: ID!) { agent(id: $id) { id } }`, { id: acmeAgent })).agent).toBeNull();
-    expect((await globex.admin.gqlOk(`{ agent(name: "hello") { id } }`)).agent).toBeNull();
+    expect((await globex.admin.gqlOk(`{ agent(name: "hello") { id } }`)).agent?.id).not.toBe(acmeAgent); // globex may have a "hello" of its own
     expect((await globex.admin.gqlOk(`query ($id: ID!) { deleteAgent(id: $id) }`.replace('query', 'mutation'), { id: acmeAgent })).deleteAgent).toBe(false);
     refused += 4;
     expectCode(await globex.submitter.gql(SUBMIT, { input: { agent: acmeAgent } }), 'NOT_FOUND');
     expectCode(await globex.submitter.gql(`query ($a: String) { tasks(filter: { agent: $a }) { totalCount } }`, { a: acmeAgent }), 'NOT_FOUND');
-    const list = await globex.viewer.gqlOk(`{ tasks { totalCount } agents { id } stats { queueDepth } }`);
-    expect(list).toEqual({ tasks: { totalCount: 0 }, agents: [], stats: { queueDepth: 0 } });
+    // globex may have tasks and agents of its own (another test registers and runs one): none of acme's.
+    const list = await globex.viewer.gqlOk(`{ tasks(first: 100) { edges { node { id } } } agents { id } }`);
+    expect(list.tasks.edges.map((e: { node: { id: string } }) => e.node.id)).not.toContain(acmeTask);
+    expect(list.agents.map((a: { id: string }) => a.id)).not.toContain(acmeAgent);
     // The acme task is still there, untouched.
     expect((await acme.viewer.gqlOk(`query ($id: ID!) { task(id: $id) { status } }`, { id: acmeTask })).task.status).toBe('QUEUED');
   });
@@ -196,14 +200,14 @@ describe('tenant isolation', () => {
     const acmeIds = new Set<string>();
     const globexIds = new Set<string>();
     await waitFor(
+      'both subscriptions to receive events',
       async () => {
         acmeIds.add((await acme.submitter.gqlOk(SUBMIT, { input: { agent: 'hello' } })).submitTask.id);
         globexIds.add((await globex.submitter.gqlOk(SUBMIT, { input: { agent: 'hi' } })).submitTask.id);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500); // submit at a pace until both subscriptions deliver
         return mine.results.length > 0 && seen.results.length > 0;
       },
-      60_000,
-      'both subscriptions to receive events',
+      { timeoutMs: 60_000, everyMs: 100 },
     );
     const t = (await acme.submitter.gqlOk(SUBMIT, { input: { agent: 'hello' } })).submitTask.id;
     await mine.until((e) => e.taskEvents.taskId === t && e.taskEvents.status === 'SUCCEEDED');
@@ -257,6 +261,9 @@ describe('WebSocket and POST /modules use the same keys', () => {
 
 describe('secrets', () => {
   it('never appear in the log, though key creation and use are logged', async () => {
+    // A key created and revoked here, so both are logged whatever ran before.
+    const k = await createKey(acme.admin, { name: 'logged', role: 'viewer' });
+    await acme.admin.gqlOk(`mutation ($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: k.key.id });
     // Provoke more logging with keys in play: an unexpected error path and a failed auth.
     await fetch(s.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acme.secrets.admin}` }, body: '{"query": ' });
     const log = logLines.join('');
@@ -285,7 +292,7 @@ describe('registering with keys end to end', () => {
     const agent = (await globex.submitter.gqlOk(REGISTER, { input: { name: 'hello', wasmBase64: toBase64(bytes) } })).registerAgent;
     expect(agent.id).not.toBe(acmeAgent);
     const t = (await globex.submitter.gqlOk(SUBMIT, { input: { agent: 'hello' } })).submitTask.id;
-    await waitFor(async () => (await globex.viewer.gqlOk(`query ($id: ID!) { task(id: $id) { status } }`, { id: t })).task.status === 'SUCCEEDED', 30_000, 'the task to succeed');
+    await waitFor('the task to succeed', async () => (await globex.viewer.gqlOk(`query ($id: ID!) { task(id: $id) { status } }`, { id: t })).task.status === 'SUCCEEDED', { timeoutMs: 30_000, everyMs: 100 });
     expect((await globex.viewer.gqlOk(`query ($id: ID!) { task(id: $id) { stdout } }`, { id: t })).task.stdout).toBe('hello, world\n');
   });
 });

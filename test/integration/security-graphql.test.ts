@@ -134,6 +134,11 @@ describe('operation limits', () => {
     const costly = c.subscribe(big);
     await expect(costly.next()).rejects.toThrow(/MAX_QUERY_COST/);
     refused++;
+    // More selections than the estimator walks (10,000): refused over both transports, never run uncosted.
+    const wide = `{ ${Array.from({ length: 10_000 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    expectRefused(await post(JSON.stringify({ query: wide })), 'LIMIT_EXCEEDED');
+    await expect(c.subscribe(wide).next()).rejects.toThrow(/MAX_QUERY_COST/);
+    refused++;
   });
 
   it('refuses HTTP batches (arrays of operations)', async () => {
@@ -195,7 +200,8 @@ describe('hostile bodies', () => {
     // Either refused as a bad body or decoded with replacement characters and answered: never a 500.
     expect(r.status).toBeLessThan(500);
     refused++;
-    const stdin = Buffer.concat([Buffer.from('{"query": "mutation ($s: String) { submitTask(input: {agent: \\"hello\\", stdin: $s, runAt: \\"2099-01-01T00:00:00Z\\"}) { stdin } }", "variables": {"s": "'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"}}')]);
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const stdin = Buffer.concat([Buffer.from(`{"query": "mutation ($s: String) { submitTask(input: {agent: \\"hello\\", stdin: $s, runAt: \\"${later}\\"}) { stdin } }", "variables": {"s": "`), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"}}')]);
     const r2 = await post(stdin);
     expect(r2.status).toBeLessThan(500);
   });

@@ -8,7 +8,8 @@ import { optionRange, QUOTA_OPTIONS } from '../../src/config/index.js';
 import { TENANT_QUOTAS } from '../../src/domain/index.js';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
 import { loadWat, watToWasm } from '../helpers/fixtures.js';
-import { startTestServer, toBase64, waitFor, type GqlResult, type TestClient, type TestServer } from '../helpers/server.js';
+import { startTestServer, toBase64, type GqlResult, type TestClient, type TestServer } from '../helpers/server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const ADMIN_KEY = `spd_${'q'.repeat(20)}${Date.now()}${'Q'.repeat(10)}`;
 const REGISTER = `mutation ($input: RegisterAgentInput!) { registerAgent(input: $input) { id name } }`;
@@ -27,7 +28,7 @@ function expectLimit(r: GqlResult, quota: string, limit: string) {
 }
 
 const later = (n: number) => Array.from({ length: n }, () => ({ agent: 'hello', runAt: LATER() }));
-const settle = () => new Promise((r) => setTimeout(r, 1200)); // counts are cached for up to 1 s
+const settle = () => sleep(1200); // counts are cached for up to 1 s: time must pass
 
 beforeAll(async () => {
   sizes = { demo: (await watToWasm(DEMO_AGENT_WAT)).length, hello: (await loadWat('hello')).length, echo: (await loadWat('echo_stdin')).length };
@@ -83,7 +84,7 @@ describe('task quotas', () => {
     const d = tenants.d!;
     await d.gqlOk(REGISTER, { input: { name: 'spin', wat: await import('node:fs/promises').then((fs) => fs.readFile(new URL('../fixtures/wat/infinite_loop.wat', import.meta.url), 'utf8')) } });
     const spins = (await d.gqlOk(SUBMIT_MANY, { inputs: [0, 1].map(() => ({ agent: 'spin', limits: { timeoutMs: 120_000 }, retryPolicy: { maxAttempts: 1 } })) })).submitTasks;
-    await waitFor(async () => (await d.gqlOk(`{ stats { running } }`)).stats.running === 2, 60_000, 'two running tasks');
+    await waitFor('two running tasks', async () => (await d.gqlOk(`{ stats { running } }`)).stats.running === 2, { timeoutMs: 60_000, everyMs: 100 });
     await settle();
     expectLimit(await d.gql(SUBMIT_MANY, { inputs: later(5) }), 'QUOTA_ACTIVE_TASKS', '6');
     expect((await d.gqlOk(SUBMIT_MANY, { inputs: later(4) })).submitTasks).toHaveLength(4);
@@ -97,7 +98,7 @@ describe('task quotas', () => {
     const r = await b.gql(SUBMIT_MANY, { inputs: later(1) });
     expectLimit(r, 'QUOTA_SUBMIT_RATE', '1');
     expect(r.errors![0]!.extensions!.retryAfterMs).toBeGreaterThan(0);
-    await new Promise((res) => setTimeout(res, Number(r.errors![0]!.extensions!.retryAfterMs) + 50));
+    await sleep(Number(r.errors![0]!.extensions!.retryAfterMs) + 50); // as the answer says
     expect((await b.gqlOk(SUBMIT_MANY, { inputs: later(1) })).submitTasks).toHaveLength(1);
   });
 });
@@ -136,7 +137,7 @@ describe('module quotas', () => {
 });
 
 describe('quota overrides (setTenantQuotas, createTenant, Tenant.quotas)', () => {
-  const QUOTAS = `quotas { queuedTasks activeTasks runningTasks storedBytes submitRate submitBurst overridden }`;
+  const QUOTAS = `quotas { queuedTasks activeTasks runningTasks storedBytes submitRate submitBurst taskBytes overridden }`;
   const SET = `mutation ($t: ID!, $input: TenantQuotasInput!) { setTenantQuotas(tenantId: $t, input: $input) { id ${QUOTAS} } }`;
   const storedDefault = (z: typeof sizes) => z.demo + z.hello + z.echo - 1;
   let o: { id: string; admin: TestClient; submitter: TestClient; viewer: TestClient };
@@ -159,7 +160,7 @@ describe('quota overrides (setTenantQuotas, createTenant, Tenant.quotas)', () =>
   const set = (input: Record<string, unknown>, tenantId = o.id) => s.as(ADMIN_KEY).gql(SET, { t: tenantId, input });
 
   it('createTenant takes overrides; Tenant.quotas shows the values in force and which are overridden', async () => {
-    const expected = { queuedTasks: 3, activeTasks: 6, runningTasks: 0, storedBytes: storedDefault(sizes), submitRate: 100, submitBurst: 2, overridden: ['queuedTasks', 'submitRate', 'submitBurst'] };
+    const expected = { queuedTasks: 3, activeTasks: 6, runningTasks: 0, storedBytes: storedDefault(sizes), submitRate: 100, submitBurst: 2, taskBytes: 64 * 1024 ** 3, overridden: ['queuedTasks', 'submitRate', 'submitBurst'] };
     expect((await o.admin.gqlOk(`{ me { tenant { id ${QUOTAS} } } }`)).me.tenant).toEqual({ id: o.id, quotas: expected });
     const listed = (await s.as(ADMIN_KEY).gqlOk(`{ tenants { id ${QUOTAS} } }`)).tenants.find((t: { id: string }) => t.id === o.id);
     expect(listed.quotas).toEqual(expected);

@@ -5,6 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 let s: TestServer;
 let refused = 0;
@@ -27,21 +28,19 @@ function rawWs(url: string, protocol = 'graphql-transport-ws') {
     socket.once('error', reject);
   });
   const send = (m: unknown) => socket.send(typeof m === 'string' || m instanceof Uint8Array ? m : JSON.stringify(m));
-  const waitFor = async (pred: (msgs: any[]) => boolean, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred(messages)) {
-      if (Date.now() > deadline) throw new Error(`timed out; messages: ${JSON.stringify(messages).slice(0, 500)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { socket, messages, closed, opened, send, waitFor };
+  /** Resolves once `pred` holds over the messages received so far. */
+  const until = (pred: (msgs: any[]) => boolean) =>
+    waitFor(`messages where ${pred}`, () => pred(messages)).catch((err: Error) => {
+      throw new Error(`${err.message}; messages: ${JSON.stringify(messages).slice(0, 500)}`);
+    });
+  return { socket, messages, closed, opened, send, until };
 }
 
 async function initialised() {
   const c = rawWs(s.wsUrl);
   await c.opened;
   c.send({ type: 'connection_init' });
-  await c.waitFor((m) => m.some((x) => x.type === 'connection_ack'));
+  await c.until((m) => m.some((x) => x.type === 'connection_ack'));
   return c;
 }
 
@@ -112,17 +111,17 @@ describe('floods are bounded', () => {
   it(`a subscription flood gets at most MAX_SUBSCRIPTIONS_PER_CONNECTION (${MAX_SUBS}) live operations`, async () => {
     const c = await initialised();
     for (let i = 0; i < 300; i++) c.send({ id: `s${i}`, type: 'subscribe', payload: { query: 'subscription { stats { at } }' } });
-    await c.waitFor((m) => m.filter((x) => x.type === 'error').length >= 300 - MAX_SUBS);
+    await c.until((m) => m.filter((x) => x.type === 'error').length >= 300 - MAX_SUBS);
     const errors = c.messages.filter((x) => x.type === 'error');
     expect(errors.length).toBe(300 - MAX_SUBS);
     expect(errors[0].payload[0].extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', quota: 'MAX_SUBSCRIPTIONS_PER_CONNECTION', limit: String(MAX_SUBS) });
     refused += errors.length;
     // The live ones deliver; completing some frees room for others.
-    await c.waitFor((m) => new Set(m.filter((x) => x.type === 'next').map((x) => x.id)).size === MAX_SUBS);
+    await c.until((m) => new Set(m.filter((x) => x.type === 'next').map((x) => x.id)).size === MAX_SUBS);
     for (let i = 0; i < 5; i++) c.send({ id: `s${i}`, type: 'complete' });
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200); // the server handles the completes (it answers none)
     c.send({ id: 'again', type: 'subscribe', payload: { query: 'subscription { stats { at } }' } });
-    await c.waitFor((m) => m.some((x) => x.id === 'again' && x.type === 'next'));
+    await c.until((m) => m.some((x) => x.id === 'again' && x.type === 'next'));
     c.socket.close();
   });
 
@@ -135,7 +134,7 @@ describe('floods are bounded', () => {
     expect((await s.gqlOk(`{ me { role } }`)).me.role).toBe('admin');
     const ok = await initialised();
     ok.send({ id: '1', type: 'subscribe', payload: { query: 'subscription { stats { at } }' } });
-    await ok.waitFor((m) => m.some((x) => x.type === 'next'));
+    await ok.until((m) => m.some((x) => x.type === 'next'));
     ok.socket.close();
   });
 });

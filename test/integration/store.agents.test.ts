@@ -54,9 +54,30 @@ describe('agents', () => {
   });
 
   it('concurrent registrations of a new name make one agent with consecutive versions', async () => {
-    const results = await Promise.all(Array.from({ length: 5 }, () => store.agents.registerVersion(version({ name: 'race' }))));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.agents.registerVersion(version({ name: 'race', moduleDigest: String(i).repeat(64) }))),
+    );
     expect(new Set(results.map((r) => r.agent.id)).size).toBe(1);
     expect(results.map((r) => r.version.version).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('returns the latest version for the same registration again, also when several race', async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, () => store.agents.registerVersion(version({ name: 'same' }))));
+    expect(new Set(results.map((r) => r.version.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const first = results[0]!;
+    expect(first.version.version).toBe(1);
+    // No description is "keep the agent's"; limits are compared as given, key order aside.
+    const again = await store.agents.registerVersion(version({ name: 'same', description: null, defaultLimits: { fuel: 9_000_000_000n, timeoutMs: 500 } }));
+    expect(again).toMatchObject({ created: false, version: { id: first.version.id }, agent: { latestVersion: 1 } });
+
+    const described = await store.agents.registerVersion(version({ name: 'same', description: 'echoes stdin, now described' }));
+    expect(described).toMatchObject({ created: true, version: { version: 2 }, agent: { latestVersion: 2, description: 'echoes stdin, now described' } });
+    const limited = await store.agents.registerVersion(version({ name: 'same', defaultLimits: { timeoutMs: 501, fuel: 9_000_000_000n } }));
+    expect(limited).toMatchObject({ created: true, version: { version: 3 } });
+    // Only the latest version is reused: going back to version 1's registration adds a version.
+    const back = await store.agents.registerVersion(version({ name: 'same', description: 'echoes stdin, now described' }));
+    expect(back).toMatchObject({ created: true, version: { version: 4 } });
   });
 
   it('names are per tenant; delete is soft and frees the name', async () => {
@@ -79,6 +100,17 @@ describe('agents', () => {
     const reborn = await store.agents.registerVersion(version({ name: 'shared' }));
     expect(reborn.agent.id).not.toBe(mine.agent.id);
     expect(reborn.version.version).toBe(1);
+  });
+
+  it("name (the executor's read) finds an agent by id in its tenant, deleted or not", async () => {
+    const other = await store.tenants.create('agents-name-other');
+    const { agent } = await store.agents.registerVersion(version({ name: 'named' }));
+    expect(await store.agents.name(DEFAULT_TENANT_ID, agent.id)).toBe('named');
+    expect(await store.agents.name(other.id, agent.id)).toBeNull();
+    expect(await store.agents.name(DEFAULT_TENANT_ID, '00000000-0000-0000-0000-00000000beef')).toBeNull();
+    expect(await store.agents.name(DEFAULT_TENANT_ID, 'not-a-uuid')).toBeNull();
+    await store.agents.delete(DEFAULT_TENANT_ID, agent.id);
+    expect(await store.agents.name(DEFAULT_TENANT_ID, agent.id)).toBe('named');
   });
 });
 

@@ -7,6 +7,7 @@ import { makeFsBlobStore } from '../../src/store/blobs-fs.js';
 import { makeS3BlobStore } from '../../src/store/blobs-s3.js';
 import type { BlobStore } from '../../src/store/index.js';
 import { makeS3rver } from '../helpers/store.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 async function* chunks(total: number, size = 1000): AsyncIterable<Uint8Array> {
@@ -39,6 +40,24 @@ function blobContract(name: string, make: () => Promise<{ blobs: BlobStore; clos
       await blobs.delete(digest); // absent: no error
     });
 
+    it('lists blobs in digest order, a page at a time from a cursor, with when each was written', async () => {
+      const before = Date.now() - 5_000; // s3rver's times are whole seconds
+      const digests = await Promise.all(Array.from({ length: 5 }, (_, i) => blobs.put(new TextEncoder().encode(`listed ${name} ${i}`))));
+      const all: string[] = [];
+      for (let after: string | null = null; ; ) {
+        const page = await blobs.list(after, 2);
+        expect(page.length).toBeLessThanOrEqual(2);
+        for (const b of page) expect(b.writtenAt.getTime()).toBeGreaterThan(before);
+        all.push(...page.map((b) => b.digest));
+        if (page.length < 2) break;
+        after = page.at(-1)!.digest;
+      }
+      expect(all).toEqual([...all].sort());
+      expect(new Set(all).size).toBe(all.length);
+      for (const d of digests) expect(all).toContain(d);
+      for (const d of digests) await blobs.delete(d);
+    });
+
     it('dedups: the same bytes twice are one blob', async () => {
       const data = new Uint8Array(5000).fill(7);
       expect(await blobs.put(data)).toBe(await blobs.put(data));
@@ -63,7 +82,7 @@ function blobContract(name: string, make: () => Promise<{ blobs: BlobStore; clos
       const ok = await blobs.putStream(chunks(1 << 20, 256 << 10), 1 << 20);
       expect(ok.size).toBe(1 << 20);
       // Let any late write callbacks land inside this test.
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     });
 
     it('treats malformed digests as absent', async () => {
@@ -97,4 +116,31 @@ blobContract('s3 blob store (s3rver)', async () => {
       await server.close();
     },
   };
+});
+
+describe('blob store health probe (ping)', () => {
+  it('fs: answers while its directory is there, fails once it is gone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spindle-blobs-'));
+    const blobs = await makeFsBlobStore(dir);
+    expect(blobs.kind).toBe('fs');
+    await expect(blobs.ping()).resolves.toBeUndefined();
+    await rm(dir, { recursive: true, force: true });
+    await expect(blobs.ping()).rejects.toThrow(/ENOENT/);
+  });
+
+  it('s3: answers while the server does, then fails once the server is gone (after its 5 s cache)', { timeout: 30_000 }, async () => {
+    const server = await makeS3rver();
+    const blobs = await makeS3BlobStore(server.s3);
+    try {
+      expect(blobs.kind).toBe('s3');
+      await expect(blobs.ping()).resolves.toBeUndefined();
+      await server.close();
+      // Within the cache window the last answer stands (one request per 5 s however often polled).
+      await expect(blobs.ping()).resolves.toBeUndefined();
+      const failure = await waitFor('the cached answer to expire', () => blobs.ping().then(() => null, (err: unknown) => err), { timeoutMs: 15_000, everyMs: 250 });
+      expect(failure).toBeInstanceOf(Error);
+    } finally {
+      blobs.close();
+    }
+  });
 });

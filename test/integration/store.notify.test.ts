@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeStore, type Store } from '../../src/store/index.js';
 import { databaseUrl, makeTestStore, type TestStore } from '../helpers/store.js';
+import { sleep } from '../helpers/wait.js';
 
 let ts: TestStore;
 beforeAll(async () => {
@@ -25,7 +26,7 @@ describe('queued notifications', () => {
     const off = ts.store.onQueued(() => calls++);
     off();
     await ts.store.notifyQueued();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200); // nothing heard within 200 ms
     expect(calls).toBe(0);
   });
 
@@ -38,7 +39,7 @@ describe('queued notifications', () => {
       const got = heard(other);
       await ts.store.notifyQueued();
       await got;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200); // nor in the other schema within 200 ms
       expect(strayCalls).toBe(0);
     } finally {
       await other.close();
@@ -63,7 +64,7 @@ describe('queued notifications', () => {
     // Reconnecting takes a moment (backoff from 250 ms): keep notifying until heard.
     for (let i = 0; i < 50 && !heardIt; i++) {
       await ts.store.notifyQueued();
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     off();
     expect(heardIt).toBe(true);

@@ -1,11 +1,13 @@
-// The capped claim (QUOTA_RUNNING_TASKS and per-tenant overrides) at the store: a tenant never has
-// more RUNNING tasks than its cap, freed slots are claimed again, a tenant at its cap does not hold
+// The capped claim (QUOTA_RUNNING_TASKS and per-tenant overrides) at the store: a tenant never holds
+// more tasks (claimed or RUNNING) than its cap, freed slots are claimed again, a tenant at its cap does not hold
 // up the others, retries and expired leases keep working, and concurrent claimers (on PostgreSQL:
 // separate stores, i.e. separate pools, like separate nodes) never pass the cap together.
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeStore, type AttemptResult, type NewTask, type Store, type TaskRow } from '../../src/store/index.js';
 import { databaseUrl, makeTestStore, registerStubAgent, type TestStore } from '../helpers/store.js';
+import { makeAttemptResult } from '../helpers/attempts.js';
+import { sleep } from '../helpers/wait.js';
 
 let ts: TestStore;
 let store: Store;
@@ -42,7 +44,7 @@ async function insert(tenantId: string, n: number, over: Partial<NewTask> = {}):
     env: {},
     filesDigest: null,
     limits: { timeoutMs: 1000, memoryBytes: 65536, maxOutputBytes: 1024 },
-    retry: { maxAttempts: 3, initialBackoffMs: 0, maxBackoffMs: 0, retryOn: ['host_error'] },
+    retryPolicy: { maxAttempts: 3, initialBackoffMs: 0, maxBackoffMs: 0, retryOn: ['host_error'] },
     deterministic: null,
     idempotencyKey: null,
     runAt: new Date(Date.now() - 1000),
@@ -53,14 +55,18 @@ async function insert(tenantId: string, n: number, over: Partial<NewTask> = {}):
   return rows;
 }
 
-function done(t: TaskRow, next: AttemptResult['next'] = { status: 'SUCCEEDED' }): AttemptResult {
-  const now = new Date();
-  return {
-    taskId: t.id, n: t.attempts, node: t.leaseOwner!, outcome: next.status === 'SUCCEEDED' ? 'exited' : 'host_error', exitCode: 0,
-    stdout: new Uint8Array(), stderr: new Uint8Array(), stdoutTruncated: false, stderrTruncated: false, trapCode: null, trapMessage: null,
-    error: null, compileMs: 0, runMs: 0, fuelUsed: null, memoryPeakBytes: 0, files: [], filesDigest: null, startedAt: now, finishedAt: now, next,
-  };
+/** The tenant's tasks held by a node: claimed (still QUEUED/RETRYING) or RUNNING. What the caps count. */
+async function held(tenantId: string, s: Store = store): Promise<number> {
+  const { rows } = await s.tasks.list(tenantId, { status: ['QUEUED', 'RETRYING', 'RUNNING'] }, 1_000);
+  return rows.filter((r) => r.leaseOwner !== null).length;
 }
+
+/** A claimed task's next attempt, or a RUNNING one's current attempt. */
+const attemptOf = (t: TaskRow) => (t.status === 'RUNNING' ? t.attempts : t.attempts + 1);
+
+/** The end of `t`'s attempt by the node that holds it. */
+const done = (t: TaskRow, next: AttemptResult['next'] = { status: 'SUCCEEDED' }) =>
+  makeAttemptResult({ taskId: t.id, n: attemptOf(t), node: t.leaseOwner!, outcome: next.status === 'SUCCEEDED' ? 'exited' : 'host_error', runMs: 0, next });
 
 const count = (rows: TaskRow[], tenantId: string) => rows.filter((r) => r.tenantId === tenantId).length;
 
@@ -74,14 +80,16 @@ describe('running-task caps in the claim', () => {
     expect(count(await store.tasks.claim('n1', 100, 30_000), a)).toBe(5);
   });
 
-  it('a default cap of 2 holds each tenant at 2 RUNNING; a finished task frees its slot', async () => {
+  it('a default cap of 2 holds each tenant at 2 claimed tasks; a finished task frees its slot', async () => {
     const a = await tenant();
     const b = await tenant();
     await insert(a, 5);
     await insert(b, 5);
     const first = await store.tasks.claim('n1', 100, 30_000, 2);
     expect([count(first, a), count(first, b)]).toEqual([2, 2]);
-    expect(first.every((t) => t.status === 'RUNNING' && t.attempts === 1 && t.leaseOwner === 'n1')).toBe(true);
+    // Claimed, not started: they count against the cap all the same (a node's workers would run them).
+    expect(first.every((t) => t.status === 'QUEUED' && t.attempts === 0 && t.leaseOwner === 'n1')).toBe(true);
+    expect([await held(a), await held(b)]).toEqual([2, 2]);
     expect(await store.tasks.claim('n1', 100, 30_000, 2)).toEqual([]);
     await store.tasks.finish([done(first.find((t) => t.tenantId === a)!)]);
     const next = await store.tasks.claim('n1', 100, 30_000, 2);
@@ -120,7 +128,7 @@ describe('running-task caps in the claim', () => {
     expect([caps.inForce, caps.of(a), caps.of(b)]).toEqual([true, 0, 2]);
     await insert(b, 4);
     got = await store.tasks.claim('n1', 100, 30_000, 2);
-    expect([count(got, a), count(got, b)]).toEqual([3, 0]); // b already holds 4 RUNNING, over its cap of 2
+    expect([count(got, a), count(got, b)]).toEqual([3, 0]); // b already holds 4, over its cap of 2
 
     await store.tenants.setQuotas(a, { runningTasks: null });
     expect((await store.tasks.runningCaps(0)).inForce).toBe(false);
@@ -132,20 +140,36 @@ describe('running-task caps in the claim', () => {
     await insert(a, 2);
     const [first] = await store.tasks.claim('dead', 10, 50);
     expect(first).toBeDefined();
-    await new Promise((r) => setTimeout(r, 100));
-    // The dead node's task still counts as RUNNING: nothing more for this tenant.
+    // The dead node had begun it: RUNNING.
+    await store.tasks.heartbeat('dead', [first!.id], 50, [{ taskId: first!.id, n: 1, at: new Date() }]);
+    await sleep(100); // past its 50 ms lease: an expired lease still counts until it is reclaimed
+    // The dead node's task still counts: nothing more for this tenant.
     expect(await store.tasks.claim('n2', 10, 30_000)).toEqual([]);
     const [recovered] = await store.tasks.reclaimExpired('n2', 10, 30_000);
-    expect(recovered).toMatchObject({ id: first!.id, leaseOwner: 'n2', attempts: 1 });
+    expect(recovered).toMatchObject({ id: first!.id, status: 'RUNNING', leaseOwner: 'n2', attempts: 1 });
+    expect(await store.tasks.claim('n2', 10, 30_000)).toEqual([]); // taken over, still held
     // Recorded as host_error, to be retried now: the slot is free and the retry competes for it.
     await store.tasks.finish([done(recovered!, { status: 'RETRYING', runAt: new Date(Date.now() - 10) })]);
     const [next] = await store.tasks.claim('n2', 10, 30_000);
-    expect(next!.status).toBe('RUNNING');
+    // The retry keeps its place (submitted first), so it is the one claimed.
+    expect(next).toMatchObject({ id: first!.id, status: 'RETRYING', leaseOwner: 'n2', attempts: 1 });
     expect(await store.tasks.claim('n2', 10, 30_000)).toEqual([]);
     await store.tasks.finish([done(next!)]);
     const [last] = await store.tasks.claim('n2', 10, 30_000);
     expect(new Set([next!.id, last!.id])).toEqual(new Set(inserted.map((t) => t.id)));
-    expect([next, last].find((t) => t!.id === first!.id)!.attempts).toBe(2);
+    expect((await store.tasks.get(a, first!.id))!.attempts).toBe(2);
+  });
+
+  it('a claimed task whose lease expired frees its slot and goes back to the queue in its place', async () => {
+    const a = await tenant(1);
+    const [t1] = await insert(a, 2);
+    const [claimed] = await store.tasks.claim('dead', 10, 50);
+    expect(claimed!.id).toBe(t1!.id);
+    await sleep(100); // past its 50 ms lease: an expired lease still counts until it is reclaimed
+    expect(await store.tasks.claim('n2', 10, 30_000)).toEqual([]);
+    expect(await store.tasks.reclaimExpired('n2', 10, 30_000)).toMatchObject([{ id: t1!.id, status: 'QUEUED', leaseOwner: null }]);
+    expect(await held(a)).toBe(0);
+    expect((await store.tasks.claim('n2', 10, 30_000)).map((t) => t.id)).toEqual([t1!.id]);
   });
 
   it('concurrent claimers never pass the cap together', async () => {
@@ -166,9 +190,8 @@ describe('running-task caps in the claim', () => {
           running += mine.length;
           peak = Math.max(peak, running);
           // Count the cap in the database too, right after a claim.
-          const { running: inDb } = await s.tasks.countActive(a);
-          expect(inDb).toBeLessThanOrEqual(3);
-          await new Promise((r) => setTimeout(r, 2));
+          expect(await held(a, s)).toBeLessThanOrEqual(3);
+          await sleep(2); // the run
           running -= mine.length;
           await s.tasks.finish(got.map((t) => done(t)));
         }
@@ -181,10 +204,10 @@ describe('running-task caps in the claim', () => {
     }
   });
 
-  // The claim must count RUNNING tasks in a snapshot taken after it holds the lock. Another node's
-  // claim (played here by a plain connection holding the same lock) makes a task RUNNING and commits
+  // The claim must count held tasks in a snapshot taken after it holds the lock. Another node's
+  // claim (played here by a plain connection holding the same lock) leases a task and commits
   // while our claim waits: our claim must see it. Had it counted in a snapshot from before the wait,
-  // it would see a free slot and claim the other queued task too: 2 RUNNING under a cap of 1.
+  // it would see a free slot and claim the other queued task too: 2 held under a cap of 1.
   it.runIf(databaseUrl)('a claim waiting for the lock counts what the holder committed (PostgreSQL)', async () => {
     const a = await tenant(1);
     const [first, second] = await insert(a, 2);
@@ -195,9 +218,9 @@ describe('running-task caps in the claim', () => {
       await other.query(`SELECT pg_advisory_xact_lock(hashtext('spindle:capped-claim:' || current_schema()))`);
       let settled = false;
       const claim = store.tasks.claim('n1', 10, 30_000).finally(() => (settled = true));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(settled).toBe(false); // waiting for the lock
-      await other.query(`UPDATE task SET status = 'RUNNING', attempts = 1, lease_owner = 'other', lease_expires_at = now() + interval '1 minute' WHERE id = $1`, [second!.id]);
+      await sleep(300); // still waiting for the lock 300 ms later
+      expect(settled).toBe(false);
+      await other.query(`UPDATE task SET lease_owner = 'other', lease_expires_at = now() + interval '1 minute' WHERE id = $1`, [second!.id]);
       await other.query('COMMIT');
       expect(await claim).toEqual([]);
       expect((await store.tasks.get(a, first!.id))!.status).toBe('QUEUED');

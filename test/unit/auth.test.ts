@@ -1,14 +1,14 @@
 // Pure pieces of the access model: key format and hashing, bearer parsing, roles, the AUTH/HOST
 // rule, secret-safe config errors, the depth and nesting checks, and the submit token bucket.
 import { parse, specifiedRules, validate } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, isLoopback, loadConfig } from '../../src/config/index.js';
-import { NO_OVERRIDES, SpindleError } from '../../src/domain/index.js';
-import { ANONYMOUS, bearerOf, generateApiKey, hashApiKey, hasRole, makeAuthenticator, requireRole, requireSystem, type Principal } from '../../src/graphql/auth.js';
-import { checkNesting, depthLimitRule, maxNestingFor, operationCost } from '../../src/graphql/cost.js';
-import { makeQuotas } from '../../src/graphql/quota.js';
+import { ANONYMOUS, hasRole, NO_OVERRIDES, SpindleError, type Principal } from '../../src/domain/index.js';
+import { checkNesting, depthLimitRule, FIELD_COSTS, maxNestingFor, operationCost } from '../../src/graphql/cost.js';
 import { makeSchema } from '../../src/graphql/schema.js';
-import type { StatsService } from '../../src/graphql/stats.service.js';
+import { bearerOf, generateApiKey, hashApiKey, makeAuthenticator, requireRole, requireSystem } from '../../src/services/auth.service.js';
+import { makeQuotas } from '../../src/services/quota.service.js';
+import type { StatsService } from '../../src/services/stats.service.js';
 import type { Store } from '../../src/store/types.js';
 
 const key = (role: Principal['role'], system = false): Principal => ({ kind: 'apiKey', keyId: 'k', keyName: 'n', tenantId: 't', role, system });
@@ -124,7 +124,7 @@ describe('AUTH and HOST', () => {
 
   it('resolves quotas and GraphQL limits with their defaults', () => {
     const c = loadConfig({});
-    expect(c.quotas).toEqual({ queuedTasks: 100_000, activeTasks: 200_000, runningTasks: 0, storedBytes: 1024 ** 3, submitRate: 10_000, submitBurst: 20_000 });
+    expect(c.quotas).toEqual({ queuedTasks: 100_000, activeTasks: 200_000, runningTasks: 0, storedBytes: 1024 ** 3, submitRate: 10_000, submitBurst: 20_000, taskBytes: 64 * 1024 ** 3 });
     expect(c.graphql).toMatchObject({ introspection: true, maxDepth: 12, maxCost: 50_000 });
     expect(loadConfig({ INTROSPECTION: 'false' }).graphql.introspection).toBe(false);
   });
@@ -143,12 +143,44 @@ describe('operation limits', () => {
     expect(errors(cyclic, 6).some((m) => /Cannot spread fragment/.test(m))).toBe(true);
   });
 
-  it('costs pages by their size', async () => {
+  it('costs pages by their size, and a count once per connection', async () => {
     const schema = await makeSchema();
     const cost = (q: string, v?: Record<string, unknown>) => operationCost(schema, parse(q), v);
-    expect(cost(`{ tasks(first: 10) { edges { node { id } } } }`)).toBeGreaterThan(cost(`{ tasks(first: 1) { edges { node { id } } } }`) * 5);
-    expect(cost(`query ($n: Int) { tasks(first: $n) { totalCount } }`, { n: 400 })).toBeGreaterThanOrEqual(400);
-    expect(cost(`{ me { role } }`)).toBeLessThan(5);
+    const row = cost(`{ tasks(first: 2) { edges { node { id } } } }`) - cost(`{ tasks(first: 1) { edges { node { id } } } }`);
+    expect(row).toBeGreaterThanOrEqual(FIELD_COSTS['TaskEdge.node']!);
+    expect(cost(`{ tasks(first: 10) { edges { node { id } } } }`)).toBe(cost(`{ tasks(first: 1) { edges { node { id } } } }`) + 9 * row);
+    // The rows of a page are read even when only the count is asked for; the count is paid once.
+    const count = FIELD_COSTS['TaskConnection.totalCount']!;
+    expect(cost(`query ($n: Int) { tasks(first: $n) { totalCount } }`, { n: 400 })).toBe(FIELD_COSTS['Query.tasks']! + 400 * FIELD_COSTS['TaskEdge.node']! + count);
+    expect(cost(`{ tasks(first: 1) { totalCount } }`)).toBeGreaterThan(count);
+    // A field resolved in memory costs 1; a small read its table cost.
+    expect(cost(`{ me { role } }`)).toBe(FIELD_COSTS['Query.me']! + 1);
+    expect(cost(`{ task(id: "x") { attemptList { n } } }`)).toBe(FIELD_COSTS['Query.task']! + FIELD_COSTS['Task.attemptList']! + 1);
+  });
+
+  it('costs a bulk action by its tasks: its ids, or with a filter BULK_MAX of them', async () => {
+    const schema = await makeSchema();
+    const result = '{ matched done skipped remaining }';
+    const byIds = (action: string, n: number) =>
+      operationCost(schema, parse(`mutation ($ids: [ID!]) { ${action}(ids: $ids) ${result} }`), { ids: Array.from({ length: n }, (_, i) => String(i)) });
+    const fields = 4; // the result's four counts, in memory
+    expect(byIds('cancelTasks', 1000)).toBe(FIELD_COSTS['Mutation.cancelTasks']! + 1000 * 2 + fields);
+    expect(byIds('retryTasks', 10)).toBe(FIELD_COSTS['Mutation.retryTasks']! + 10 * 2 + fields);
+    // A delete also removes attempts and looks up the blobs they named.
+    expect(byIds('deleteTasks', 1000)).toBe(FIELD_COSTS['Mutation.deleteTasks']! + 1000 * 4 + fields);
+    const byFilter = (bulkMax: number) => operationCost(schema, parse(`mutation { deleteTasks(filter: { status: [SUCCEEDED] }) ${result} }`), {}, null, { bulkMax });
+    expect(byFilter(10_000)).toBe(FIELD_COSTS['Mutation.deleteTasks']! + 10_000 * 4 + fields);
+    // With the defaults (BULK_MAX 10,000, MAX_QUERY_COST 50,000) one filter call fits and two do not.
+    expect(byFilter(10_000)).toBeLessThanOrEqual(50_000);
+    expect(operationCost(schema, parse(`mutation { a: deleteTasks(filter: {}) ${result} b: deleteTasks(filter: {}) ${result} }`), {}, null, { bulkMax: 10_000 })).toBeGreaterThan(50_000);
+  });
+
+  it('refuses an operation with more selections than can be costed, as one that costs too much', async () => {
+    const schema = await makeSchema();
+    const many = `{ ${Array.from({ length: 10_000 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    expect(() => operationCost(schema, parse(many), {})).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'LIMIT_EXCEEDED', quota: 'MAX_QUERY_COST' }) }));
+    const fewer = `{ ${Array.from({ length: 9_000 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    expect(operationCost(schema, parse(fewer), {})).toBe(9_000);
   });
 
   it('refuses deep bracket nesting before parsing, lets syntax errors through to the parser', () => {
@@ -165,13 +197,14 @@ describe('operation limits', () => {
 describe('submit quotas', () => {
   const config = loadConfig({ QUOTA_SUBMIT_RATE: '10', QUOTA_SUBMIT_BURST: '20', QUOTA_QUEUED_TASKS: '100', QUOTA_ACTIVE_TASKS: '100' });
   const counts = { QUEUED: 0, RUNNING: 0, RETRYING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
+  beforeEach(() => void Object.assign(counts, { QUEUED: 0, RUNNING: 0, RETRYING: 0 })); // each test sets its own
   const stats = {
     counts: async () => counts,
     active: async () => ({ waiting: counts.QUEUED + counts.RETRYING, running: counts.RUNNING }),
   } as unknown as StatsService;
   // Tenant 'o' has its own queued-tasks and rate overrides; the others use the server defaults.
   const overrides = { ...NO_OVERRIDES, queuedTasks: 10, submitRate: 2, submitBurst: 4 };
-  const store = { tenants: { get: async (id: string) => (id === 'o' ? { quotas: overrides } : null) } } as unknown as Store;
+  const store = { tenants: { get: async (id: string) => (id === 'o' ? { quotas: overrides } : null) }, retention: { taskBytes: async () => 0 } } as unknown as Store;
 
   it('a token bucket per tenant: burst at once, then the rate; batches all or nothing', async () => {
     let now = 0;

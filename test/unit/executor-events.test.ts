@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeEventBus, wireSerializer } from '../../src/executor/events.js';
+import { reconnectDelayMs } from '../../src/executor/redis-link.js';
 import type { TaskEvent, TaskOutputEvent } from '../../src/executor/types.js';
 
 const event = (taskId: string): TaskEvent => ({
@@ -78,5 +79,20 @@ describe('in-process event bus', () => {
     expect(() => bus.pubsub.publish('TASK_CANCEL', ['x'])).not.toThrow();
     expect(got).toEqual([['x']]);
     expect(errors).toEqual(['TASK_CANCEL']);
+  });
+});
+
+describe('Redis reconnect backoff', () => {
+  it('doubles from 200 ms to a 2 s cap and keeps trying forever', () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map(reconnectDelayMs)).toEqual([200, 400, 800, 1600, 2000, 2000, 2000]);
+    expect(reconnectDelayMs(1_000_000)).toBe(2000);
+  });
+});
+
+describe('in-process bus health', () => {
+  it('is always up, drops nothing, and is up at once', async () => {
+    const bus = makeEventBus();
+    expect(bus.health()).toMatchObject({ kind: 'memory', state: 'up', droppedPublishes: 0 });
+    expect(await bus.whenUp(0)).toBe(true);
   });
 });

@@ -1,42 +1,43 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../src/executor/options.js';
-import { attemptResult, expiredLeaseResult, ownOutcome, taskEvent } from '../../src/executor/results.js';
+import { attemptResult, expiredLeaseResult, taskEvent } from '../../src/executor/results.js';
 import { makeWakeup } from '../../src/executor/wakeup.js';
 import type { ExecutorOptions } from '../../src/executor/types.js';
-import type { RunOutcome, Runtime } from '../../src/runtime/types.js';
+import { emptyOutcome, type RunOutcome, type Runtime } from '../../src/runtime/index.js';
 import type { Store, TaskRow } from '../../src/store/types.js';
+import { makeRunOutcome } from '../helpers/attempts.js';
 
 const at = new Date('2026-11-21T12:00:00Z');
 const task = (over: Partial<TaskRow> = {}): TaskRow => ({
   id: 't1', tenantId: 'ten', agentId: 'ag', agentVersionId: 'av', moduleDigest: 'd', status: 'RUNNING', priority: 0,
   stdin: new Uint8Array(), args: [], env: {}, filesDigest: null,
   limits: { timeoutMs: 1_000, memoryBytes: 1 << 20, maxOutputBytes: 1_024 },
-  retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, retryOn: ['timeout', 'host_error'] },
-  deterministic: null, idempotencyKey: null, attempts: 1, attemptBase: 0, runAt: at, leaseOwner: 'me', leaseExpiresAt: at,
+  retryPolicy: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1_000, retryOn: ['timeout', 'host_error'] },
+  deterministic: null, idempotencyKey: null, traceContext: null, wasi: null, attempts: 1, attemptBase: 0, runAt: at, queuedAt: at, leaseOwner: 'me', leaseExpiresAt: at,
   lastOutcome: null, exitCode: null, createdAt: at, updatedAt: at, startedAt: at, finishedAt: null,
   ...over,
 });
-const exited = (code: number): RunOutcome => ({ ...ownOutcome('exited', ''), error: undefined, exitCode: code, runMs: 3, compileMs: 1, memoryPeakBytes: 65536 });
+const exited = (code: number) => makeRunOutcome({ exitCode: code, runMs: 3, compileMs: 1, memoryPeakBytes: 65536 });
 const ctx = { node: 'me', startedAt: at, finishedAt: new Date(at.getTime() + 10), files: { meta: [], digest: null }, random: () => 0.999_999 };
 
 describe('attemptResult', () => {
-  it('records the outcome as attempt `task.attempts` and derives the next state', () => {
-    const r = attemptResult(exited(0), { ...ctx, task: task() });
+  it('records the outcome as attempt n and derives the next state', () => {
+    const r = attemptResult(exited(0), { ...ctx, task: task({ status: 'QUEUED', attempts: 0 }), n: 1 });
     expect(r).toMatchObject({ taskId: 't1', n: 1, node: 'me', outcome: 'exited', exitCode: 0, error: null, fuelUsed: null, next: { status: 'SUCCEEDED' } });
   });
 
   it('counts only the attempts of the current budget (after a manual retry)', () => {
-    const retryable = ownOutcome('timeout', 'too slow');
+    const retryable = emptyOutcome('timeout', 'too slow');
     // attempts 4, base 3: the first attempt of the new budget → retry after the initial backoff.
-    const r = attemptResult(retryable, { ...ctx, task: task({ attempts: 4, attemptBase: 3 }) });
+    const r = attemptResult(retryable, { ...ctx, task: task({ attempts: 3, attemptBase: 3 }), n: 4 });
     expect(r.n).toBe(4);
     expect(r.next).toEqual({ status: 'RETRYING', runAt: new Date(ctx.finishedAt.getTime() + 100) });
-    expect(attemptResult(retryable, { ...ctx, task: task({ attempts: 6, attemptBase: 3 }) }).next).toEqual({ status: 'FAILED' });
+    expect(attemptResult(retryable, { ...ctx, task: task({ attempts: 5, attemptBase: 3 }), n: 6 }).next).toEqual({ status: 'FAILED' });
   });
 
   it('keeps trap details and files', () => {
-    const trapped: RunOutcome = { ...ownOutcome('trap', 'boom'), trap: { code: 'unreachable', message: 'unreachable executed' }, fuelUsed: 42n };
-    const r = attemptResult(trapped, { ...ctx, task: task(), files: { meta: [{ path: '/a', size: 1 }], digest: 'abc' } });
+    const trapped: RunOutcome = { ...emptyOutcome('trap', 'boom'), trap: { code: 'unreachable', message: 'unreachable executed' }, fuelUsed: 42n };
+    const r = attemptResult(trapped, { ...ctx, task: task(), n: 1, files: { meta: [{ path: '/a', size: 1 }], digest: 'abc' } });
     expect(r).toMatchObject({ trapCode: 'unreachable', trapMessage: 'unreachable executed', fuelUsed: 42n, files: [{ path: '/a', size: 1 }], filesDigest: 'abc' });
   });
 });
@@ -84,22 +85,27 @@ describe('resolveOptions', () => {
 });
 
 describe('makeWakeup', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
   it('fires once at the earliest requested time', async () => {
     let fired = 0;
     const w = makeWakeup(() => fired++);
     w.at(new Date(Date.now() + 200));
     w.at(new Date(Date.now() + 20));
     w.at(new Date(Date.now() + 100)); // later than the armed time: ignored
-    await new Promise((r) => setTimeout(r, 60));
+    await vi.advanceTimersByTimeAsync(19);
+    expect(fired).toBe(0);
+    await vi.advanceTimersByTimeAsync(41);
     expect(fired).toBe(1);
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.advanceTimersByTimeAsync(200);
     expect(fired).toBe(1);
     w.at(new Date(Date.now() - 1_000)); // in the past: fires right away
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.advanceTimersByTimeAsync(20);
     expect(fired).toBe(2);
     w.clear();
     w.at(new Date());
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.advanceTimersByTimeAsync(20);
     expect(fired).toBe(2);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { SpindleError } from '../../src/domain/index.js';
-import { base64Size, decodeBase64 } from '../../src/graphql/codec.js';
-import { checkLimits, resolveLimits, resolveRetryPolicy } from '../../src/graphql/limits.input.js';
-import { normalizePath } from '../../src/graphql/task.validate.js';
-import { compileWat } from '../../src/graphql/agent.service.js';
+import { base64Size, decodeBase64 } from '../../src/services/codec.js';
+import { checkLimits, resolveLimits, resolveRetryPolicy } from '../../src/services/limits.js';
+import { normalizePath } from '../../src/services/task.check.js';
+import { compileWat } from '../../src/services/module.service.js';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
 
 const config = loadConfig({});
@@ -39,7 +39,7 @@ describe('limits', () => {
     expect(caught(() => checkLimits('l', { memoryBytes: 2 ** 31 }, config)).message).toBe(`l.memoryBytes: must be between 65536 and ${2 ** 30}`);
     expect(caught(() => checkLimits('l', { memoryBytes: 1.5 }, config)).message).toMatch(/l.memoryBytes/);
     expect(caught(() => checkLimits('l', { maxOutputBytes: 0 }, config)).message).toMatch(/l.maxOutputBytes: must be between 1 and/);
-    expect(caught(() => checkLimits('l', { fuel: 0n }, config)).message).toBe('l.fuel: must be at least 1');
+    expect(caught(() => checkLimits('l', { fuel: 0n }, config)).message).toBe('l.fuel: must be between 1 and 9223372036854775807');
     const capped = loadConfig({ MAX_FUEL: '100' });
     expect(caught(() => checkLimits('l', { fuel: 101n }, capped)).message).toBe('l.fuel: must be between 1 and 100');
   });
@@ -66,15 +66,33 @@ describe('retry policy', () => {
     expect(caught(() => resolveRetryPolicy('p', { initialBackoffMs: 100, maxBackoffMs: 10 }, config)).message).toMatch(/p.maxBackoffMs: maxBackoffMs \(10\) must be at least initialBackoffMs \(100\)/);
     expect(resolveRetryPolicy('p', { maxAttempts: 5, retryOn: ['trap', 'trap', 'nonzero_exit'] }, config)).toMatchObject({ maxAttempts: 5, retryOn: ['trap', 'nonzero_exit'] });
   });
+
+  it('checks both backoffs against BACKOFF_MAX_MS_LIMIT: at it accepted, above it refused', () => {
+    expect(resolveRetryPolicy('p', { initialBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 }, config)).toMatchObject({ initialBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 });
+    const e = caught(() => resolveRetryPolicy('input.retryPolicy', { maxBackoffMs: 3_600_001 }, config));
+    expect(e.message).toBe('input.retryPolicy.maxBackoffMs: must be between 0 and 3600000');
+    expect(e.details).toMatchObject({ field: 'input.retryPolicy.maxBackoffMs', max: 3_600_000 });
+    const lowered = loadConfig({ BACKOFF_MAX_MS_LIMIT: '60000' });
+    expect(resolveRetryPolicy('p', { maxBackoffMs: 60_000 }, lowered).maxBackoffMs).toBe(60_000);
+    expect(caught(() => resolveRetryPolicy('p', { maxBackoffMs: 60_001 }, lowered)).message).toBe('p.maxBackoffMs: must be between 0 and 60000');
+    expect(caught(() => resolveRetryPolicy('p', { initialBackoffMs: 60_001 }, lowered)).message).toBe('p.initialBackoffMs: must be between 0 and 60000');
+  });
+
+  it('takes the default retryOn from DEFAULT_RETRY_ON, and a copy the task may own', () => {
+    const policy = resolveRetryPolicy('p', {}, loadConfig({ DEFAULT_RETRY_ON: 'trap' }));
+    expect(policy.retryOn).toEqual(['trap']);
+    expect(Object.isFrozen(policy.retryOn)).toBe(false);
+  });
 });
 
 describe('paths', () => {
   it('normalises absolute and relative paths', () => {
-    expect(normalizePath('f', '/a/b.txt')).toBe('a/b.txt');
-    expect(normalizePath('f', 'a/b.txt')).toBe('a/b.txt');
+    expect(normalizePath('f', '/a/b.txt')).toBe('/a/b.txt');
+    expect(normalizePath('f', 'a/b.txt')).toBe('/a/b.txt');
   });
 
-  it.each(['', '../etc/passwd', 'a/../b', 'a//b', 'a/', './a', 'a\0b', '/'])('rejects %j', (p) => {
+  // NUL is refused before (args.guard.ts): test/integration/api-input.test.ts.
+  it.each(['', '../etc/passwd', 'a/../b', 'a//b', 'a/', './a', '/'])('rejects %j', (p) => {
     expect(caught(() => normalizePath('input.files[0].path', p)).message).toMatch(/^input.files\[0\].path: /);
   });
 });

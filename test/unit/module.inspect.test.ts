@@ -1,7 +1,9 @@
 import wabtInit from 'wabt';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { WASI_HOST } from '../../src/runtime/cache.js';
 import { inspectModule, InvalidModuleError } from '../../src/runtime/module/index.js';
 import type { ImportKind } from '../../src/runtime/types.js';
+import { WASI_SIGNATURES } from '../../src/runtime/wasi/index.js';
 
 let wabt: Awaited<ReturnType<typeof wabtInit>>;
 beforeAll(async () => {
@@ -17,14 +19,15 @@ function wat(src: string, features: Record<string, boolean> = {}): Uint8Array {
   }
 }
 
-const WASI = new Set(['fd_write', 'proc_exit', 'args_get', 'args_sizes_get']);
+const WASI = new Set(['fd_write', 'proc_exit', 'args_get', 'args_sizes_get', 'clock_time_get', 'random_get']);
 const provides = (module: string, name: string, kind: ImportKind) =>
   module === 'wasi_snapshot_preview1' && kind === 'function' && WASI.has(name);
-const inspect = (bytes: Uint8Array) => inspectModule(bytes, { digest: 'd1', provides });
+// The WASI host's own types: a few names provided, every one typed as preview 1 defines it.
+const inspect = (bytes: Uint8Array, host = { provides, signature: WASI_HOST.signature }) => inspectModule(bytes, { digest: 'd1', ...host });
 
-function rejection(bytes: Uint8Array): InvalidModuleError {
+function rejection(bytes: Uint8Array, host?: Parameters<typeof inspect>[1]): InvalidModuleError {
   try {
-    inspect(bytes);
+    inspect(bytes, host);
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidModuleError);
     expect((err as InvalidModuleError).code).toBe('INVALID_MODULE');
@@ -94,6 +97,12 @@ describe('inspectModule: rejections', () => {
     const err = rejection(wat(`(module (global (export "__spindle_fuel") i64 (i64.const 0)) ${START})`));
     expect(err.message).toMatch(/"__spindle_fuel" is reserved/);
   });
+
+  it('rejects an export whose name holds NUL (a name must be storable text); other odd names pass', () => {
+    const err = rejection(wat(`(module (func (export "f\\00g")) ${START})`));
+    expect(err.message).toBe('export name "f\\u0000g" contains NUL (U+0000); export names must be storable text');
+    expect(inspect(wat(`(module (func (export "f\\01g \\u{1F600}")) ${START})`)).exports.map((e) => e.name)).toContain('f\u0001g \u{1F600}');
+  });
 });
 
 describe('inspectModule: what it reports', () => {
@@ -119,8 +128,14 @@ describe('inspectModule: what it reports', () => {
         { name: '_start', kind: 'function' },
       ],
       memory: { initialPages: 2, maximumPages: 16, imported: false },
+      tableElements: 1,
       isCommand: true,
     });
+  });
+
+  it('counts the initial elements of all tables together (what instantiation allocates), not their maximum', () => {
+    expect(inspect(wat(`(module (table 3 funcref) (table 4 1000 externref) (memory 1) ${START})`)).tableElements).toBe(7);
+    expect(inspect(wat(`(module (memory 1) ${START})`)).tableElements).toBe(0);
   });
 
   it('accepts an imported memory under any name (it is renamed to spindle.memory) and reports it', () => {
@@ -133,5 +148,99 @@ describe('inspectModule: what it reports', () => {
     const info = inspect(wat(`(module (func $init) (start $init) ${START})`));
     expect(info.memory).toBeNull();
     expect(info.isCommand).toBe(true);
+  });
+});
+
+const wasi = (name: string, type: string) => `(import "wasi_snapshot_preview1" "${name}" (func ${type}))`;
+/** A command importing `imports` (WAT import fields) and calling none of them. */
+const importing = (...imports: string[]) => `(module ${imports.join(' ')} (memory 1) ${START})`;
+
+describe('inspectModule: imported WASI function types', () => {
+  it('refuses a wrong parameter type, naming the import, its type and the one WASI defines', () => {
+    const err = rejection(wat(importing(wasi('clock_time_get', '(param i32 i32 i32) (result i32)'))));
+    expect(err.message).toBe(
+      'import wasi_snapshot_preview1.clock_time_get has type (i32, i32, i32) -> i32, wasi_snapshot_preview1 defines (i32, i64, i32) -> i32',
+    );
+    expect(err.details.mistypedImports).toEqual([
+      { module: 'wasi_snapshot_preview1', name: 'clock_time_get', declared: '(i32, i32, i32) -> i32', expected: '(i32, i64, i32) -> i32' },
+    ]);
+  });
+
+  it('refuses a wrong parameter count', () => {
+    expect(rejection(wat(importing(wasi('fd_write', '(param i32 i32 i32) (result i32)')))).message).toBe(
+      'import wasi_snapshot_preview1.fd_write has type (i32, i32, i32) -> i32, wasi_snapshot_preview1 defines (i32, i32, i32, i32) -> i32',
+    );
+    expect(rejection(wat(importing(wasi('fd_write', '')))).message).toContain('has type () -> ()');
+  });
+
+  it('refuses a wrong result: an i64 errno, a missing errno, a result where proc_exit has none', () => {
+    // The fuzz mutant "bitFlip of random_clock" (seed 0x5eed, case 10976): one bit turned the
+    // errno into an i64, and every run ended host_error "Cannot convert 0 to a BigInt".
+    expect(rejection(wat(importing(wasi('random_get', '(param i32 i32) (result i64)')))).message).toBe(
+      'import wasi_snapshot_preview1.random_get has type (i32, i32) -> i64, wasi_snapshot_preview1 defines (i32, i32) -> i32',
+    );
+    expect(rejection(wat(importing(wasi('random_get', '(param i32 i32)')))).message).toContain('has type (i32, i32) -> ()');
+    expect(rejection(wat(importing(wasi('proc_exit', '(param i32) (result i32)')))).message).toBe(
+      'import wasi_snapshot_preview1.proc_exit has type (i32) -> i32, wasi_snapshot_preview1 defines (i32) -> ()',
+    );
+  });
+
+  it('names types JS cannot even convert (v128, references, several results)', () => {
+    const err = rejection(
+      wat(
+        importing(
+          wasi('fd_write', '(param i32 i32 i32 i32) (result v128)'),
+          wasi('args_get', '(param externref i32) (result i32)'),
+          wasi('proc_exit', '(param i32) (result i32 i32)'),
+        ),
+        { simd: true, reference_types: true, multi_value: true },
+      ),
+    );
+    expect(err.message).toMatch(/^module imports 3 functions with the wrong type: /);
+    expect(err.message).toContain('fd_write has type (i32, i32, i32, i32) -> v128,');
+    expect(err.message).toContain('args_get has type (externref, i32) -> i32,');
+    expect(err.message).toContain('proc_exit has type (i32) -> (i32, i32),');
+    expect(err.details.mistypedImports).toHaveLength(3);
+  });
+
+  it('names a missing import before a mistyped one', () => {
+    const err = rejection(wat(importing(wasi('sock_accept', '(param i32 i32 i32) (result i32)'), wasi('fd_write', ''))));
+    expect(err.message).toMatch(/does not provide: "wasi_snapshot_preview1"."sock_accept"/);
+  });
+
+  it('accepts every preview 1 function imported with the type WASI defines', () => {
+    const valtypes = (s: string) => [...s].map((c) => (c === 'I' ? 'i64' : 'i32')).join(' ');
+    const all = Object.entries(WASI_SIGNATURES).map(([name, s]) =>
+      wasi(name, `(param ${valtypes(s.params)}) ${s.results ? `(result ${valtypes(s.results)})` : ''}`),
+    );
+    expect(all).toHaveLength(46);
+    expect(inspect(wat(importing(...all)), WASI_HOST).imports).toHaveLength(46);
+    expect(inspect(wat(importing(wasi('clock_time_get', '(param i32 i64 i32) (result i32)'), wasi('proc_exit', '(param i32)')))).imports).toHaveLength(2);
+  });
+
+  it('refuses a table, global or tag from wasi_snapshot_preview1 (preview 1 exports only functions); a memory is renamed like any other', () => {
+    const err = rejection(
+      wat(
+        `(module
+          (import "wasi_snapshot_preview1" "table" (table 1 funcref))
+          (import "wasi_snapshot_preview1" "global" (global i32))
+          (import "wasi_snapshot_preview1" "tag" (tag))
+          ${START})`,
+        { exceptions: true },
+      ),
+      WASI_HOST,
+    );
+    expect(err.details.missingImports).toEqual([
+      { module: 'wasi_snapshot_preview1', name: 'table', kind: 'table' },
+      { module: 'wasi_snapshot_preview1', name: 'global', kind: 'global' },
+      { module: 'wasi_snapshot_preview1', name: 'tag', kind: 'tag' },
+    ]);
+    const info = inspect(wat(`(module (import "wasi_snapshot_preview1" "memory" (memory 1)) ${START})`), WASI_HOST);
+    expect(info.memory).toEqual({ initialPages: 1, maximumPages: null, imported: true });
+  });
+
+  it('leaves the type of a function the host does not fix alone', () => {
+    const host = { provides: () => true, signature: () => undefined };
+    expect(inspect(wat(importing('(import "env" "f" (func (param f64) (result v128)))'), { simd: true }), host).imports).toHaveLength(1);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { WASI_HOST } from '../../src/runtime/cache.js';
 import { inspectModule, InvalidModuleError, prepareModule } from '../../src/runtime/module/index.js';
 
 // The project's TypeScript lib carries no WebAssembly declarations.
@@ -252,6 +253,25 @@ describe('prepareModule: every instruction family survives the rewrite', () => {
     const once = prepareModule(wat('(module (memory 1) (func (export "_start")))'), { fuel: true });
     expect(() => prepareModule(once.bytes, { fuel: true })).toThrow(/reserved/);
   });
+
+  it('with host, refuses what registration refuses: a mistyped or missing import, no _start, a _start with parameters', () => {
+    const mistyped = wat(`(module
+      (import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i32 i32) (result i32)))
+      (memory 1) (func (export "_start")))`);
+    for (const fuel of [false, true]) {
+      expect(() => prepareModule(mistyped, { fuel, host: WASI_HOST })).toThrow(
+        'import wasi_snapshot_preview1.clock_time_get has type (i32, i32, i32) -> i32, wasi_snapshot_preview1 defines (i32, i64, i32) -> i32',
+      );
+    }
+    expect(prepareModule(mistyped, { fuel: false }).bytes.length).toBeGreaterThan(0); // the rewriter itself does not care
+    const missing = wat('(module (import "env" "f" (func)) (func (export "_start")))');
+    expect(() => prepareModule(missing, { fuel: false, host: WASI_HOST })).toThrow('the host does not provide: "env"."f" (function)');
+    expect(() => prepareModule(wat('(module (func (export "main")))'), { fuel: false, host: WASI_HOST })).toThrow(/not a WASI command/);
+    // Called from JS, an i64 parameter would be a TypeError in the host, not a guest outcome.
+    expect(() => prepareModule(wat('(module (func (export "_start") (param i64)))'), { fuel: false, host: WASI_HOST })).toThrow(
+      '"_start" must take no parameters and return no results',
+    );
+  });
 });
 
 const fixtures = join(import.meta.dirname, '../fixtures/c');
@@ -260,10 +280,11 @@ const built = existsSync(fixtures) ? readdirSync(fixtures).filter((f) => f.endsW
 describe.skipIf(built.length === 0)('prepareModule: clang-built fixtures', () => {
   it.each(built)('%s is inspected and rewritten into a valid module', (file) => {
     const bytes = new Uint8Array(readFileSync(join(fixtures, file)));
-    const info = inspectModule(bytes, { digest: file, provides: (module) => module === 'wasi_snapshot_preview1' });
+    // The real host: wasi-libc's imports must match WASI_SIGNATURES exactly.
+    const info = inspectModule(bytes, { digest: file, ...WASI_HOST });
     expect(info.isCommand).toBe(true);
     for (const fuel of [false, true]) {
-      const prepared = prepareModule(bytes, { fuel });
+      const prepared = prepareModule(bytes, { fuel, host: WASI_HOST });
       expect(WA.validate(prepared.bytes)).toBe(true);
       const imports = WA.Module.imports(new WA.Module(prepared.bytes));
       if (info.memory) expect(imports).toContainEqual({ module: 'spindle', name: 'memory', kind: 'memory' });

@@ -21,6 +21,15 @@ describe('uuidv7', () => {
   });
 });
 
+/** A task record as Prisma returns it. */
+const taskRecord = {
+  id: 'x', tenantId: 't', agentId: 'a', agentVersionId: 'v', moduleDigest: 'd', status: 'QUEUED', priority: 0,
+  stdin: Buffer.from([1]), args: [], env: {}, filesDigest: null, timeoutMs: 10, memoryBytes: 65536n, fuel: null, maxOutputBytes: 5,
+  retry: { maxAttempts: 1, initialBackoffMs: 1, maxBackoffMs: 1, retryOn: [] }, deterministic: null,
+  idempotencyKey: null, traceContext: null, wasi: null, attempts: 0, attemptBase: 0, runAt: new Date(0), queuedAt: new Date(0), leaseOwner: null, leaseExpiresAt: null,
+  lastOutcome: null, exitCode: null, createdAt: new Date(0), updatedAt: new Date(0), startedAt: null, finishedAt: null,
+};
+
 describe('map', () => {
   it('bytes gives a plain Uint8Array view of a Buffer without copying', () => {
     const buf = Buffer.from('hello world');
@@ -33,19 +42,32 @@ describe('map', () => {
   });
 
   it('normalises int8 from either driver (bigint or decimal string) and drops a null fuel', () => {
-    const base = {
-      id: 'x', tenantId: 't', agentId: 'a', agentVersionId: 'v', moduleDigest: 'd', status: 'QUEUED', priority: 0,
-      stdin: Buffer.from([1]), args: [], env: {}, filesDigest: null, timeoutMs: 10, maxOutputBytes: 5,
-      retry: { maxAttempts: 1, initialBackoffMs: 1, maxBackoffMs: 1, retryOn: [] }, deterministic: null,
-      idempotencyKey: null, attempts: 0, attemptBase: 0, runAt: new Date(0), leaseOwner: null, leaseExpiresAt: null,
-      lastOutcome: null, exitCode: null, createdAt: new Date(0), updatedAt: new Date(0), startedAt: null, finishedAt: null,
-    };
-    const fromPg = toTaskRow({ ...base, memoryBytes: '4294967296', fuel: '12345678901234' } as TaskRecord);
+    const fromPg = toTaskRow({ ...taskRecord, memoryBytes: '4294967296', fuel: '12345678901234' } as TaskRecord);
     expect(fromPg.limits).toEqual({ timeoutMs: 10, memoryBytes: 4294967296, maxOutputBytes: 5, fuel: 12345678901234n });
-    const fromPrisma = toTaskRow({ ...base, memoryBytes: 65536n, fuel: null } as TaskRecord);
+    const fromPrisma = toTaskRow({ ...taskRecord, memoryBytes: 65536n, fuel: null } as TaskRecord);
     expect(fromPrisma.limits).toEqual({ timeoutMs: 10, memoryBytes: 65536, maxOutputBytes: 5 });
     expect('fuel' in fromPrisma.limits).toBe(false);
     expect(fromPrisma.stdin.constructor).toBe(Uint8Array);
+  });
+
+  it('parses the stored retry policy and refuses a malformed one, naming the row and the column', () => {
+    const policy = { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 50, retryOn: ['trap'] };
+    expect(toTaskRow({ ...taskRecord, retry: policy } as TaskRecord).retryPolicy).toEqual(policy);
+    // A policy another build stored under other names, and one with an unknown outcome kind.
+    const renamed = { maxAttempts: 2, backoffInitialMs: 5, backoffMaxMs: 50, retryOn: [] };
+    expect(() => toTaskRow({ ...taskRecord, retry: renamed } as TaskRecord)).toThrow(/^task x: column retry holds a malformed value: .*initialBackoffMs/);
+    expect(() => toTaskRow({ ...taskRecord, retry: { ...policy, retryOn: ['cancelled'] } } as TaskRecord)).toThrow(/task x: column retry holds a malformed value: .*retryOn/);
+    expect(() => toTaskRow({ ...taskRecord, retry: null } as TaskRecord)).toThrow(/task x: column retry holds a malformed value/);
+  });
+
+  it('refuses malformed stored default limits, naming the agent version', () => {
+    const version = (defaultLimits: unknown) => ({
+      id: 'v', agentId: 'a', tenantId: 't', version: 1, moduleDigest: 'd', moduleSize: 1, imports: [], exports: [],
+      memoryInitialPages: null, memoryMaximumPages: null, defaultLimits: defaultLimits as object, createdAt: new Date(0),
+    });
+    expect(toAgentVersionRow(version({})).defaultLimits).toEqual({});
+    expect(() => toAgentVersionRow(version({ timeoutMs: '10' }))).toThrow(/^agent version v: column default_limits holds a malformed value: .*timeoutMs/);
+    expect(() => toAgentVersionRow(version({ fuel: 12 }))).toThrow(/agent version v: column default_limits holds a malformed value: .*fuel/);
   });
 
   it('round-trips default limits with a bigint fuel through JSON', () => {

@@ -84,7 +84,7 @@ const flood = (fd: number, chunk: number, count: number) => ({ fd, chunk, count 
 describe('wasi host: programs', () => {
   it('runs hello world: stdout captured, live chunks delivered, exit 0', async () => {
     const chunks: [string, string][] = [];
-    const r = await run(HELLO, { onOutput: (s, d) => chunks.push([s, dec.decode(d)]) });
+    const r = await run(HELLO, { onOutput: (s, buf, start, end) => chunks.push([s, dec.decode(buf.subarray(start, end))]) });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe('hello, world\n');
     expect(r.stderr).toBe('');

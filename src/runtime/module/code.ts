@@ -4,10 +4,10 @@
  * checkpoints. Unchanged stretches are copied, not re-encoded; unchanged bodies are copied whole.
  */
 import { InvalidModuleError, malformedAt } from './errors.js';
-import { emitCheckpoint, makeCheckpoint, MAX_LOCALS } from './fuel.js';
-import { Writer } from './leb.js';
+import { FuelCode, MAX_LOCALS } from './fuel.js';
+import { Splice, Writer } from './leb.js';
+import { BodyMeter } from './meter.js';
 import { immediates, uleb, ulebValue } from './decode.js';
-import { FREE } from './opcodes.js';
 import { Reader, type Section } from './reader.js';
 
 export interface CodeRewrite {
@@ -21,6 +21,8 @@ export interface CodeRewrite {
   extraBodies: Uint8Array[];
   /** Index of the first defined function (the number of imported ones), for messages. */
   firstFunc: number;
+  /** The module declares or imports exception tags: any call may unwind into a handler. */
+  callsMayThrow: boolean;
   /**
    * Copy bodies that provably contain no `memory.grow` without decoding them (only when not
    * metering fuel, which must touch every body). V8 validates them at compile time instead, so
@@ -53,66 +55,43 @@ const unknownOpcode = (at: number, what: string, func: number) =>
 function rewriteBody(r: Reader, opts: CodeRewrite, w: Writer, func: number): boolean {
   const buf = r.buf;
   const end = r.end;
-  let copyFrom = r.pos; // locals are copied as they are (plus the fuel local when metering)
+  const out = new Splice(buf, w, r.pos); // locals are copied as they are (plus the fuel local when metering)
   const groups = r.u32();
   const groupsAt = r.pos;
   let locals = opts.fuelGlobal === null ? 0 : opts.params(func - opts.firstFunc);
   for (let n = groups; n > 0; n--) (locals += r.u32(), r.valtype());
   let pos = r.pos;
-  const fuel = opts.fuelGlobal === null ? null : makeCheckpoint(opts.fuelGlobal, locals < MAX_LOCALS ? locals : null);
-  const growFunc = opts.growFunc;
-  let modified = false;
-  const patches: number[] = [];
-  const costs: number[] = [];
-  const frames: number[] = []; // 1 for loop, 0 for other blocks
-  let cost = 0;
-  if (fuel !== null) {
-    if (locals < MAX_LOCALS) {
+  let meter: BodyMeter | null = null;
+  if (opts.fuelGlobal !== null) {
+    const spare = locals < MAX_LOCALS;
+    if (spare) {
       // One more local group, (1 × i64), after the others: no existing local index moves.
       w.u32(groups + 1).copy(buf, groupsAt, pos).byte(0x01).byte(0x7e);
-    } else {
-      w.copy(buf, copyFrom, pos);
+      out.from = pos;
     }
-    copyFrom = pos;
-    patches.push(emitCheckpoint(w, fuel));
-    modified = true;
+    meter = new BodyMeter(out, new FuelCode(opts.fuelGlobal, spare ? locals : null), opts, pos);
   }
+  const growFunc = opts.growFunc;
+  let modified = meter !== null;
+  let depth = 0;
   while (pos < end) {
     const at = pos;
     const op = buf[pos++]!;
-    cost += 1 - FREE[op]!;
     pos = immediates(buf, pos, op);
     if (pos < 0) throw unknownOpcode(at, `0x${op.toString(16)}${op >= 0xfc ? ` ${(uleb(buf, at + 1), ulebValue)}` : ''}`, func);
-    if (op < 0x02 || (op > 0x06 && op !== 0x0b && op !== 0x18 && op !== 0x1f && op !== 0x40)) continue;
-    if (op === 0x0b || op === 0x18) { // end, delegate
-      if (frames.length === 0) {
-        if (pos !== end) throw malformedAt(pos, `function #${func}: code after the final end`);
-        if (!modified) return false;
-        w.copy(buf, copyFrom, pos);
-        if (fuel !== null) w.patch5(patches.pop()!, cost);
-        return true;
-      }
-      if (frames.pop() === 1 && fuel !== null) {
-        w.patch5(patches.pop()!, cost);
-        cost = costs.pop()!;
-      }
-    } else if (op === 0x40) {
+    meter?.step(at, pos, op);
+    if (op === 0x40) {
       if (growFunc === null) continue;
-      w.copy(buf, copyFrom, at);
-      w.byte(0x10).u32(growFunc);
-      copyFrom = pos;
+      out.upTo(at).byte(0x10).u32(growFunc);
+      out.from = pos;
       modified = true;
-    } else if (op !== 0x03) {
-      if (op !== 0x05) frames.push(0); // block, if, try, try_table (not else)
-    } else {
-      frames.push(1);
-      if (fuel !== null) {
-        w.copy(buf, copyFrom, pos);
-        copyFrom = pos;
-        patches.push(emitCheckpoint(w, fuel));
-        costs.push(cost);
-        cost = 0;
-      }
+    } else if (op === 0x02 || op === 0x03 || op === 0x04 || op === 0x06 || op === 0x1f) {
+      depth++;
+    } else if ((op === 0x0b || op === 0x18) && depth-- === 0) { // end, delegate
+      if (pos !== end) throw malformedAt(pos, `function #${func}: code after the final end`);
+      if (!modified) return false;
+      out.upTo(pos);
+      return true;
     }
   }
   throw malformedAt(end, `function #${func}: body ends without its final end`);

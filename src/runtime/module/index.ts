@@ -4,6 +4,8 @@
  */
 export { InvalidModuleError } from './errors.js';
 export { inspectModule, type InspectOptions } from './inspect.js';
+export type { HostImports } from './command.js';
+export type { Signature } from './signature.js';
 export {
   prepareModule,
   type PreparedModule,

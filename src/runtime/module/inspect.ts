@@ -1,18 +1,18 @@
 /**
  * inspectModule: the registration-time check. V8 validates (so every feature V8 accepts is
  * accepted and its message explains what is malformed); then Spindle's own rules apply: a WASI
- * command, only imports the host provides, at most one 32-bit unshared memory.
+ * command (command.ts: only imports the host provides, each with the host's type), at most one
+ * 32-bit unshared memory.
  */
-import type { ImportKind, ModuleInfo } from '../types.js';
+import type { ModuleInfo } from '../types.js';
+import { checkCommand, type HostImports } from './command.js';
 import { InvalidModuleError } from './errors.js';
 import { RESERVED_EXPORT_PREFIX } from './rewrite.js';
-import { checkMemories, readStructure, TYPE_VOID, type ModuleStructure } from './structure.js';
+import { checkMemories, readStructure, type ModuleStructure } from './structure.js';
 
-export interface InspectOptions {
+export interface InspectOptions extends HostImports {
   /** sha256 (hex) of the bytes, copied into the result. */
   digest: string;
-  /** Whether the host satisfies an import. Memory imports are not asked: they become `spindle`.`memory`. */
-  provides: (module: string, name: string, kind: ImportKind) => boolean;
 }
 
 // The project's TypeScript lib has no WebAssembly declarations; this is the little we use.
@@ -43,8 +43,6 @@ function structural(bytes: Uint8Array): ModuleStructure | InvalidModuleError {
   }
 }
 
-const quote = (i: { module: string; name: string; kind: ImportKind }) => `"${i.module}"."${i.name}" (${i.kind})`;
-
 export function inspectModule(bytes: Uint8Array, opts: InspectOptions): ModuleInfo {
   const m = structural(bytes);
   if (!wasm.validate(bytes)) {
@@ -54,20 +52,11 @@ export function inspectModule(bytes: Uint8Array, opts: InspectOptions): ModuleIn
   }
   if (m instanceof InvalidModuleError) throw m;
 
-  const missing = m.imports.filter((i) => i.kind !== 'memory' && !opts.provides(i.module, i.name, i.kind));
-  if (missing.length > 0) {
-    throw new InvalidModuleError(
-      `module imports ${missing.length === 1 ? 'something' : `${missing.length} things`} the host does not provide: ${missing.map(quote).join(', ')}`,
-      { missingImports: missing.map(({ module, name, kind }) => ({ module, name, kind })) },
-    );
-  }
-  const start = m.exports.find((e) => e.name === '_start');
-  if (!start || start.kind !== 'function') {
-    throw new InvalidModuleError('not a WASI command: the module does not export a function "_start" (reactor modules are not supported)');
-  }
-  if (m.types[m.funcTypes[start.index]!] !== TYPE_VOID) {
-    throw new InvalidModuleError('"_start" must take no parameters and return no results');
-  }
+  checkCommand(m, opts);
+  // Valid in a module, but names are kept and shown as text (agent versions' imports and exports),
+  // where U+0000 cannot be stored; no WASI name has one, so only an export can get this far.
+  const nul = m.exports.find((e) => e.name.includes('\0'));
+  if (nul) throw new InvalidModuleError(`export name ${JSON.stringify(nul.name)} contains NUL (U+0000); export names must be storable text`);
   const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
 
@@ -78,6 +67,7 @@ export function inspectModule(bytes: Uint8Array, opts: InspectOptions): ModuleIn
     imports: m.imports.map(({ module, name, kind }) => ({ module, name, kind })),
     exports: m.exports.map(({ name, kind }) => ({ name, kind })),
     memory: mem ? { initialPages: mem.limits.min, maximumPages: mem.limits.max, imported: mem.importIndex !== null } : null,
+    tableElements: m.tables.reduce((sum, t) => sum + t.min, 0),
     isCommand: true,
   };
 }

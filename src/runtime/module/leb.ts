@@ -109,6 +109,25 @@ export class Writer {
   }
 }
 
+/**
+ * A source buffer copied into a Writer with insertions: `upTo(at)` copies what is pending before
+ * `at` and returns the writer, so the caller can append what goes there.
+ */
+export class Splice {
+  constructor(
+    readonly src: Uint8Array,
+    readonly w: Writer,
+    /** Start of the source bytes not yet copied. */
+    public from: number,
+  ) {}
+
+  upTo(at: number): Writer {
+    this.w.copy(this.src, this.from, at);
+    this.from = at;
+    return this.w;
+  }
+}
+
 /** Length in bytes of `v` as unsigned LEB128. */
 export function u32Size(v: number): number {
   let n = 1;

@@ -96,6 +96,50 @@ export function atomicImm(op: number): 'memarg' | 'byte' | 'invalid' {
   return op <= 0x02 || (op >= 0x10 && op <= 0x4e) ? 'memarg' : 'invalid';
 }
 
-/** Opcodes that cost nothing in the fuel model: structure markers, not work. */
+/**
+ * Opcodes that cost nothing in the fuel model: structure markers, not work (nop, block, loop,
+ * else, end, and the exception-handling markers try, catch, catch_all, delegate, try_table).
+ */
 export const FREE = new Uint8Array(256);
-for (const op of [0x01, 0x02, 0x03, 0x05, 0x0b]) FREE[op] = 1; // nop block loop else end
+for (const op of [0x01, 0x02, 0x03, 0x05, 0x0b, 0x06, 0x07, 0x19, 0x18, 0x1f]) FREE[op] = 1;
+
+/** What an opcode does to control flow, as far as the fuel rewrite's basic blocks care. */
+export const enum Ctl {
+  None = 0,
+  /** block, try, try_table: a label whose end only its branches (and the fall-through) reach. */
+  Open,
+  Loop,
+  If,
+  Else,
+  /** catch, catch_all: a handler, entered by a throw. */
+  Catch,
+  /** end, delegate */
+  End,
+  Br,
+  /** br_if, br_on_null, br_on_non_null: may branch, may fall through. */
+  BrIf,
+  BrTable,
+  /** unreachable, throw, rethrow, throw_ref, return, return_call*: control never falls through. */
+  Leave,
+}
+
+export const CONTROL = new Uint8Array(256);
+const ctl = (kind: Ctl, ...ops: number[]) => ops.forEach((op) => (CONTROL[op] = kind));
+ctl(Ctl.Open, 0x02, 0x06, 0x1f);
+ctl(Ctl.Loop, 0x03);
+ctl(Ctl.If, 0x04);
+ctl(Ctl.Else, 0x05);
+ctl(Ctl.Catch, 0x07, 0x19);
+ctl(Ctl.End, 0x0b, 0x18);
+ctl(Ctl.Br, 0x0c);
+ctl(Ctl.BrIf, 0x0d, 0xd5, 0xd6);
+ctl(Ctl.BrTable, 0x0e);
+ctl(Ctl.Leave, 0x00, 0x08, 0x09, 0x0a, 0x0f, 0x12, 0x13, 0x15);
+
+/**
+ * Opcodes before which the fuel rewrite stores the function's fuel local into the global: calls
+ * (the callee charges the global; a host call may end the run) and whatever leaves the function
+ * (return, tail calls, throws, unreachable). Branches out of the function are decided by label.
+ */
+export const SYNC = new Uint8Array(256);
+for (const op of [0x00, 0x08, 0x09, 0x0a, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15]) SYNC[op] = 1;

@@ -6,6 +6,7 @@
  * stay valid and are copied as they are (custom sections are all kept, in place).
  */
 import { rewriteCode } from './code.js';
+import { checkCommand, type HostImports } from './command.js';
 import { InvalidModuleError } from './errors.js';
 import { FUEL_UNSET } from './fuel.js';
 import { Writer } from './leb.js';
@@ -38,6 +39,12 @@ export interface PrepareOptions {
    * only answer expected.
    */
   fast?: boolean;
+  /**
+   * Also refuse what registration refuses about imports and `_start` (checkCommand): the run
+   * path also takes modules that never went through registration, and a module that would call
+   * a host function with the wrong types must end `invalid_module`, not mid-run.
+   */
+  host?: HostImports;
 }
 
 /** Parameter count of a function type kept as latin1 bytes (`0x60`, LEB128 count, …). */
@@ -116,6 +123,7 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: 
     params: (defined: number) => paramCount(m.types[m.funcTypes[m.numFuncImports + defined]!] ?? ''),
     extraBodies: mem ? [growBody(growFailed)] : [],
     firstFunc: m.numFuncImports,
+    callsMayThrow: m.sections.some((s) => s.id === SectionId.Tag) || m.imports.some((i) => i.kind === 'tag'),
     skipClean: fast && !fuel,
   };
   t.set(SectionId.Code, (s, out) => {
@@ -128,11 +136,13 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: 
 /**
  * Rewrite a module for the worker pool (see PreparedModule). Throws InvalidModuleError when the
  * module is malformed or uses something the runtime cannot host (several memories, memory64,
- * shared memory, GC types, an unknown opcode, an export under the reserved `__spindle_` prefix).
+ * shared memory, GC types, an unknown opcode, an export under the reserved `__spindle_` prefix;
+ * with `host`, also an import the host does not provide or types differently, or no `_start`).
  */
 export function prepareModule(bytes: Uint8Array, opts: PrepareOptions): PreparedModule {
   const m = readStructure(bytes);
   checkMemories(m);
+  if (opts.host !== undefined) checkCommand(m, opts.host); // in inspectModule's order: same module, same message
   const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
 

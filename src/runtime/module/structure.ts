@@ -1,6 +1,6 @@
 /**
  * Decode the module-level sections the inspector and the rewriter need: types, imports, functions,
- * memories, globals (count only) and exports. Code and data are left alone here.
+ * tables (limits only), memories, globals (count only) and exports. Code and data are left alone here.
  */
 import type { ImportKind } from '../types.js';
 import { InvalidModuleError, malformedAt } from './errors.js';
@@ -42,6 +42,8 @@ export interface ModuleStructure {
   numFuncImports: number;
   numGlobalImports: number;
   numDefinedGlobals: number;
+  /** Limits of every table, imported ones first. */
+  tables: Limits[];
   memories: MemoryDecl[];
   exports: { name: string; kind: ImportKind; index: number }[];
 }
@@ -95,7 +97,7 @@ function readImports(r: Reader, m: ModuleStructure): void {
       m.numFuncImports++;
     } else if (kind === 'table') {
       r.valtype();
-      limits(r);
+      m.tables.push(limits(r));
     } else if (kind === 'memory') {
       m.memories.push({ limits: limits(r), importIndex: m.imports.length });
     } else if (kind === 'global') {
@@ -120,6 +122,7 @@ export function readStructure(bytes: Uint8Array): ModuleStructure {
     numFuncImports: 0,
     numGlobalImports: 0,
     numDefinedGlobals: 0,
+    tables: [],
     memories: [],
     exports: [],
   };
@@ -134,6 +137,12 @@ export function readStructure(bytes: Uint8Array): ModuleStructure {
         break;
       case SectionId.Function:
         for (let n = r.u32(); n > 0; n--) m.funcTypes.push(r.u32());
+        break;
+      case SectionId.Table:
+        for (let n = r.u32(); n > 0; n--) {
+          r.valtype();
+          m.tables.push(limits(r));
+        }
         break;
       case SectionId.Memory:
         for (let n = r.u32(); n > 0; n--) m.memories.push({ limits: limits(r), importIndex: null });

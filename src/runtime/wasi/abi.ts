@@ -41,6 +41,17 @@ export const RIGHTS_FILE =
 export const RIGHTS_DIR = RIGHTS_ALL & ~(
   R.FD_READ | R.FD_WRITE | R.FD_SEEK | R.FD_TELL | R.FD_ADVISE | R.FD_ALLOCATE |
   R.FD_FILESTAT_SET_SIZE | R.POLL_FD_READWRITE | R.SOCK_SHUTDOWN | R.SOCK_ACCEPT);
+/** What a read-only mount's directories cannot do: create, change, move or remove anything. */
+const RIGHTS_CHANGE =
+  R.FD_WRITE | R.FD_ALLOCATE | R.FD_FILESTAT_SET_SIZE | R.FD_FILESTAT_SET_TIMES | R.PATH_CREATE_DIRECTORY |
+  R.PATH_CREATE_FILE | R.PATH_LINK_SOURCE | R.PATH_LINK_TARGET | R.PATH_RENAME_SOURCE | R.PATH_RENAME_TARGET |
+  R.PATH_FILESTAT_SET_SIZE | R.PATH_FILESTAT_SET_TIMES | R.PATH_SYMLINK | R.PATH_REMOVE_DIRECTORY | R.PATH_UNLINK_FILE;
+/**
+ * A read-only mount's preopen. PATH_LINK_SOURCE goes too: a hard link into a writable mount
+ * would make the input writable there.
+ */
+export const RIGHTS_DIR_RO = RIGHTS_DIR & ~RIGHTS_CHANGE;
+export const RIGHTS_INHERIT_RO = RIGHTS_ALL & ~RIGHTS_CHANGE;
 /**
  * stdio rights deliberately lack FD_SEEK and FD_TELL: with CHARACTER_DEVICE that is what
  * wasi-libc's isatty() checks, so stdout is line-buffered and live output arrives per line.

@@ -1,7 +1,7 @@
 /** fd_* calls: stdio, regular files and directories of the in-memory filesystem. */
 import { FDFLAGS, PREOPENTYPE_DIR, RIGHTS, WHENCE } from './abi.js';
 import { E } from './errno.js';
-import { STDERR, STDIN, STDOUT } from './fds.js';
+import { need, STDOUT } from './fds.js';
 import { readInto } from './inode.js';
 import { encoder, scatter, totalLength } from './memory.js';
 import { readdir } from './readdir.js';
@@ -11,14 +11,15 @@ import { offsetOf, setTimes, writeFilestat } from './stat.js';
 export const fdCalls = {
   fd_write(s: State, fd: number, iovs: number, n: number, nwritten: number): number {
     const f = s.fds.get(fd);
+    if (f.node === null) need(f, RIGHTS.FD_WRITE);
+    const node = f.node === null ? null : s.fds.file(fd, RIGHTS.FD_WRITE).node;
     s.mem.check(nwritten, 4);
     const views = s.mem.iovecs(iovs, n);
     let total: number;
-    if (f.stdio === STDOUT || f.stdio === STDERR) {
+    if (node === null) {
+      // stdin lacks FD_WRITE: only stdout and stderr get here.
       total = s.out.write(f.stdio === STDOUT ? 'stdout' : 'stderr', views);
     } else {
-      const { node } = s.fds.file(fd);
-      if ((f.base & RIGHTS.FD_WRITE) === 0n) throw E.BADF;
       total = totalLength(views);
       if (f.flags & FDFLAGS.APPEND) f.pos = node.size;
       s.fds.fs().write(node, f.pos, views, total);
@@ -30,15 +31,16 @@ export const fdCalls = {
 
   fd_read(s: State, fd: number, iovs: number, n: number, nread: number): number {
     const f = s.fds.get(fd);
+    if (f.node === null) need(f, RIGHTS.FD_READ);
+    const node = f.node === null ? null : s.fds.file(fd, RIGHTS.FD_READ).node;
     s.mem.check(nread, 4);
     const views = s.mem.iovecs(iovs, n);
     let got: number;
-    if (f.stdio === STDIN) {
+    if (node === null) {
+      // stdout and stderr lack FD_READ: only stdin gets here.
       got = scatter(views, s.stdin.subarray(s.stdinPos));
       s.stdinPos += got;
     } else {
-      const { node } = s.fds.file(fd);
-      if ((f.base & RIGHTS.FD_READ) === 0n) throw E.BADF;
       got = readInto(node, f.pos, views);
       f.pos += got;
     }
@@ -47,15 +49,13 @@ export const fdCalls = {
   },
 
   fd_pread(s: State, fd: number, iovs: number, n: number, offset: bigint, nread: number): number {
-    const { fd: f, node } = s.fds.file(fd, E.SPIPE);
-    if ((f.base & RIGHTS.FD_READ) === 0n) throw E.BADF;
+    const { node } = s.fds.file(fd, RIGHTS.FD_READ | RIGHTS.FD_SEEK, E.SPIPE);
     s.mem.setU32(nread, readInto(node, offsetOf(offset), s.mem.iovecs(iovs, n)));
     return E.SUCCESS;
   },
 
   fd_pwrite(s: State, fd: number, iovs: number, n: number, offset: bigint, nwritten: number): number {
-    const { fd: f, node } = s.fds.file(fd, E.SPIPE);
-    if ((f.base & RIGHTS.FD_WRITE) === 0n) throw E.BADF;
+    const { node } = s.fds.file(fd, RIGHTS.FD_WRITE | RIGHTS.FD_SEEK, E.SPIPE);
     s.mem.check(nwritten, 4);
     const views = s.mem.iovecs(iovs, n);
     const total = totalLength(views);
@@ -65,7 +65,10 @@ export const fdCalls = {
   },
 
   fd_seek(s: State, fd: number, offset: bigint, whence: number, newOffset: number): number {
-    const { fd: f, node } = s.fds.file(fd, E.SPIPE);
+    // FD_TELL suffices for a seek that leaves the offset alone (whence cur, offset 0).
+    const right = whence === WHENCE.CUR && offset === 0n ? RIGHTS.FD_TELL : RIGHTS.FD_SEEK;
+    const { fd: f, node } = s.fds.file(fd, 0n, E.SPIPE);
+    if ((f.base & (right | RIGHTS.FD_SEEK)) === 0n) throw E.NOTCAPABLE;
     const base = whence === WHENCE.SET ? 0 : whence === WHENCE.CUR ? f.pos : whence === WHENCE.END ? node.size : -1;
     if (base < 0) throw E.INVAL;
     const pos = base + Number(offset);
@@ -76,24 +79,26 @@ export const fdCalls = {
   },
 
   fd_tell(s: State, fd: number, offsetPtr: number): number {
-    s.mem.setU64(offsetPtr, s.fds.file(fd, E.SPIPE).fd.pos);
+    // FD_SEEK implies FD_TELL.
+    const { fd: f } = s.fds.file(fd, 0n, E.SPIPE);
+    if ((f.base & (RIGHTS.FD_TELL | RIGHTS.FD_SEEK)) === 0n) throw E.NOTCAPABLE;
+    s.mem.setU64(offsetPtr, f.pos);
     return E.SUCCESS;
   },
 
   fd_close: (s: State, fd: number) => (s.fds.close(fd), E.SUCCESS),
   fd_renumber: (s: State, from: number, to: number) => (s.fds.renumber(from, to), E.SUCCESS),
   /** Nothing to flush: the filesystem is memory. */
-  fd_sync: (s: State, fd: number) => (s.fds.get(fd), E.SUCCESS),
-  fd_datasync: (s: State, fd: number) => (s.fds.get(fd), E.SUCCESS),
+  fd_sync: (s: State, fd: number) => (need(s.fds.get(fd), RIGHTS.FD_SYNC), E.SUCCESS),
+  fd_datasync: (s: State, fd: number) => (need(s.fds.get(fd), RIGHTS.FD_DATASYNC), E.SUCCESS),
 
   fd_advise(s: State, fd: number, _offset: bigint, _len: bigint, advice: number): number {
-    s.fds.file(fd, E.SPIPE);
+    s.fds.file(fd, RIGHTS.FD_ADVISE, E.SPIPE);
     return advice > 5 ? E.INVAL : E.SUCCESS;
   },
 
   fd_allocate(s: State, fd: number, offset: bigint, len: bigint): number {
-    const { fd: f, node } = s.fds.file(fd, E.SPIPE);
-    if ((f.base & RIGHTS.FD_WRITE) === 0n) throw E.BADF;
+    const { node } = s.fds.file(fd, RIGHTS.FD_ALLOCATE, E.SPIPE);
     const end = offsetOf(offset) + offsetOf(len);
     if (end > node.size) s.fds.fs().setSize(node, end);
     return E.SUCCESS;
@@ -112,6 +117,7 @@ export const fdCalls = {
 
   fd_fdstat_set_flags(s: State, fd: number, flags: number): number {
     const f = s.fds.get(fd);
+    need(f, RIGHTS.FD_FDSTAT_SET_FLAGS);
     if (flags & ~FDFLAGS.ALL) throw E.INVAL;
     f.flags = flags;
     return E.SUCCESS;
@@ -129,24 +135,27 @@ export const fdCalls = {
   },
 
   fd_filestat_get(s: State, fd: number, ptr: number): number {
-    writeFilestat(s.mem, ptr, s.fds.get(fd).node);
+    const f = s.fds.get(fd);
+    need(f, RIGHTS.FD_FILESTAT_GET);
+    writeFilestat(s.mem, ptr, f.node);
     return E.SUCCESS;
   },
 
   fd_filestat_set_size(s: State, fd: number, size: bigint): number {
-    const { fd: f, node } = s.fds.file(fd, E.INVAL);
-    if ((f.base & RIGHTS.FD_WRITE) === 0n) throw E.BADF;
+    const { node } = s.fds.file(fd, RIGHTS.FD_FILESTAT_SET_SIZE, E.INVAL);
     s.fds.fs().setSize(node, offsetOf(size));
     return E.SUCCESS;
   },
 
   fd_filestat_set_times(s: State, fd: number, atim: bigint, mtim: bigint, flags: number): number {
-    setTimes(s.clock, s.fds.get(fd).node, atim, mtim, flags);
+    const f = s.fds.get(fd);
+    need(f, RIGHTS.FD_FILESTAT_SET_TIMES);
+    setTimes(s.clock, f.node, atim, mtim, flags);
     return E.SUCCESS;
   },
 
   fd_readdir(s: State, fd: number, buf: number, len: number, cookie: bigint, bufused: number): number {
-    const dir = s.fds.dir(fd);
+    const { node: dir } = s.fds.dir(fd, RIGHTS.FD_READDIR);
     s.mem.setU32(bufused, readdir(dir, s.mem.range(buf, len), cookie));
     return E.SUCCESS;
   },

@@ -1,15 +1,25 @@
 /** path_* calls: every path is resolved inside the in-memory tree by Fs.resolve. */
-import { FDFLAGS, FILETYPE, LOOKUP_SYMLINK_FOLLOW, OFLAGS, RIGHTS, RIGHTS_DIR, RIGHTS_FILE } from './abi.js';
+import { FDFLAGS, FILETYPE, LOOKUP_SYMLINK_FOLLOW, OFLAGS, RIGHTS, RIGHTS_ALL, RIGHTS_DIR, RIGHTS_FILE } from './abi.js';
 import { E } from './errno.js';
-import { Fd } from './fds.js';
+import { Fd, need } from './fds.js';
 import type { Resolved } from './fs.js';
 import type { DirNode } from './inode.js';
 import type { State } from './state.js';
 import { setTimes, writeFilestat } from './stat.js';
 
-function lookup(s: State, fd: number, ptr: number, len: number, follow: boolean): Resolved {
-  const dir = s.fds.dir(fd);
-  return s.fds.fs().resolve(dir, s.mem.string(ptr, len), follow);
+/** Resolve a path from directory fd `fd`, which must hold `rights` (checked before the path is read). */
+function lookup(s: State, fd: number, rights: bigint, ptr: number, len: number, follow: boolean): Resolved {
+  const { node } = s.fds.dir(fd, rights);
+  return s.fds.fs().resolve(node, s.mem.string(ptr, len), follow);
+}
+
+/** Rights path_open needs on the directory for these oflags and fdflags (typenames.witx, `$rights`). */
+function openRights(oflags: number, fdflags: number): bigint {
+  let r = RIGHTS.PATH_OPEN;
+  if (oflags & OFLAGS.CREAT) r |= RIGHTS.PATH_CREATE_FILE;
+  if (oflags & OFLAGS.TRUNC) r |= RIGHTS.PATH_FILESTAT_SET_SIZE;
+  if (fdflags & (FDFLAGS.RSYNC | FDFLAGS.SYNC)) r |= RIGHTS.FD_SYNC;
+  return r;
 }
 
 /** The entry a removing/renaming call acts on: it must have a parent and a real name. */
@@ -21,36 +31,45 @@ function entry(r: Resolved): { parent: DirNode; name: string } {
 export const pathCalls = {
   path_open(s: State, fd: number, dirflags: number, ptr: number, len: number, oflags: number,
     base: bigint, inheriting: bigint, fdflags: number, fdPtr: number): number {
-    const parent = s.fds.get(fd);
+    const { fd: parent, node: from } = s.fds.dir(fd, 0n);
     const fs = s.fds.fs();
     s.mem.check(fdPtr, 4);
     if (fdflags & ~FDFLAGS.ALL) throw E.INVAL;
-    const r = lookup(s, fd, ptr, len, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
-    let node = r.node;
+    need(parent, openRights(oflags, fdflags));
+    // fdflags.dsync is allowed by FD_DATASYNC or FD_SYNC (which includes it).
+    if (fdflags & FDFLAGS.DSYNC && (parent.base & (RIGHTS.FD_DATASYNC | RIGHTS.FD_SYNC)) === 0n) throw E.NOTCAPABLE;
+    // Bits past the 30 defined rights name no right (guests pass -1 for "all"): ignored.
+    const b = base & RIGHTS_ALL;
+    const i = inheriting & RIGHTS_ALL;
+    const r = fs.resolve(from, s.mem.string(ptr, len), (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    const node = r.node;
     if (node === undefined) {
       if (!(oflags & OFLAGS.CREAT)) throw E.NOENT;
       if (oflags & OFLAGS.DIRECTORY) throw E.INVAL;
       if (r.slash) throw E.ISDIR; // "new/" cannot create a regular file
-      node = fs.attach(r.parent!, r.name, fs.newFile());
     } else {
       if (oflags & OFLAGS.CREAT && oflags & OFLAGS.EXCL) throw E.EXIST;
       if (node.type === FILETYPE.SYMBOLIC_LINK) throw E.LOOP; // not followed: O_NOFOLLOW semantics
       if (oflags & OFLAGS.DIRECTORY && node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
-      // Like open(2) with O_WRONLY on a directory; with oflags.directory (what opendir asks)
-      // write rights are simply masked off below, as wasmtime does.
-      const wantsWrite = !(oflags & OFLAGS.DIRECTORY) && (BigInt.asUintN(64, base) & RIGHTS.FD_WRITE) !== 0n;
-      if (node.type === FILETYPE.DIRECTORY && (oflags & OFLAGS.TRUNC || wantsWrite)) throw E.ISDIR;
-      if (node.type === FILETYPE.REGULAR_FILE && oflags & OFLAGS.TRUNC) fs.setSize(node, 0);
+      // Like open(2) asking for write access to a directory, with or without oflags.directory
+      // (opendir asks for no FD_WRITE).
+      if (node.type === FILETYPE.DIRECTORY && (oflags & OFLAGS.TRUNC || (b & RIGHTS.FD_WRITE) !== 0n)) throw E.ISDIR;
     }
-    const mask = node.type === FILETYPE.DIRECTORY ? RIGHTS_DIR : RIGHTS_FILE;
-    const b = BigInt.asUintN(64, base) & mask & parent.inheriting;
-    const i = BigInt.asUintN(64, inheriting) & parent.inheriting;
-    s.mem.setU32(fdPtr, s.fds.add(new Fd(node.type, node, fdflags, b, i, -1)));
+    // The new fd's rights come from the directory's inheriting rights: asking for more is
+    // ENOTCAPABLE. Rights that do not apply to what is opened are dropped silently (the spec
+    // allows exactly that): file rights asked of a directory, and any inheriting rights of a
+    // regular file (it opens nothing).
+    const dir = (node?.type ?? FILETYPE.REGULAR_FILE) === FILETYPE.DIRECTORY;
+    const kept = b & (dir ? RIGHTS_DIR : RIGHTS_FILE);
+    if ((kept & ~parent.inheriting) !== 0n || (dir && (i & ~parent.inheriting) !== 0n)) throw E.NOTCAPABLE;
+    const opened = node ?? fs.attach(r.parent!, r.name, fs.newFile());
+    if (node?.type === FILETYPE.REGULAR_FILE && oflags & OFLAGS.TRUNC) fs.setSize(node, 0);
+    s.mem.setU32(fdPtr, s.fds.add(new Fd(opened.type, opened, fdflags, kept, i & parent.inheriting, -1)));
     return E.SUCCESS;
   },
 
   path_create_directory(s: State, fd: number, ptr: number, len: number): number {
-    const r = lookup(s, fd, ptr, len, false);
+    const r = lookup(s, fd, RIGHTS.PATH_CREATE_DIRECTORY, ptr, len, false);
     if (r.node !== undefined) throw E.EXIST;
     const fs = s.fds.fs();
     fs.attach(r.parent!, r.name, fs.newDir());
@@ -58,7 +77,7 @@ export const pathCalls = {
   },
 
   path_remove_directory(s: State, fd: number, ptr: number, len: number): number {
-    const r = lookup(s, fd, ptr, len, false);
+    const r = lookup(s, fd, RIGHTS.PATH_REMOVE_DIRECTORY, ptr, len, false);
     if (r.node === undefined) throw E.NOENT;
     if (r.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
     const { parent, name } = entry(r);
@@ -68,7 +87,7 @@ export const pathCalls = {
   },
 
   path_unlink_file(s: State, fd: number, ptr: number, len: number): number {
-    const r = lookup(s, fd, ptr, len, false);
+    const r = lookup(s, fd, RIGHTS.PATH_UNLINK_FILE, ptr, len, false);
     if (r.node === undefined) throw E.NOENT;
     if (r.node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
     const { parent, name } = entry(r);
@@ -77,8 +96,8 @@ export const pathCalls = {
   },
 
   path_rename(s: State, fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
-    const from = lookup(s, fd, oldPtr, oldLen, false);
-    const to = lookup(s, newFd, newPtr, newLen, false);
+    const from = lookup(s, fd, RIGHTS.PATH_RENAME_SOURCE, oldPtr, oldLen, false);
+    const to = lookup(s, newFd, RIGHTS.PATH_RENAME_TARGET, newPtr, newLen, false);
     const node = from.node;
     if (node === undefined) throw E.NOENT;
     const src = entry(from);
@@ -105,7 +124,7 @@ export const pathCalls = {
     if (target.length === 0) throw E.NOENT;
     // Only links that stay inside the tree: an absolute target would name the host's root.
     if (target.charCodeAt(0) === 47) throw E.NOTCAPABLE;
-    const r = lookup(s, fd, newPtr, newLen, false);
+    const r = lookup(s, fd, RIGHTS.PATH_SYMLINK, newPtr, newLen, false);
     if (r.node !== undefined) throw E.EXIST;
     if (r.slash) throw E.NOENT;
     const fs = s.fds.fs();
@@ -114,7 +133,7 @@ export const pathCalls = {
   },
 
   path_readlink(s: State, fd: number, ptr: number, len: number, buf: number, bufLen: number, bufused: number): number {
-    const r = lookup(s, fd, ptr, len, false);
+    const r = lookup(s, fd, RIGHTS.PATH_READLINK, ptr, len, false);
     if (r.node === undefined) throw E.NOENT;
     if (r.node.type !== FILETYPE.SYMBOLIC_LINK) throw E.INVAL;
     const bytes = r.node.targetBytes;
@@ -127,10 +146,10 @@ export const pathCalls = {
 
   path_link(s: State, oldFd: number, oldFlags: number, oldPtr: number, oldLen: number,
     newFd: number, newPtr: number, newLen: number): number {
-    const from = lookup(s, oldFd, oldPtr, oldLen, (oldFlags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    const from = lookup(s, oldFd, RIGHTS.PATH_LINK_SOURCE, oldPtr, oldLen, (oldFlags & LOOKUP_SYMLINK_FOLLOW) !== 0);
     if (from.node === undefined) throw E.NOENT;
     if (from.node.type === FILETYPE.DIRECTORY) throw E.PERM;
-    const to = lookup(s, newFd, newPtr, newLen, false);
+    const to = lookup(s, newFd, RIGHTS.PATH_LINK_TARGET, newPtr, newLen, false);
     if (to.node !== undefined) throw E.EXIST;
     if (to.slash) throw E.NOENT;
     s.fds.fs().attach(to.parent!, to.name, from.node);
@@ -138,7 +157,7 @@ export const pathCalls = {
   },
 
   path_filestat_get(s: State, fd: number, flags: number, ptr: number, len: number, buf: number): number {
-    const r = lookup(s, fd, ptr, len, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    const r = lookup(s, fd, RIGHTS.PATH_FILESTAT_GET, ptr, len, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
     if (r.node === undefined) throw E.NOENT;
     writeFilestat(s.mem, buf, r.node);
     return E.SUCCESS;
@@ -146,7 +165,7 @@ export const pathCalls = {
 
   path_filestat_set_times(s: State, fd: number, flags: number, ptr: number, len: number,
     atim: bigint, mtim: bigint, fstflags: number): number {
-    const r = lookup(s, fd, ptr, len, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
+    const r = lookup(s, fd, RIGHTS.PATH_FILESTAT_SET_TIMES, ptr, len, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
     if (r.node === undefined) throw E.NOENT;
     setTimes(s.clock, r.node, atim, mtim, fstflags);
     return E.SUCCESS;

@@ -1,9 +1,11 @@
 /**
- * The file descriptor table: 0-2 are stdio, 3 is the preopened "/" of the in-memory
- * filesystem. The filesystem (and fd 3) are built on the first touch of an fd >= 3, so a task
- * that only prints pays nothing for them. New fds take the lowest free number (deterministic).
+ * The file descriptor table: 0-2 are stdio, then one preopened directory per mount (3, 4, … in
+ * the order declared; by default "/" alone at 3). The filesystem (and the preopens) are built
+ * on the first touch of an fd >= 3, so a task that only prints pays nothing for them. New fds
+ * take the lowest free number (deterministic).
  */
-import { FILETYPE, RIGHTS_ALL, RIGHTS_DIR, RIGHTS_STDIN, RIGHTS_STDOUT } from './abi.js';
+import type { Mount } from '../../domain/index.js';
+import { FILETYPE, RIGHTS_ALL, RIGHTS_DIR, RIGHTS_DIR_RO, RIGHTS_INHERIT_RO, RIGHTS_STDIN, RIGHTS_STDOUT } from './abi.js';
 import { E } from './errno.js';
 import type { Fs } from './fs.js';
 import type { DirNode, FileNode, Inode } from './inode.js';
@@ -33,6 +35,11 @@ export class Fd {
   ) {}
 }
 
+/** Every bit of `rights` must be among the descriptor's base rights, else ENOTCAPABLE (the spec's errno for a missing right). */
+export function need(f: Fd, rights: bigint): void {
+  if ((f.base & rights) !== rights) throw E.NOTCAPABLE;
+}
+
 export class FdTable {
   private readonly fds: (Fd | undefined)[] = [
     new Fd(FILETYPE.CHARACTER_DEVICE, null, 0, RIGHTS_STDIN, 0n, STDIN),
@@ -41,16 +48,23 @@ export class FdTable {
   ];
   private fsCache: Fs | null = null;
   private open = 3;
+  /** The writable mounts' directories: where result() looks for files. */
+  readonly writable: { path: string; node: DirNode }[] = [];
 
-  constructor(private readonly makeFs: () => Fs) {}
+  constructor(private readonly makeFs: () => Fs, private readonly mounts: readonly Mount[]) {}
 
-  /** The filesystem, built (with its preopen at fd 3) on first use. */
+  /** The filesystem, built (with the mounts' preopens from fd 3 on) on first use. */
   fs(): Fs {
     if (this.fsCache === null) {
-      this.fsCache = this.makeFs();
-      this.fds[PREOPEN_FD] = new Fd(FILETYPE.DIRECTORY, this.fsCache.root, 0, RIGHTS_DIR, RIGHTS_ALL, -1, '/');
-      this.fsCache.root.opens++;
-      this.open++;
+      const fs = (this.fsCache = this.makeFs());
+      this.mounts.forEach((m, i) => {
+        const node = fs.mkdirs(m.path.split('/').filter((p) => p !== ''));
+        const base = m.readOnly ? RIGHTS_DIR_RO : RIGHTS_DIR;
+        this.fds[PREOPEN_FD + i] = new Fd(FILETYPE.DIRECTORY, node, 0, base, m.readOnly ? RIGHTS_INHERIT_RO : RIGHTS_ALL, -1, m.path);
+        node.opens++;
+        this.open++;
+        if (!m.readOnly) this.writable.push({ path: m.path, node });
+      });
     }
     return this.fsCache;
   }
@@ -67,18 +81,25 @@ export class FdTable {
     return f;
   }
 
-  /** A regular-file fd; EISDIR for a directory, `notFile` (EBADF or ESPIPE) for stdio. */
-  file(fd: number, notFile: number = E.BADF): { fd: Fd; node: FileNode } {
+  /**
+   * A regular-file fd holding `rights`; EISDIR for a directory, `notFile` (EBADF or ESPIPE) for
+   * stdio. The kind of descriptor is checked before its rights: a directory never has FD_READ,
+   * and EISDIR says more than ENOTCAPABLE.
+   */
+  file(fd: number, rights: bigint, notFile: number = E.BADF): { fd: Fd; node: FileNode } {
     const f = this.get(fd);
     if (f.node === null) throw notFile;
     if (f.node.type !== FILETYPE.REGULAR_FILE) throw f.node.type === FILETYPE.DIRECTORY ? E.ISDIR : E.BADF;
+    need(f, rights);
     return { fd: f, node: f.node };
   }
 
-  dir(fd: number): DirNode {
+  /** A directory fd holding `rights`; ENOTDIR for anything else. */
+  dir(fd: number, rights: bigint): { fd: Fd; node: DirNode } {
     const f = this.get(fd);
     if (f.node === null || f.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
-    return f.node;
+    need(f, rights);
+    return { fd: f, node: f.node };
   }
 
   /** Install a descriptor at the lowest free number. */

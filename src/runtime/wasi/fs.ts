@@ -9,6 +9,8 @@ import type { Clock } from './clock.js';
 import { E } from './errno.js';
 import { DirNode, FileNode, type Inode, LinkNode, truncateTo, writeFrom } from './inode.js';
 import { encoder } from './memory.js';
+
+const decoder = new TextDecoder();
 import { resolvePath, type Resolved } from './resolve.js';
 
 export type { Resolved };
@@ -32,26 +34,48 @@ export class Fs {
     this.budget = limits.maxBytes;
   }
 
-  /** Place an input file (path absolute or relative to "/"), creating parent directories. */
-  addInput(path: string, bytes: Uint8Array): void {
+  /**
+   * Place an input entry (path absolute or relative to "/"), creating parent directories: a
+   * file, an empty directory or a symlink (its target as given: resolution keeps it inside the
+   * tree). Inputs are not charged against the guest's budgets.
+   */
+  addInput(entry: FileEntry): void {
+    const { path } = entry;
     const parts = path.split('/').filter((p) => p !== '');
     if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) {
       throw new Error(`input file path ${JSON.stringify(path)} must name a file without "." or ".." components`);
     }
-    let dir = this.root;
-    for (const p of parts.slice(0, -1)) {
-      const child = dir.entries.get(p);
-      if (child === undefined) dir = this.attach(dir, p, this.newDir());
-      else if (child.type === FILETYPE.DIRECTORY) dir = child;
-      else throw new Error(`input file path ${JSON.stringify(path)}: ${p} is a file`);
-    }
+    const dir = this.mkdirs(parts.slice(0, -1), path);
     const name = parts[parts.length - 1]!;
-    if (dir.entries.has(name)) throw new Error(`input file path ${JSON.stringify(path)} given twice`);
-    const f = new FileNode(this.nextIno++, bytes, this.clock.now());
+    const existing = dir.entries.get(name);
+    // A directory may also be implied by an earlier entry inside it.
+    if (entry.kind === 'dir' && existing?.type === FILETYPE.DIRECTORY) return;
+    if (existing !== undefined) throw new Error(`input file path ${JSON.stringify(path)} given twice`);
+    const now = this.clock.now();
+    const node =
+      entry.kind === 'dir' ? new DirNode(this.nextIno++, now)
+      : entry.kind === 'symlink' ? new LinkNode(this.nextIno++, decoder.decode(entry.bytes), entry.bytes, now)
+      : new FileNode(this.nextIno++, entry.bytes, now);
     this.inodes++;
-    this.used += bytes.length;
-    this.budget += bytes.length; // inputs do not eat into the guest's allowance
-    this.attach(dir, name, f);
+    if (node.type === FILETYPE.REGULAR_FILE) {
+      this.used += node.size;
+      this.budget += node.size; // inputs do not eat into the guest's allowance
+    }
+    this.attach(dir, name, node);
+  }
+
+  /** The directory at `parts` below the root, created (uncharged, like inputs) where missing. */
+  mkdirs(parts: string[], what = '/' + parts.join('/')): DirNode {
+    let dir = this.root;
+    for (const p of parts) {
+      const child = dir.entries.get(p);
+      if (child === undefined) {
+        this.inodes++;
+        dir = this.attach(dir, p, new DirNode(this.nextIno++, this.clock.now()));
+      } else if (child.type === FILETYPE.DIRECTORY) dir = child;
+      else throw new Error(`input file path ${JSON.stringify(what)}: ${p} is not a directory`);
+    }
+    return dir;
   }
 
   newFile(): FileNode {
@@ -142,8 +166,11 @@ export class Fs {
     return resolvePath(start, path, follow);
   }
 
-  /** Every regular file the guest created or changed, with its final bytes, sorted by path. */
-  modifiedFiles(): FileEntry[] {
+  /**
+   * Every regular file the guest created or changed below `roots` (the writable mounts: absolute
+   * path and node), with its final bytes, sorted by absolute path.
+   */
+  modifiedFiles(roots: readonly { path: string; node: DirNode }[]): FileEntry[] {
     const out: FileEntry[] = [];
     const walk = (dir: DirNode, prefix: string): void => {
       for (const [name, node] of dir.entries) {
@@ -154,7 +181,7 @@ export class Fs {
         }
       }
     };
-    walk(this.root, '');
+    for (const r of roots) walk(r.node, r.path === '/' ? '' : r.path);
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 

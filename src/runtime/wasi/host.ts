@@ -2,7 +2,7 @@
  * makeWasiHost: one host per task. Building it is cheap (a few small objects and one closure
  * per import); the filesystem is built on first use and args/env are encoded on first use.
  */
-import type { FileEntry } from '../../domain/index.js';
+import { DEFAULT_MOUNTS, type FileEntry, type Mount } from '../../domain/index.js';
 import { procCalls } from './calls_proc.js';
 import { fdCalls } from './calls_fd.js';
 import { pathCalls } from './calls_path.js';
@@ -21,14 +21,19 @@ export interface WasiHostOptions {
   args: string[];
   env: Record<string, string>;
   stdin: Uint8Array;
-  /** Preopened at "/" (fd 3); paths absolute or relative to "/", parent directories implied. */
+  /**
+   * Input files, directories and symlinks; paths absolute or relative to "/", parent directories
+   * implied, each inside a mount.
+   */
   files: FileEntry[];
+  /** The preopened directories, fd 3 on in this order (default: "/" alone, writable); none is allowed. */
+  mounts?: readonly Mount[];
   /** stdout and stderr each keep this many bytes; beyond, bytes are dropped and the stream flagged truncated. */
   maxOutputBytes: number;
   /** Bytes the guest may try to write to stdout+stderr together; past it fd_write throws OutputLimitExceeded. */
   hardOutputBytes: number;
-  /** Called synchronously with every kept chunk (a fresh copy the listener owns). */
-  onOutput?: (stream: 'stdout' | 'stderr', data: Uint8Array) => void;
+  /** Called synchronously with every kept chunk: bytes `start` to `end` of `buf`, valid during the call (copy what you keep). */
+  onOutput?: (stream: 'stdout' | 'stderr', buf: Uint8Array, start: number, end: number) => void;
   deterministic?: { seed: number; epochMs: number };
   /** Bytes the guest's files may grow beyond the input files (default 64 MiB); past it: ENOSPC. */
   maxFsBytes?: number;
@@ -112,11 +117,13 @@ export function makeWasiHost(opts: WasiHostOptions): WasiHost {
   const clock = new Clock(det !== undefined, det?.epochMs ?? 0);
   const mem = new GuestMemory();
   const limits = { maxBytes: opts.maxFsBytes ?? 64 << 20, maxInodes: opts.maxInodes ?? 65536 };
+  const mounts = opts.mounts ?? DEFAULT_MOUNTS;
+  checkMounts(mounts, opts.files);
   const fds = new FdTable(() => {
     const fs = new Fs(clock, limits);
-    for (const f of opts.files) fs.addInput(f.path, f.bytes);
+    for (const f of opts.files) fs.addInput(f);
     return fs;
-  });
+  }, mounts);
   // Inputs are placed now when there are any, so a bad input path fails here and not mid-run.
   if (opts.files.length > 0) fds.fs();
   const s: State = {
@@ -145,8 +152,30 @@ export function makeWasiHost(opts: WasiHostOptions): WasiHost {
         stderr: err.bytes,
         stdoutTruncated: out.truncated,
         stderrTruncated: err.truncated,
-        files: fds.fsIfBuilt()?.modifiedFiles() ?? [],
+        files: fds.fsIfBuilt()?.modifiedFiles(fds.writable) ?? [],
       };
     },
   };
+}
+
+/**
+ * Mounts are absolute, distinct and never one inside another (each preopen is its own sandbox:
+ * a nested one would make a read-only mount reachable through a writable one), and every input
+ * lies strictly inside one. The submit checks all this with field names; here a violation is a
+ * caller bug.
+ */
+function checkMounts(mounts: readonly Mount[], files: readonly FileEntry[]): void {
+  const under = (path: string, dir: string) => dir === '/' || path.startsWith(dir + '/');
+  for (const [i, m] of mounts.entries()) {
+    if (!m.path.startsWith('/') || (m.path !== '/' && m.path.endsWith('/'))) throw new Error(`mount path ${JSON.stringify(m.path)} must be absolute, without a trailing "/"`);
+    for (const other of mounts.slice(i + 1)) {
+      if (under(other.path, m.path) || under(m.path, other.path) || other.path === m.path) {
+        throw new Error(`mounts ${JSON.stringify(m.path)} and ${JSON.stringify(other.path)} overlap`);
+      }
+    }
+  }
+  for (const f of files) {
+    const path = f.path.startsWith('/') ? f.path : `/${f.path}`;
+    if (!mounts.some((m) => under(path, m.path))) throw new Error(`input file path ${JSON.stringify(f.path)} is not inside a mount`);
+  }
 }

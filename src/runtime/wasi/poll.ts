@@ -4,7 +4,7 @@
  * ready: stdin is a buffer and stdout/stderr/files never block, so a poll that has one returns
  * at once (with any clock subscriptions already due).
  */
-import { EVENTTYPE, FILETYPE, SUBCLOCK_ABSTIME } from './abi.js';
+import { EVENTTYPE, FILETYPE, RIGHTS, SUBCLOCK_ABSTIME } from './abi.js';
 import { E } from './errno.js';
 import type { State } from './state.js';
 
@@ -76,6 +76,9 @@ function fdEvent(s: State, userdata: bigint, type: number, fd: number): Ready {
   } catch {
     return { userdata, error: E.BADF, type, nbytes: 0n };
   }
+  // POLL_FD_READWRITE, with FD_READ for a read subscription and FD_WRITE for a write one.
+  const rights = RIGHTS.POLL_FD_READWRITE | (type === EVENTTYPE.FD_READ ? RIGHTS.FD_READ : RIGHTS.FD_WRITE);
+  if ((f.base & rights) !== rights) return { userdata, error: E.NOTCAPABLE, type, nbytes: 0n };
   let nbytes = 0;
   if (type === EVENTTYPE.FD_READ) {
     if (f.stdio === 0) nbytes = s.stdin.length - s.stdinPos;

@@ -1,8 +1,9 @@
 /**
  * The core wasm type of every preview 1 import ('i' = i32, 'I' = i64; every function returns an
- * i32 errno except proc_exit, which returns nothing). Module registration should check imported
- * signatures against this table: a JS import links with any signature, so a mismatch would
- * otherwise only surface as a TypeError mid-run.
+ * i32 errno except proc_exit, which returns nothing), as wasi-libc's `wasi/api.h` lowers the
+ * preview 1 witx. Module inspection refuses an import declared with any other type (cache.ts
+ * `WASI_HOST`): a JS import links with any signature, so a mismatch would otherwise only
+ * surface as a TypeError mid-run.
  */
 export const WASI_SIGNATURES: Readonly<Record<string, { params: string; results: string }>> = Object.freeze({
   args_get: { params: 'ii', results: 'i' },

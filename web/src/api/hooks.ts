@@ -61,12 +61,16 @@ export function useQuery<T>(query: string, variables: Record<string, unknown> = 
   return { data, error, loading, requestedAt, refetch: run, setData };
 }
 
-/** Subscribes while mounted; re-subscribes when the variables or the ws client change. */
+/**
+ * Subscribes while mounted; re-subscribes when the variables, the ws client or `round` change
+ * (a new round: e.g. after a retry, for a subscription the server completed at the task's end).
+ */
 export function useSubscription<T>(
   query: string,
   variables: Record<string, unknown>,
   onData: (data: T) => void,
   skip = false,
+  round = 0,
 ): ApiError | undefined {
   const { generation } = useStore(connection);
   const [error, setError] = useState<ApiError>();
@@ -77,7 +81,7 @@ export function useSubscription<T>(
     if (skip) return;
     setError(undefined);
     return subscribe<T>(query, JSON.parse(vars), (d) => handler.current(d), setError);
-  }, [query, vars, generation, skip]);
+  }, [query, vars, generation, skip, round]);
   return error;
 }
 

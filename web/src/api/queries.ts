@@ -47,12 +47,20 @@ export const TASK_QUERY = `query Task($id: ID!) { task(id: $id) {
   retryPolicy { maxAttempts initialBackoffMs maxBackoffMs retryOn }
   stdout stderr outputFiles { path size text base64 }
   attemptList { n node outcome exitCode stdout stderr stdoutTruncated stderrTruncated trap { code message } error
-    compileMs runMs fuelUsed memoryPeakBytes files { path size } startedAt finishedAt }
+    compileMs runMs fuelUsed memoryPeakBytes files { path size } startedAt finishedAt stale }
 } }`;
 export const TASK_UPDATED_SUB = `subscription TaskUpdated($id: ID!) { taskUpdated(id: $id) { ${EVENT} } }`;
 export const TASK_OUTPUT_SUB = `subscription TaskOutput($id: ID!) { taskOutput(id: $id) { taskId attempt stream data } }`;
 export const CANCEL_TASK = `mutation Cancel($id: ID!) { cancelTask(id: $id) { ${ROW} } }`;
 export const RETRY_TASK = `mutation Retry($id: ID!) { retryTask(id: $id) { ${ROW} } }`;
+
+/** What a bulk action did (BulkResult). */
+export interface BulkResult { matched: number; done: number; skipped: number; remaining: number }
+export type BulkAction = 'cancelTasks' | 'retryTasks' | 'deleteTasks';
+/** A bulk action on ids or on every task matching a filter. */
+export const bulkMutation = (action: BulkAction) =>
+  `mutation Bulk($ids: [ID!], $filter: TaskFilter) { ${action}(ids: $ids, filter: $filter) { matched done skipped remaining } }`;
+export const DELETE_AGENT = `mutation DeleteAgent($id: ID!) { deleteAgent(id: $id) }`;
 
 export const AGENTS_QUERY = `query Agents { agents {
   id name description latestVersion createdAt updatedAt
@@ -80,6 +88,8 @@ export interface Attempt {
   trap: { code: string; message: string } | null; error: string | null;
   compileMs: number; runMs: number; fuelUsed: string | null; memoryPeakBytes: number;
   files: { path: string; size: number }[]; startedAt: string; finishedAt: string;
+  /** A late result of a node that had lost the task; not the task's result. */
+  stale: boolean;
 }
 export interface AgentInfo {
   id: string; name: string; description: string | null; latestVersion: number; createdAt: string; updatedAt: string;

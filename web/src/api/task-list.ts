@@ -21,6 +21,8 @@ export interface TaskList {
   /** Events for tasks that belong on earlier pages (only counted when `after` is set). */
   missed: number;
   agents: AgentInfo[];
+  /** Asks for the page again (after a change events do not report, e.g. deletes). */
+  refetch(): void;
 }
 
 export function useTaskList({ status, agent, first, after }: TaskListOptions): TaskList {
@@ -84,5 +86,6 @@ export function useTaskList({ status, agent, first, after }: TaskListOptions): T
     error: q.error ?? subError,
     missed,
     agents: agents.data?.agents ?? [],
+    refetch,
   };
 }

@@ -5,6 +5,9 @@ import { resultText } from './TaskTable.js';
 /** Attempts on one time axis from task creation, then their numbers in a table. */
 export interface Running { n: number; since: number }
 
+const STALE_NOTE = 'a late result from a node that had lost the task; it did not change the task';
+const StaleTag = () => <span class="stale-tag" title={STALE_NOTE}>stale</span>;
+
 export function AttemptsTimeline({ attempts, createdAt, endAt, running }: {
   attempts: Attempt[];
   createdAt: string;
@@ -18,21 +21,23 @@ export function AttemptsTimeline({ attempts, createdAt, endAt, running }: {
   return (
     <>
       <ol class="timeline" aria-label="Attempts over time">
-        {attempts.map((a) => {
+        {attempts.map((a, i) => {
           const ok = a.outcome === 'exited' && a.exitCode === 0;
           const s = Date.parse(a.startedAt);
           const f = Date.parse(a.finishedAt);
           return (
-            <li key={a.n}>
+            // Not keyed by number alone: a stale attempt shares its number with the live one.
+            <li key={i} data-stale={a.stale || undefined}>
               <span class="t-label">#{a.n}</span>
               <span class="t-track">
                 <span
-                  class={`t-bar ${ok ? 'ok' : a.outcome === 'cancelled' ? 'off' : 'bad'}`}
+                  class={`t-bar ${ok ? 'ok' : a.outcome === 'cancelled' ? 'off' : 'bad'}${a.stale ? ' stale' : ''}`}
                   style={{ left: pct(s), width: `max(3px, calc(${pct(f)} - ${pct(s)}))` }}
                 />
               </span>
               <span class="t-text">
                 {ok ? '✓' : a.outcome === 'cancelled' ? '⊘' : '✕'} {resultText(a)} · {fmtMs(f - s)}
+                {a.stale ? <StaleTag /> : null}
               </span>
             </li>
           );
@@ -69,9 +74,9 @@ function AttemptsTable({ attempts }: { attempts: Attempt[] }) {
           </tr>
         </thead>
         <tbody>
-          {attempts.map((a) => (
-            <tr key={a.n} data-attempt={a.n}>
-              <td>{a.n}</td>
+          {attempts.map((a, i) => (
+            <tr key={i} data-attempt={a.n} data-stale={a.stale || undefined}>
+              <td>{a.n}{a.stale ? <StaleTag /> : null}</td>
               <td>
                 {resultText(a)}
                 {a.trap ? <div class="muted small">trap {a.trap.code}: {a.trap.message}</div> : null}

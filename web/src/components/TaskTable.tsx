@@ -3,22 +3,35 @@ import { fmtMs, fmtTime, shortId } from '../format.js';
 import { href } from '../router.js';
 import { StatusBadge } from './Status.js';
 
-export function resultText(t: Pick<TaskRow, 'outcome' | 'exitCode'> & { status?: TaskRow['status'] }): string {
-  // A task cancelled before it ran has no attempt, hence no outcome: say what happened anyway.
-  if (!t.outcome) return t.status === 'CANCELLED' ? 'cancelled' : '—';
+export function resultText(t: Pick<TaskRow, 'outcome' | 'exitCode'>): string {
+  // No outcome while QUEUED or RUNNING (a CANCELLED task has `cancelled`, even with no attempt).
+  if (!t.outcome) return '—';
   if (t.outcome === 'exited') return `exit ${t.exitCode ?? '?'}`;
   return t.outcome.replace(/_/g, ' ');
 }
 
 const failed = (t: TaskRow) => !!t.outcome && t.outcome !== 'cancelled' && !(t.outcome === 'exited' && t.exitCode === 0);
 
-export function TaskTable({ rows, caption }: { rows: TaskRow[]; caption: string }) {
+/** Rows picked for a bulk action: a checkbox per row and one for the whole page. */
+export interface RowSelection {
+  selected: ReadonlySet<string>;
+  set(ids: string[], on: boolean): void;
+}
+
+export function TaskTable({ rows, caption, selection }: { rows: TaskRow[]; caption: string; selection?: RowSelection }) {
+  const all = selection && rows.length > 0 && rows.every((t) => selection.selected.has(t.id));
   return (
     <div class="table-wrap">
       <table class="tasks">
         <caption class="sr-only">{caption}</caption>
         <thead>
           <tr>
+            {selection ? (
+              <th scope="col" class="pick">
+                <input type="checkbox" aria-label="Select all tasks on this page" checked={all}
+                  onChange={(e) => selection.set(rows.map((t) => t.id), e.currentTarget.checked)} />
+              </th>
+            ) : null}
             <th scope="col">Task</th>
             <th scope="col">Agent</th>
             <th scope="col">Status</th>
@@ -31,6 +44,12 @@ export function TaskTable({ rows, caption }: { rows: TaskRow[]; caption: string 
         <tbody>
           {rows.map((t) => (
             <tr key={t.id} data-task-id={t.id} data-status={t.status}>
+              {selection ? (
+                <td class="pick">
+                  <input type="checkbox" aria-label={`Select task ${shortId(t.id)}`} checked={selection.selected.has(t.id)}
+                    onChange={(e) => selection.set([t.id], e.currentTarget.checked)} />
+                </td>
+              ) : null}
               <td>
                 <a class="mono" href={href(`tasks/${encodeURIComponent(t.id)}`)} title={t.id}>
                   {shortId(t.id)}

@@ -1,6 +1,8 @@
 import { useState } from 'preact/hooks';
+import { ApiError, gql } from '../api/client.js';
 import { useQuery } from '../api/hooks.js';
-import { AGENTS_QUERY, type AgentInfo } from '../api/queries.js';
+import { AGENTS_QUERY, DELETE_AGENT, type AgentInfo } from '../api/queries.js';
+import { useConfirm } from '../components/Confirm.js';
 import { RegisterAgent } from '../components/RegisterAgent.js';
 import { ErrorNote } from '../components/Status.js';
 import { SubmitForm } from '../components/SubmitForm.js';
@@ -14,15 +16,34 @@ export function AgentsPage({ query }: { query: URLSearchParams }) {
   const selected = query.get('agent') ?? '';
   const live = useLiveTasks();
   const [notice, setNotice] = useState('');
+  const [error, setError] = useState<ApiError>();
+  const [ask, dialog] = useConfirm();
+  const remove = async (a: AgentInfo) => {
+    const question = {
+      title: 'Delete agent?',
+      message: `Delete agent ${a.name}? No task can be submitted to it any more; its tasks stay readable.`,
+      confirm: `Delete ${a.name}`,
+    };
+    if (!(await ask(question))) return;
+    setError(undefined);
+    try {
+      await gql(DELETE_AGENT, { id: a.id });
+      setNotice(`Deleted agent ${a.name}.`);
+      q.refetch();
+      if (a.name === selected) navigate('agents');
+    } catch (e) {
+      setError(e as ApiError);
+    }
+  };
   return (
     <section aria-labelledby="agents-h">
       <h1 id="agents-h">Agents</h1>
-      <ErrorNote error={q.error} />
+      <ErrorNote error={error ?? q.error} />
       {notice ? <p class="notice" role="status">{notice}</p> : null}
       {q.data && !agents.length ? <p class="muted empty">No agents yet. Register one below.</p> : null}
       {agents.length ? (
         <ul class="agents">
-          {agents.map((a) => <AgentCard key={a.id} agent={a} selected={a.name === selected} />)}
+          {agents.map((a) => <AgentCard key={a.id} agent={a} selected={a.name === selected} onDelete={() => remove(a)} />)}
         </ul>
       ) : null}
       <div class="grid2 forms">
@@ -36,11 +57,12 @@ export function AgentsPage({ query }: { query: URLSearchParams }) {
         />
       </div>
       <Submitted rows={live.rows} error={live.error} />
+      {dialog}
     </section>
   );
 }
 
-function AgentCard({ agent: a, selected }: { agent: AgentInfo; selected: boolean }) {
+function AgentCard({ agent: a, selected, onDelete }: { agent: AgentInfo; selected: boolean; onDelete(): void }) {
   const latest = a.versions.find((v) => v.version === a.latestVersion) ?? a.versions[0];
   return (
     <li class={`panel agent ${selected ? 'selected' : ''}`} data-agent={a.name}>
@@ -53,6 +75,9 @@ function AgentCard({ agent: a, selected }: { agent: AgentInfo; selected: boolean
             onClick={() => setTimeout(() => document.getElementById('submit-h')?.scrollIntoView({ behavior: 'smooth' }))}>
             Submit…
           </a>
+          <button type="button" class="ghost" aria-label={`Delete agent ${a.name}`} onClick={onDelete}>
+            Delete
+          </button>
         </div>
       </div>
       {a.description ? <p>{a.description}</p> : null}

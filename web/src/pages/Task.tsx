@@ -4,10 +4,11 @@ import { ApiError, gql } from '../api/client.js';
 import { useCoalesced, useQuery, useSubscription, useTick } from '../api/hooks.js';
 import { useEventOverlay } from '../api/live.js';
 import {
-  ACTIVE, CANCEL_TASK, RETRY_TASK, TASK_OUTPUT_SUB, TASK_QUERY, TASK_UPDATED_SUB,
-  type TaskDetail, type TaskEvent, type TaskRow,
+  ACTIVE, bulkMutation, CANCEL_TASK, RETRY_TASK, TASK_OUTPUT_SUB, TASK_QUERY, TASK_UPDATED_SUB,
+  type BulkResult, type TaskDetail, type TaskEvent, type TaskRow,
 } from '../api/queries.js';
 import { AttemptsTimeline } from '../components/Attempts.js';
+import { useConfirm } from '../components/Confirm.js';
 import { OutputBlock, OutputFiles } from '../components/Output.js';
 import { ErrorNote, StatusBadge } from '../components/Status.js';
 import { resultText } from '../components/TaskTable.js';
@@ -24,18 +25,21 @@ export function TaskPage({ id }: { id: string }) {
   const [live, setLive] = useState({ attempt: 0, stdout: '', stderr: '' });
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<ApiError>();
+  const [ask, dialog] = useConfirm();
 
   const { push, overlay } = useEventOverlay();
+  // Both subscriptions complete when the task ends; a retry from this page starts a new round of them.
+  const [round, setRound] = useState(0);
   const evError = useSubscription<{ taskUpdated: TaskEvent }>(TASK_UPDATED_SUB, { id }, ({ taskUpdated: e }) => {
     push([e]); // on screen now, and not undone by an older answer still in flight
     refetch(); // fill in attempts, output and files
-  });
+  }, false, round);
   const outError = useSubscription<{ taskOutput: Chunk }>(TASK_OUTPUT_SUB, { id }, ({ taskOutput: c }) =>
     setLive((l) => {
       const base = c.attempt === l.attempt ? l : { attempt: c.attempt, stdout: '', stderr: '' };
       return { ...base, [c.stream]: (base[c.stream] + c.data).slice(-LIVE_CAP) };
     }),
-  );
+  false, round);
 
   const t = q.data?.task ? overlay(q.data.task) : undefined;
   const active = t ? ACTIVE.includes(t.status) : false;
@@ -51,16 +55,33 @@ export function TaskPage({ id }: { id: string }) {
   }
 
   // While the current attempt runs, show what it streams; afterwards the stored result.
-  const recorded = t.attemptList.reduce((m, a) => Math.max(m, a.n), 0);
+  // A stale attempt (a late result of a node that had lost the task) is not the task's result.
+  const last = t.attemptList.findLast((a) => !a.stale);
+  const recorded = last?.n ?? 0;
   const streaming = active && live.attempt > recorded;
-  const last = t.attemptList.find((a) => a.n === recorded);
   const act = async (mutation: string, key: 'cancelTask' | 'retryTask') => {
+    if (key === 'cancelTask' && !(await ask({ title: 'Cancel task?', message: `Cancel task ${t.id}? ${t.status === 'RUNNING' ? 'Its run is stopped.' : 'It will not run.'}`, confirm: 'Cancel task' }))) return;
     setBusy(true);
     setActionError(undefined);
     try {
       const r = await gql<Record<string, TaskRow>>(mutation, { id });
       if (r[key].id !== id) navigate(`tasks/${encodeURIComponent(r[key].id)}`);
       else q.setData((d) => (d?.task ? { task: { ...d.task, ...r[key], agentVersion: d.task.agentVersion } } : d)), refetch();
+      if (key === 'retryTask') setRound((n) => n + 1);
+    } catch (e) {
+      setActionError(e as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async () => {
+    if (!(await ask({ title: 'Delete task?', message: `Delete task ${t.id} with its attempts and output? This cannot be undone.`, confirm: 'Delete task' }))) return;
+    setBusy(true);
+    setActionError(undefined);
+    try {
+      const r = await gql<{ deleteTasks: BulkResult }>(bulkMutation('deleteTasks'), { ids: [id] });
+      if (r.deleteTasks.done === 1) navigate('tasks');
+      else setActionError(new ApiError('The task was not deleted: it has not ended.'));
     } catch (e) {
       setActionError(e as ApiError);
     } finally {
@@ -85,7 +106,11 @@ export function TaskPage({ id }: { id: string }) {
           <button type="button" disabled={active || busy} onClick={() => act(RETRY_TASK, 'retryTask')}>
             Retry
           </button>
+          <button type="button" class="danger" disabled={active || busy} onClick={remove}>
+            Delete
+          </button>
         </div>
+        {dialog}
       </div>
       <ErrorNote error={actionError ?? q.error ?? evError ?? outError} />
       <div class="grid2">

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ACTIVE, STATUSES, type TaskStatus } from '../api/queries.js';
 import { useTaskList } from '../api/task-list.js';
+import { BulkBar } from '../components/BulkBar.js';
 import { ErrorNote } from '../components/Status.js';
 import { TaskTable } from '../components/TaskTable.js';
 import { navigate } from '../router.js';
@@ -17,7 +18,22 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
   const [cursors, setCursors] = useState<(string | null)[]>([null]); // one per page visited
   const after = cursors[cursors.length - 1];
   useEffect(() => setCursors([null]), [status, agent, size]);
-  const list = useTaskList({ status: statusFilter(status), agent: agent || undefined, first: size, after });
+  const filter = { status: statusFilter(status), agent: agent || undefined };
+  const list = useTaskList({ ...filter, first: size, after });
+  // Picked rows stay picked across pages; a new filter starts afresh.
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [allMatching, setAllMatching] = useState(false);
+  const clear = () => (setSelected(new Set()), setAllMatching(false));
+  useEffect(clear, [status, agent]);
+  const selection = {
+    selected: allMatching ? new Set(list.rows.map((t) => t.id)) : selected,
+    set(ids: string[], on: boolean) {
+      const next = new Set(allMatching ? list.rows.map((t) => t.id) : selected);
+      for (const id of ids) on ? next.add(id) : next.delete(id);
+      setAllMatching(false);
+      setSelected(next);
+    },
+  };
 
   const set = (k: string, v: string) => navigate('tasks', { status, agent, [k]: v });
   const page = cursors.length;
@@ -64,7 +80,10 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
       {total !== undefined && list.rows.length === 0 ? (
         <p class="muted empty">No tasks match. Submit some on the <a href="#/agents">Agents</a> page.</p>
       ) : null}
-      {list.rows.length ? <TaskTable rows={list.rows} caption="Tasks, newest first" /> : null}
+      <BulkBar ids={[...selected]} allMatching={allMatching} filter={filter} total={total}
+        pageSelected={list.rows.length > 0 && list.rows.every((t) => selection.selected.has(t.id))}
+        onSelectAllMatching={() => setAllMatching(true)} onClear={clear} onDone={list.refetch} />
+      {list.rows.length ? <TaskTable rows={list.rows} caption="Tasks, newest first" selection={selection} /> : null}
       {total === undefined && list.loading ? <p class="muted">Loading…</p> : null}
       <nav class="pager" aria-label="Pagination">
         <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>

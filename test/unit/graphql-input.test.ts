@@ -1,0 +1,99 @@
+// The edge's pure parts: the text check every argument passes, page cursors, and the scalars'
+// ranges (what PostgreSQL's bigint and our drivers' timestamps hold).
+import { GraphQLError, graphql } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { SpindleError } from '../../src/domain/index.js';
+import { textProblem } from '../../src/graphql/args.guard.js';
+import { decodeCursor, encodeCursor } from '../../src/graphql/cursor.js';
+import { BigIntScalar, DateTimeScalar } from '../../src/graphql/scalars.js';
+import { makeSchema } from '../../src/graphql/schema.js';
+
+describe('textProblem', () => {
+  it('accepts any well-formed Unicode', () => {
+    for (const s of ['', 'plain', '😀𝄞', 'e\u0301', '\u{10ffff}', '\ud83d\ude00', '\uffff', '\ufeff']) expect(textProblem(s)).toBeNull();
+  });
+
+  it('refuses NUL (unless the text becomes bytes) and says where', () => {
+    expect(textProblem('ab\u0000')).toBe('must not contain NUL (U+0000, at index 2)');
+    expect(textProblem('ab\u0000', true)).toBeNull();
+  });
+
+  it('refuses a lone surrogate anywhere, bytes or not', () => {
+    expect(textProblem('\ud800')).toMatch(/lone surrogate \(U\+D800, at index 0\)/);
+    expect(textProblem('a\udc00', true)).toMatch(/lone surrogate \(U\+DC00, at index 1\)/);
+    expect(textProblem('\udc00\ud800')).toMatch(/U\+DC00, at index 0/); // reversed pair
+    expect(textProblem('\ud83d\ude00\ude00')).toMatch(/U\+DE00, at index 2/);
+    expect(textProblem('x'.repeat(1_000_000) + '\ud800')).toMatch(/at index 1000000/);
+  });
+});
+
+describe('the argument guard', () => {
+  it('sits in front of every field with a text argument, and names the path', async () => {
+    const schema = await makeSchema();
+    // No store behind this schema: only a refusal before the resolver can answer without throwing a TypeError.
+    const r = await graphql({
+      schema,
+      source: `mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }`,
+      variableValues: { i: [{ agent: 'a' }, { agent: 'a', env: { OK: 'x', 'B-C': { deep: ['\u0000'] } } }] },
+      contextValue: {},
+    });
+    expect(r.errors?.[0]?.originalError).toBeInstanceOf(SpindleError);
+    expect(r.errors?.[0]?.message).toBe('inputs[1].env["B-C"].deep[0]: must not contain NUL (U+0000, at index 0)');
+  });
+
+  it('reports the first bad string in document order, keys included', async () => {
+    const schema = await makeSchema();
+    const first = async (i: unknown) =>
+      (await graphql({ schema, source: `mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }`, variableValues: { i }, contextValue: {} })).errors?.[0]?.message;
+    expect(await first([{ agent: 'a\u0000', args: ['\ud800'] }, { agent: '\u0000' }])).toMatch(/^inputs\[0\]\.agent: /);
+    expect(await first([{ agent: 'a', env: { A: 'x\u0000', '\ud800': null } }])).toMatch(/^inputs\[0\]\.env\.A: /);
+    expect(await first([{ agent: 'a', env: { '\ud800': null, A: 'x\u0000' } }])).toMatch(/^inputs\[0\]\.env\["\\ud800"\]: key must be well-formed/);
+  });
+});
+
+describe('cursors', () => {
+  const row = { createdAt: new Date('2026-01-02T03:04:05.678Z'), id: '01a2430b-9c18-7000-a84a-3b9ebbbd5820' };
+
+  it('round-trip', () => {
+    expect(decodeCursor('after', encodeCursor(row))).toEqual(row);
+  });
+
+  it.each([
+    ['not base64url', 'abc$'],
+    ['trailing garbage', `${encodeCursor(row)}A`],
+    ['padding', `${encodeCursor(row)}=`],
+    ['year 0', Buffer.from(`-62135596800001:${row.id}`).toString('base64url')],
+    ['year 10000', Buffer.from(`253402300800000:${row.id}`).toString('base64url')],
+    ['hex time', Buffer.from(`0x10:${row.id}`).toString('base64url')],
+    ['fractional time', Buffer.from(`5.5:${row.id}`).toString('base64url')],
+    ['no id', Buffer.from(`5:`).toString('base64url')],
+    ['upper-case id', Buffer.from(`5:${row.id.toUpperCase()}`).toString('base64url')],
+    ['too long', 'A'.repeat(1000)],
+  ])('refuses %s', (_what, cursor) => {
+    expect(() => decodeCursor('after', cursor)).toThrow(/^after: is not a cursor from this API/);
+  });
+});
+
+describe('scalars', () => {
+  const big = (v: unknown) => BigIntScalar.parseValue(v);
+
+  it('BigInt: 64-bit signed, from a decimal string or a safe integer', () => {
+    expect(big('9223372036854775807')).toBe(2n ** 63n - 1n);
+    expect(big('-9223372036854775808')).toBe(-(2n ** 63n));
+    expect(big(' 007 ')).toBe(7n);
+    expect(big(42)).toBe(42n);
+    for (const v of ['9223372036854775808', '-9223372036854775809', '18446744073709551616', '9'.repeat(1_000_000)]) {
+      expect(() => big(v)).toThrow(/BigInt must be a 64-bit integer, between -9223372036854775808 and 9223372036854775807/);
+    }
+    for (const v of ['1e3', '0x10', '1.5', '', '٣', 2 ** 53, 1.5, true]) expect(() => big(v)).toThrow(GraphQLError);
+  });
+
+  it('DateTime: years 0001-9999 in UTC', () => {
+    expect((DateTimeScalar.parseValue('0001-01-01T00:00:00Z') as Date).toISOString()).toBe('0001-01-01T00:00:00.000Z');
+    expect((DateTimeScalar.parseValue('9999-12-31T23:59:59.999Z') as Date).toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    for (const v of ['0000-12-31T23:59:59.999Z', '0001-01-01T00:00:00+00:01', '9999-12-31T23:59:59.999-00:01']) {
+      expect(() => DateTimeScalar.parseValue(v)).toThrow(/DateTime must be between 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z \(UTC\)/);
+    }
+    expect(() => DateTimeScalar.parseValue(new Date(-62135596800001))).toThrow(/DateTime must be between/);
+  });
+});
