@@ -59,7 +59,10 @@ export function makeExecutor(options: ExecutorOptions): Executor {
     parallel: o.writeParallel,
     logger,
     traces: s.traces,
-    onWritten: (results, rows) => ends.written(results, rows),
+    onWritten: (results, rows) => {
+      leases.written(results);
+      ends.written(results, rows);
+    },
   });
   const lostEnds = makeLostEnds({ store, node, leaseMs, publish, logger });
   const leases = makeLeases(s, {

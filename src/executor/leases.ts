@@ -9,6 +9,10 @@
  * its lease expired (this node stalled), cancelled, or is gone, is stopped. Its result, if it had
  * started, still goes to the finish, which keeps it as a stale attempt (see store/queue.ts FINISH).
  *
+ * A node never has more RUNNING rows than workers: a run that took up the worker of an ended run
+ * whose result is still being written is marked only once that write has landed (under load the
+ * write can take longer than MARK_AFTER_MS; the run's own result may then take it claimed → ended).
+ *
  * Recovery takes over the RUNNING tasks of nodes that stopped heartbeating (their attempt ends as
  * host_error) and gives their claimed, never started tasks back to the queue in their place.
  */
@@ -44,8 +48,8 @@ export type Leases = ReturnType<typeof makeLeases>;
 
 export function makeLeases(state: NodeState, deps: LeasesDeps) {
   // heartbeatMs, the period of the full heartbeat, is also the longest pause of marking after failed heartbeats.
-  const { store, node, leaseMs, heartbeatMs, logger, random, observer } = state.options;
-  const { inflight } = state;
+  const { store, node, leaseMs, heartbeatMs, workers, logger, random, observer } = state.options;
+  const { inflight, markedUnwritten } = state;
   /** Runs begun but not RUNNING in the database yet, in the order they started. */
   const unmarked = new Set<Run>();
   let markTimer: NodeJS.Timeout | null = null;
@@ -56,6 +60,8 @@ export function makeLeases(state: NodeState, deps: LeasesDeps) {
   /** Heartbeats failed in a row, and no marking before `retryAt` (ms) while they fail. */
   let failures = 0;
   let retryAt = 0;
+  /** Runs wait for marking until a marked run's result is written (no RUNNING row to spare). */
+  let full = false;
 
   function queue(run: Run) {
     if (run.startedAt === null || run.ended || run.marked || run.inserting || run.lost || run.released) return;
@@ -65,7 +71,7 @@ export function makeLeases(state: NodeState, deps: LeasesDeps) {
 
   /** One timer for every unmarked run: due when the oldest has run MARK_AFTER_MS (or the backoff is over). */
   function armMarks() {
-    if (markTimer !== null || beating !== null || closed) return;
+    if (markTimer !== null || beating !== null || closed || full) return;
     const oldest = unmarked.values().next().value;
     if (oldest === undefined) return;
     const now = Date.now();
@@ -116,6 +122,16 @@ export function makeLeases(state: NodeState, deps: LeasesDeps) {
     } else {
       runs = [...inflight.values()].filter((r) => !r.inserting);
       marks = [...unmarked];
+    }
+    // Room for as many RUNNING rows as there are workers, less those this node holds already.
+    let held = markedUnwritten.size;
+    for (const r of inflight.values()) if (r.marked) held++;
+    const room = Math.max(0, workers - held);
+    full = marks.length > room;
+    if (full) {
+      const deferred = new Set(marks.slice(room));
+      marks = marks.slice(0, room);
+      if (kind === 'marks') runs = runs.filter((r) => !deferred.has(r));
     }
     const ids = runs.map((r) => r.task.id);
     if (kind === 'all') ids.push(...deps.pendingIds());
@@ -224,6 +240,15 @@ export function makeLeases(state: NodeState, deps: LeasesDeps) {
     ended(run: Run) {
       run.ended = true;
       unmarked.delete(run);
+    },
+    /** Results were written: RUNNING rows of marked runs may have ended, making room to mark. */
+    written(results: AttemptResult[]) {
+      let freed = false;
+      for (const r of results) if (markedUnwritten.delete(r)) freed = true;
+      if (freed && full) {
+        full = false;
+        armMarks();
+      }
     },
     /** Renews every lease this node holds (and marks every begun run). */
     heartbeat: () => request('all'),

@@ -29,6 +29,11 @@ export interface NodeState {
   maybeWork: boolean;
   /** Results whose task was never announced RUNNING (the run ended before a heartbeat marked it). */
   readonly unannounced: Set<AttemptResult>;
+  /**
+   * Results of runs marked RUNNING, queued or being written: their rows stay RUNNING until the
+   * write lands, so with the marked runs in flight they are this node's RUNNING rows (leases.ts).
+   */
+  readonly markedUnwritten: Set<AttemptResult>;
   /** Claims and recoveries in flight, so stop() can wait for them. */
   readonly background: Set<Promise<void>>;
   /** Tasks this node finished, per second, until NODE_STATS publishes them. */
@@ -51,6 +56,7 @@ export function makeNodeState(options: ResolvedExecutorOptions): NodeState {
     claiming: false,
     maybeWork: true,
     unannounced: new Set(),
+    markedUnwritten: new Set(),
     background: new Set(),
     counters: makeLocalCounters(options.node),
     timers: [],

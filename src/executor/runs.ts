@@ -121,6 +121,7 @@ export function makeRuns(s: NodeState, { leases, finisher, slotFreed }: RunsDeps
       // A heartbeat marking it RUNNING is in flight: let it land (and announce RUNNING) first.
       if (run.marking) await run.marking;
       if (!run.marked) unannounced.add(result);
+      else s.markedUnwritten.add(result);
       finisher.add(result);
     } finally {
       if (inflight.get(task.id) === run) inflight.delete(task.id);
