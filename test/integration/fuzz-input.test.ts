@@ -11,7 +11,7 @@
 //   INPUT_FUZZ_RUNS=2000 INPUT_FUZZ_SEED=7 npx vitest run test/integration/fuzz-input    (a longer run)
 import fc from 'fast-check';
 import type { GraphQLFormattedError } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT_ID } from '../../src/store/index.js';
 import { makeSchema } from '../../src/graphql/schema.js';
 import { DEMO_AGENT_WAT } from '../../src/server/demo-agent.js';
@@ -176,16 +176,29 @@ beforeAll(async () => {
     const { createApiKey } = await admin.gqlOk(`mutation ($t: ID) { createApiKey(input: { name: "${name}", role: viewer, tenantId: $t }) { key { id } } }`, { t: createTenant.id });
     keyIds.push(createApiKey.key.id);
   }
-  // Waiting tasks (cancelTask has something to cancel), one cancelled (retryTask has something to retry).
+  const taskIds = await freshTasks();
+  const { tasks } = await admin.gqlOk(`{ tasks(first: 1) { pageInfo { endCursor } } }`);
+  w = { digest, wasmBase64: toBase64(wasm), victimAgents: VICTIMS, tenantId: createTenant.id, keyIds, taskIds, cursor: tasks.pageInfo.endCursor };
+  expect(w.tenantId).not.toBe(DEFAULT_TENANT_ID); // setTenantQuotas must not throttle the caller's own tenant
+});
+
+/**
+ * Tasks of its own for each operation, whatever ran before it (tests run shuffled, and a bulk
+ * delete by filter takes every ended task): three waiting (cancelTask has something to cancel) and
+ * one cancelled (retryTask has something to retry).
+ */
+async function freshTasks(): Promise<string[]> {
   const later = new Date(Date.now() + 3_600_000).toISOString();
   const { submitTasks } = await admin.gqlOk(`mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`, {
     inputs: Array.from({ length: 4 }, () => ({ agent: 'hello', runAt: later })),
   });
   const taskIds = submitTasks.map((t: { id: string }) => t.id);
   await admin.gqlOk(`mutation ($id: ID!) { cancelTask(id: $id) { id } }`, { id: taskIds[0] });
-  const { tasks } = await admin.gqlOk(`{ tasks(first: 1) { pageInfo { endCursor } } }`);
-  w = { digest, wasmBase64: toBase64(wasm), victimAgents: VICTIMS, tenantId: createTenant.id, keyIds, taskIds, cursor: tasks.pageInfo.endCursor };
-  expect(w.tenantId).not.toBe(DEFAULT_TENANT_ID); // setTenantQuotas must not throttle the caller's own tenant
+  return taskIds;
+}
+
+beforeEach(async () => {
+  if (w) w.taskIds = await freshTasks();
 });
 
 afterAll(async () => {
