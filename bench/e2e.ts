@@ -31,7 +31,7 @@ import { dropSchema } from '../test/helpers/store.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
 
-const HELLO_WAT = `(module
+export const HELLO_WAT = `(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 16) "hello, world!\\n")
@@ -51,7 +51,7 @@ const log = (msg: string) => console.error(`  ${msg}`);
 
 // ---------- the server process ----------
 
-interface Server {
+export interface Server {
   urls: { url: string; graphqlUrl: string; wsUrl: string };
   /** CPU time the server process has used so far, all threads (its workers too), in ms. */
   cpuMs(): number;
@@ -69,7 +69,7 @@ function processCpuMs(pid: number): number {
 
 let serial = 0;
 
-async function startServer(databaseUrl: string | undefined, label: string): Promise<Server> {
+export async function startServer(databaseUrl: string | undefined, label: string): Promise<Server> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'spindle-bench-'));
   const pgSchema = databaseUrl ? `bench_${process.pid}_${Date.now()}_${serial++}` : undefined;
   const profDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF, label) : undefined;
@@ -130,14 +130,14 @@ function readyLine(child: ChildProcess): Promise<Server['urls']> {
 
 // ---------- the client ----------
 
-interface Conn {
+export interface Conn {
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Calls onSucceeded(taskId, receivedAt) for every SUCCEEDED event. */
   watchSucceeded(onSucceeded: (taskId: string, at: number) => void): () => void;
   close(): Promise<void>;
 }
 
-function connect(urls: Server['urls']): Conn {
+export function connect(urls: Server['urls']): Conn {
   // Keep-alive sockets and plain node:http: no per-request connect, and far less client CPU than fetch.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const target = new URL(urls.graphqlUrl);
@@ -212,7 +212,7 @@ const SUBMIT_ONE = `mutation { submitTask(input: { agent: "hello" }) { id } }`;
 const SUBMIT_MANY = `mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`;
 
 /** Registers hello and makes sure the subscription is live: submit probes until one's event arrives. */
-async function prepare(conn: Conn) {
+export async function prepare(conn: Conn) {
   await conn.gql(`mutation ($wat: String!) { registerAgent(input: { name: "hello", wat: $wat }) { id } }`, { wat: HELLO_WAT });
   let seen = false;
   const stop = conn.watchSucceeded(() => (seen = true));
@@ -228,7 +228,7 @@ async function prepare(conn: Conn) {
 // ---------- phases ----------
 
 /** Submit `total` tasks in batches of 100, `inFlight` batches at once; tasks/s to the last SUCCEEDED event. */
-async function throughput(conn: Conn, total: number, inFlight = 4, progress = true): Promise<number> {
+export async function throughput(conn: Conn, total: number, inFlight = 4, progress = true): Promise<number> {
   let done = 0;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));

@@ -14,6 +14,7 @@ const SUITES: { name: string; load: () => Promise<Suite> }[] = [
   { name: 'e2e', load: async () => (await import('./e2e.js')).e2eSuite },
   { name: 'flood', load: async () => (await import('./flood.js')).floodSuite },
   { name: 'logs', load: async () => (await import('./logs.js')).logsSuite },
+  { name: 'pgcost', load: async () => (await import('./pgcost.js')).pgcostSuite },
 ];
 
 const wanted = process.argv.slice(2);
