@@ -19,17 +19,13 @@
  * prefix, obliterated afterwards); a failed phase or an unreachable service records NaN with a note.
  * Also measured: the RSS of idle Spindle nodes (bench/server.ts) 30 s after they started.
  */
-import os from 'node:os';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import PgBoss from 'pg-boss';
-import { makeRuntime } from '../src/runtime/index.js';
-import { runRequest, sha256Hex, watToWasm } from '../test/helpers/fixtures.js';
-import { dropSchema } from '../test/helpers/store.js';
-import { HELLO_WAT, postgresUrl, startServer } from './e2e.js';
+import { postgresUrl, startServer } from './e2e.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
+import { BULLMQ, PGBOSS, Tally, bullMq, makeHello, pgBoss, type MakePeer, type Peer } from './peer-queues.js';
 
 const TOTAL = 20_000;
 const WARM_UP = 1_000;
@@ -39,179 +35,9 @@ const LATENCY_RATE = 200;
 const LATENCY_SECONDS = 10;
 const IDLE_SECONDS = 30;
 const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
-const QUEUE = 'hello';
-
-/** The settings the issue measured with (pg-boss 12: localConcurrency 2, batchSize 100). */
-const PGBOSS = { workers: 2, batchSize: BATCH, pollingIntervalSeconds: 0.5 };
-const BULLMQ = { concurrency: 24 };
 
 const log = (msg: string) => console.error(`  ${msg}`);
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-// ---------- the work of one job ----------
-
-interface Hello {
-  /** Runs hello once; what the job stores as its result. */
-  run(): Promise<{ exitCode: number | null; stdout: string }>;
-  close(): Promise<void>;
-}
-
-/** HELLO_WAT through Spindle's runtime, as many workers as a node starts by default (WORKERS). */
-async function makeHello(): Promise<Hello> {
-  const bytes = await watToWasm(HELLO_WAT, 'hello.wat');
-  const module = { digest: sha256Hex(bytes), bytes };
-  const rt = makeRuntime({ workers: os.availableParallelism() });
-  await rt.prepare(module);
-  const request = runRequest(module);
-  return {
-    async run() {
-      const o = await rt.run(request);
-      if (o.kind !== 'exited') throw new Error(`hello ended as ${o.kind}: ${o.error}`);
-      return { exitCode: o.exitCode, stdout: Buffer.from(o.stdout).toString('utf8') };
-    },
-    close: () => rt.close(),
-  };
-}
-
-// ---------- what a phase observes ----------
-
-/**
- * Completions as the bench sees them: `stored` when a job's result is stored (throughput),
- * `seen` when the producer's side learns of it (latency, paired with the enqueue time by `sent`).
- */
-class Tally {
-  stored = 0;
-  lastStoredAt = 0;
-  readonly samples: number[] = [];
-  private timing = false;
-  private readonly sentAt = new Map<string, number>();
-  private readonly early = new Map<string, number>(); // seen before its enqueue call returned
-
-  reset(timing: boolean): void {
-    this.stored = 0;
-    this.samples.length = 0;
-    this.timing = timing;
-    this.sentAt.clear();
-    this.early.clear();
-  }
-
-  onStored = (): void => {
-    this.stored++;
-    this.lastStoredAt = performance.now();
-  };
-
-  onSeen = (id: string): void => {
-    if (!this.timing) return;
-    const at = performance.now();
-    const t0 = this.sentAt.get(id);
-    if (t0 === undefined) this.early.set(id, at);
-    else {
-      this.sentAt.delete(id);
-      this.samples.push(at - t0);
-    }
-  };
-
-  sent(id: string, t0: number): void {
-    const at = this.early.get(id);
-    if (at === undefined) this.sentAt.set(id, t0);
-    else {
-      this.early.delete(id);
-      this.samples.push(at - t0);
-    }
-  }
-}
-
-/** One queue system, set up for one phase. */
-interface Peer {
-  enqueueBatch(size: number): Promise<void>;
-  /** Enqueues one job; resolves with its id. */
-  enqueue(): Promise<string>;
-  close(): Promise<void>;
-}
-
-type MakePeer = (hello: Hello, tally: Tally) => Promise<Peer>;
-
-let seq = 0;
-let queues = 0;
-const payload = () => ({ agent: 'hello', seq: seq++ });
-
-// ---------- the peers ----------
-
-/** pg-boss on a fresh schema: PGBOSS.workers polling workers, each job completed with its own output. */
-function pgBoss(url: string): MakePeer {
-  return async (hello, tally) => {
-    const schema = `bench_pgboss_${process.pid}_${queues++}`;
-    const boss = new PgBoss({ connectionString: url, schema });
-    boss.on('error', (err: Error) => log(`pg-boss: ${err.message}`));
-    const close = async () => {
-      await boss.stop({ graceful: false, wait: true }).catch((err: Error) => log(`pg-boss stop: ${err.message}`));
-      await dropSchema(url, schema).catch((err: Error) => log(`dropping ${schema} failed: ${err.message}`));
-    };
-    try {
-      await boss.start();
-      await boss.createQueue(QUEUE);
-      // pg-boss sets a batch's output only when the batch holds one job, so each job is completed
-      // with its own result here (pg-boss's completion of the batch afterwards finds none active).
-      const handler = (jobs: PgBoss.Job<object>[]) =>
-        Promise.all(
-          jobs.map(async (job) => {
-            await boss.complete(QUEUE, job.id, await hello.run());
-            tally.onStored();
-            tally.onSeen(job.id);
-          }),
-        );
-      const { batchSize, pollingIntervalSeconds } = PGBOSS;
-      for (let i = 0; i < PGBOSS.workers; i++) await boss.work(QUEUE, { batchSize, pollingIntervalSeconds }, handler);
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return {
-      enqueueBatch: (size) => boss.insert(Array.from({ length: size }, () => ({ name: QUEUE, data: payload() }))),
-      enqueue: async () => (await boss.send(QUEUE, payload()))!,
-      close,
-    };
-  };
-}
-
-/** BullMQ under a unique key prefix: one worker of BULLMQ.concurrency, completed jobs (results) kept. */
-function bullMq(url: string): MakePeer {
-  return async (hello, tally) => {
-    const prefix = `bench-bullmq-${process.pid}-${queues++}`;
-    const connections: Redis[] = [];
-    const connection = () => {
-      const c = new Redis(url, { maxRetriesPerRequest: null });
-      connections.push(c);
-      return c;
-    };
-    const queue = new Queue(QUEUE, { connection: connection(), prefix });
-    const events = new QueueEvents(QUEUE, { connection: connection(), prefix });
-    const worker = new Worker(QUEUE, () => hello.run(), { connection: connection(), prefix, concurrency: BULLMQ.concurrency });
-    worker.on('completed', tally.onStored);
-    worker.on('error', (err) => log(`bullmq worker: ${err.message}`));
-    events.on('completed', ({ jobId }) => tally.onSeen(jobId));
-    const close = async () => {
-      await worker.close().catch((err: Error) => log(`bullmq worker close: ${err.message}`));
-      await events.close().catch(() => {});
-      await queue.obliterate({ force: true }).catch((err: Error) => log(`obliterating ${prefix} failed: ${err.message}`));
-      await queue.close().catch(() => {});
-      for (const c of connections) c.disconnect();
-    };
-    try {
-      await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return {
-      enqueueBatch: async (size) => {
-        await queue.addBulk(Array.from({ length: size }, () => ({ name: QUEUE, data: payload() })));
-      },
-      enqueue: async () => (await queue.add(QUEUE, payload())).id!,
-      close,
-    };
-  };
-}
 
 // ---------- phases ----------
 
@@ -387,17 +213,17 @@ export async function measurePeers(): Promise<Metric[]> {
   const [liteRss, pgRss] = await Promise.all([idleRssMb(undefined, 'pglite-idle'), pgUrl ? idleRssMb(pgUrl, 'pg-idle') : 'PostgreSQL not reachable: set DATABASE_URL']);
   const boss = pgUrl ? await measure('pg-boss', pgBoss(pgUrl)) : 'PostgreSQL not reachable: set DATABASE_URL';
   const bull = redis ? await measure('BullMQ', bullMq(redis)) : 'Redis not reachable: set REDIS_URL';
-  const bossSettings = `pg-boss 10.4.2, ${PGBOSS.workers} workers, batchSize ${PGBOSS.batchSize}, polling ${PGBOSS.pollingIntervalSeconds} s`;
+  const bossSettings = `pg-boss ${PGBOSS.version}, ${PGBOSS.workers} workers, batchSize ${PGBOSS.batchSize}, polling ${PGBOSS.pollingIntervalSeconds} s`;
   return [
     ...peerMetrics('pgboss', boss, bossSettings, "the worker's complete() resolved"),
-    ...peerMetrics('bullmq', bull, `BullMQ 6.7.0, concurrency ${BULLMQ.concurrency}`, "QueueEvents 'completed'"),
+    ...peerMetrics('bullmq', bull, `BullMQ ${BULLMQ.version}, concurrency ${BULLMQ.concurrency}`, "QueueEvents 'completed'"),
     rssMetric('pglite_idle_rss_mb', liteRss, 'PGlite'),
     rssMetric('pg_idle_rss_mb', pgRss, 'PostgreSQL'),
   ];
 }
 
 export const PEERS_SETUP = {
-  peers: `pg-boss 10.4.2 (${PGBOSS.workers} workers, batchSize ${PGBOSS.batchSize}, pollingIntervalSeconds ${PGBOSS.pollingIntervalSeconds}), BullMQ 6.7.0 (concurrency ${BULLMQ.concurrency}); hello through Spindle's runtime in the bench process, ${os.availableParallelism()} workers`,
+  peers: `pg-boss ${PGBOSS.version} (${PGBOSS.workers} workers, batchSize ${PGBOSS.batchSize}, pollingIntervalSeconds ${PGBOSS.pollingIntervalSeconds}), BullMQ ${BULLMQ.version} (concurrency ${BULLMQ.concurrency}); hello through Spindle's runtime in the bench process, ${os.availableParallelism()} workers`,
   peerJobs: TOTAL,
   peerLatencyRate: LATENCY_RATE,
   peerLatencySeconds: LATENCY_SECONDS,
