@@ -156,7 +156,7 @@ function peerMetrics(prefix: string, m: Awaited<ReturnType<typeof measure>> | st
   const lat = typeof m === 'string' || failed(m.lat) ? null : m.lat;
   return [
     { name: `${prefix}_tasks_per_s`, value: tput?.perSecond ?? NaN, unit: 'tasks/s', note: tputNote },
-    { name: `${prefix}_cpu_us_per_task`, value: tput?.cpuUs ?? NaN, unit: 'µs CPU', note: 'this process (producer, peer, runtime workers); the database or Redis not counted' },
+    { name: `${prefix}_cpu_us_per_task`, value: tput?.cpuUs ?? NaN, unit: 'µs CPU', note: tput ? 'this process (producer, peer, runtime workers); the database or Redis not counted' : tputNote },
     { name: `${prefix}_latency_p50_ms`, value: lat ? percentile(lat.samples, 50) : NaN, unit: 'ms', note: latNote },
     { name: `${prefix}_latency_p99_ms`, value: lat ? percentile(lat.samples, 99) : NaN, unit: 'ms', note: lat ? `${lat.samples.length} samples, ${lat.lost} lost, ${lat.errors} errors` : latNote },
   ];
