@@ -52,6 +52,8 @@ const log = (msg: string) => console.error(`  ${msg}`);
 // ---------- the server process ----------
 
 export interface Server {
+  /** The server process's pid (its RSS: /proc/<pid>/status). */
+  pid: number;
   urls: { url: string; graphqlUrl: string; wsUrl: string };
   /** CPU time the server process has used so far, all threads (its workers too), in ms. */
   cpuMs(): number;
@@ -99,7 +101,7 @@ export async function startServer(databaseUrl: string | undefined, label: string
   };
   try {
     const urls = await readyLine(child);
-    return { urls, close, cpuMs: () => processCpuMs(child.pid!) };
+    return { pid: child.pid!, urls, close, cpuMs: () => processCpuMs(child.pid!) };
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
@@ -356,7 +358,7 @@ async function latency(conn: Conn, rate: number, seconds: number, explain = true
   return { samples: sorted(samples), lost: total - samples.length - errors, errors, stages };
 }
 
-async function postgresUrl(): Promise<string | null> {
+export async function postgresUrl(): Promise<string | null> {
   const url = process.env.DATABASE_URL ?? DEFAULT_PG;
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
   try {

@@ -9,9 +9,12 @@ import { machine, printTable, writeResults, type Suite } from './lib.js';
  * Every suite, in run order. Loaded lazily so `npm run bench runtime` does not import (or need)
  * what only the end-to-end suite uses.
  */
-const SUITES: { name: string; load: () => Promise<Suite> }[] = [
+const SUITES: { name: string; load: () => Promise<Suite>; onlyWhenNamed?: boolean }[] = [
   { name: 'runtime', load: async () => (await import('./runtime.js')).runtimeSuite },
-  { name: 'e2e', load: async () => (await import('./e2e.js')).e2eSuite },
+  // The peers run in the same invocation as Spindle's e2e phases, so the ratios compare one run.
+  { name: 'e2e', load: async () => (await import('./peers.js')).withPeers((await import('./e2e.js')).e2eSuite) },
+  // The peers alone, for iterating; not part of a bare `npm run bench` (e2e runs them).
+  { name: 'peers', load: async () => (await import('./peers.js')).peersSuite, onlyWhenNamed: true },
   { name: 'flood', load: async () => (await import('./flood.js')).floodSuite },
   { name: 'logs', load: async () => (await import('./logs.js')).logsSuite },
   { name: 'pgcost', load: async () => (await import('./pgcost.js')).pgcostSuite },
@@ -26,7 +29,7 @@ if (unknown.length > 0) {
 
 const m = machine();
 console.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.totalMemoryMb} MiB, node ${m.node}, load ${m.loadAverage.join(' ')}`);
-for (const entry of SUITES.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
+for (const entry of SUITES.filter((s) => (wanted.length === 0 ? !s.onlyWhenNamed : wanted.includes(s.name)))) {
   const suite = await entry.load();
   const started = Date.now();
   const metrics = await suite.run();
