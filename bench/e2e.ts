@@ -13,8 +13,8 @@
  * afterwards), so one phase's backlog or failure cannot leak into the next; a failed phase records
  * NaN with a note. PGlite always; PostgreSQL when DATABASE_URL is set or 127.0.0.1:5432 answers.
  * BENCH_CPU_PROF=<dir> runs each server under `--cpu-prof` (one profile per phase, workers included).
- * BENCH_LOG_LEVEL sets the server's LOG_LEVEL (default warn: no line per request or task), to
- * measure what logging costs; its lines go to this process's stderr.
+ * BENCH_LOG_LEVEL sets the server's LOG_LEVEL (default info, a production node's: a line per
+ * failure, retry and cancel, none per success); its lines go to this process's stderr.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -76,7 +76,7 @@ export async function startServer(databaseUrl: string | undefined, label: string
   const pgSchema = databaseUrl ? `bench_${process.pid}_${Date.now()}_${serial++}` : undefined;
   const profDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF, label) : undefined;
   if (profDir) mkdirSync(profDir, { recursive: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', AUTH: 'off', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', AUTH: 'off', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', DATA_DIR: dataDir };
   delete env.BENCH_LOG_LEVEL;
   delete env.DATABASE_URL;
   delete env.REDIS_URL; // one node: the in-process bus

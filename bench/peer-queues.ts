@@ -110,38 +110,78 @@ const payload = () => ({ agent: 'hello', seq: seq++ });
 
 // ---------- the peers ----------
 
-/** pg-boss on a fresh schema: PGBOSS.workers polling workers, each job completed with its own output. */
+/**
+ * pg-boss on a fresh schema, at its best: PGBOSS.workers fetch loops (pg-boss 12's localConcurrency),
+ * each fetching PGBOSS.batchSize jobs and fetching again at once while jobs come back. pg-boss 10's
+ * own `work()` waits out its polling interval (0.5 s at least) after every batch that took less,
+ * which caps it at workers × batchSize / 0.5 s = 400 jobs/s here; an idle loop sleeps up to that
+ * interval, but a send from this process wakes it (what `notifyWorker` does for `work()`). Each job
+ * is completed with its own output: pg-boss stores one output per completion call.
+ */
 export function pgBoss(url: string): MakePeer {
   return async (hello, tally) => {
     const schema = `bench_pgboss_${process.pid}_${queues++}`;
     const boss = new PgBoss({ connectionString: url, schema });
     boss.on('error', (err: Error) => log(`pg-boss: ${err.message}`));
+    let stopping = false;
+    const idle = new Set<() => void>();
+    const wake = () => {
+      for (const resolve of idle) resolve();
+      idle.clear();
+    };
+    const loops: Promise<void>[] = [];
     const close = async () => {
+      stopping = true;
+      wake();
+      await Promise.all(loops);
       await boss.stop({ graceful: false, wait: true }).catch((err: Error) => log(`pg-boss stop: ${err.message}`));
       await dropSchema(url, schema).catch((err: Error) => log(`dropping ${schema} failed: ${err.message}`));
+    };
+    const loop = async () => {
+      while (!stopping) {
+        let jobs: PgBoss.Job<object>[] = [];
+        try {
+          jobs = await boss.fetch<object>(QUEUE, { batchSize: PGBOSS.batchSize });
+          await Promise.all(
+            jobs.map(async (job) => {
+              await boss.complete(QUEUE, job.id, await hello.run());
+              tally.onStored();
+              tally.onSeen(job.id);
+            }),
+          );
+        } catch (err) {
+          if (!stopping) log(`pg-boss loop: ${(err as Error).message}`);
+        }
+        if (jobs.length === 0 && !stopping) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => idle.delete(done) && resolve(), PGBOSS.pollingIntervalSeconds * 1000);
+            const done = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            idle.add(done);
+          });
+        }
+      }
     };
     try {
       await boss.start();
       await boss.createQueue(QUEUE);
-      // pg-boss sets a batch's output only when the batch holds one job, so each job is completed
-      // with its own result here (pg-boss's completion of the batch afterwards finds none active).
-      const handler = (jobs: PgBoss.Job<object>[]) =>
-        Promise.all(
-          jobs.map(async (job) => {
-            await boss.complete(QUEUE, job.id, await hello.run());
-            tally.onStored();
-            tally.onSeen(job.id);
-          }),
-        );
-      const { batchSize, pollingIntervalSeconds } = PGBOSS;
-      for (let i = 0; i < PGBOSS.workers; i++) await boss.work(QUEUE, { batchSize, pollingIntervalSeconds }, handler);
+      for (let i = 0; i < PGBOSS.workers; i++) loops.push(loop());
     } catch (err) {
       await close();
       throw err;
     }
     return {
-      enqueueBatch: (size) => boss.insert(Array.from({ length: size }, () => ({ name: QUEUE, data: payload() }))),
-      enqueue: async () => (await boss.send(QUEUE, payload()))!,
+      enqueueBatch: async (size) => {
+        await boss.insert(Array.from({ length: size }, () => ({ name: QUEUE, data: payload() })));
+        wake();
+      },
+      enqueue: async () => {
+        const id = (await boss.send(QUEUE, payload()))!;
+        wake();
+        return id;
+      },
       close,
     };
   };

@@ -213,7 +213,7 @@ export async function measurePeers(): Promise<Metric[]> {
   const [liteRss, pgRss] = await Promise.all([idleRssMb(undefined, 'pglite-idle'), pgUrl ? idleRssMb(pgUrl, 'pg-idle') : 'PostgreSQL not reachable: set DATABASE_URL']);
   const boss = pgUrl ? await measure('pg-boss', pgBoss(pgUrl)) : 'PostgreSQL not reachable: set DATABASE_URL';
   const bull = redis ? await measure('BullMQ', bullMq(redis)) : 'Redis not reachable: set REDIS_URL';
-  const bossSettings = `pg-boss ${PGBOSS.version}, ${PGBOSS.workers} workers, batchSize ${PGBOSS.batchSize}, polling ${PGBOSS.pollingIntervalSeconds} s`;
+  const bossSettings = `pg-boss ${PGBOSS.version}, ${PGBOSS.workers} fetch loops, batchSize ${PGBOSS.batchSize}, refetch at once, idle ≤ ${PGBOSS.pollingIntervalSeconds} s or woken by a send`;
   return [
     ...peerMetrics('pgboss', boss, bossSettings, "the worker's complete() resolved"),
     ...peerMetrics('bullmq', bull, `BullMQ ${BULLMQ.version}, concurrency ${BULLMQ.concurrency}`, "QueueEvents 'completed'"),
@@ -223,7 +223,7 @@ export async function measurePeers(): Promise<Metric[]> {
 }
 
 export const PEERS_SETUP = {
-  peers: `pg-boss ${PGBOSS.version} (${PGBOSS.workers} workers, batchSize ${PGBOSS.batchSize}, pollingIntervalSeconds ${PGBOSS.pollingIntervalSeconds}), BullMQ ${BULLMQ.version} (concurrency ${BULLMQ.concurrency}); hello through Spindle's runtime in the bench process, ${os.availableParallelism()} workers`,
+  peers: `pg-boss ${PGBOSS.version} (${PGBOSS.workers} fetch loops, batchSize ${PGBOSS.batchSize}, idle ≤ ${PGBOSS.pollingIntervalSeconds} s or woken by a send), BullMQ ${BULLMQ.version} (concurrency ${BULLMQ.concurrency}); hello through Spindle's runtime in the bench process, ${os.availableParallelism()} workers`,
   peerJobs: TOTAL,
   peerLatencyRate: LATENCY_RATE,
   peerLatencySeconds: LATENCY_SECONDS,
