@@ -1,0 +1,158 @@
+/**
+ * Scale: do the reads the dashboard and the API make by default stay flat as the task table grows?
+ * On PostgreSQL only (PGlite would take minutes to seed a million rows and is not where a million
+ * rows live): one fresh server, then
+ *   1. each read's p50 on a (nearly) empty table, and the e2e throughput there;
+ *   2. 1,000,000 finished tasks (99 % SUCCEEDED, 1 % FAILED, one attempt each) seeded directly with
+ *      SQL, then VACUUM ANALYZE (what autovacuum does to rows that finished long ago);
+ *   3. the same reads again, and the e2e throughput with those rows there.
+ * `stats` is cached for a second per tenant (services/stats.service.ts): its samples are spaced
+ * past that, so each one is a real count.
+ */
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { AGENTS_QUERY, ROW, STATS_QUERY, TASK_QUERY, TASKS_QUERY } from '../web/src/api/queries.js';
+import { median, sleep, type Metric } from './lib.js';
+
+export const SCALE_ROWS = Number(process.env.BENCH_SCALE_ROWS) || 1_000_000;
+const SAMPLES = 20;
+const THROUGHPUT_TASKS = 10_000;
+const log = (msg: string) => console.error(`  ${msg}`);
+
+/** A client of the bench's server (bench/e2e.ts Conn). */
+interface Conn {
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+}
+
+/** What this phase uses of bench/e2e.ts, handed in (so this file does not import it: e2e.ts calls this one). */
+export interface Harness {
+  /** Runs `body` on a fresh server (registers hello first); a failure becomes `{ error }`. */
+  phase<T>(databaseUrl: string, label: string, body: (conn: Conn, server: { pgSchema?: string }) => Promise<T>): Promise<T | { error: string }>;
+  /** Submits `total` hello tasks; tasks/s to the last SUCCEEDED event. */
+  throughput(conn: Conn, total: number, inFlight?: number, progress?: boolean): Promise<number>;
+}
+
+/** The API's default page: no totalCount asked for. */
+const LIST = `{ tasks(first: 50) { pageInfo { hasNextPage endCursor } edges { node { ${ROW} } } } }`;
+const LIST_FAILED = `{ tasks(first: 50, filter: { status: [FAILED] }) { pageInfo { hasNextPage endCursor } edges { node { ${ROW} } } } }`;
+const TOTAL_COUNT = `{ tasks(first: 1) { totalCount } }`;
+
+interface Read {
+  name: string;
+  what: string;
+  /** Sends the read once. */
+  send(conn: Conn, ctx: { taskId: string; cursor: string | null }): Promise<unknown>;
+  /** Pause between samples (ms). */
+  spacing?: number;
+}
+
+const READS: Read[] = [
+  { name: 'list', what: 'tasks(first: 50), no totalCount (the API default)', send: (c) => c.gql(LIST) },
+  { name: 'list_dashboard', what: "the dashboard's task list: tasks(first: 50) with totalCount", send: (c) => c.gql(TASKS_QUERY, { first: 50 }) },
+  { name: 'list_page2', what: 'tasks(first: 50, after: page 1 end cursor)', send: (c, x) => c.gql(TASKS_QUERY, { first: 50, after: x.cursor }) },
+  { name: 'list_filtered', what: 'tasks(first: 50, status FAILED) with totalCount (dashboard)', send: (c) => c.gql(TASKS_QUERY, { first: 50, filter: { status: ['FAILED'] } }) },
+  { name: 'list_failed_nocount', what: 'tasks(first: 50, status FAILED), no totalCount', send: (c) => c.gql(LIST_FAILED) },
+  { name: 'totalcount', what: 'tasks(first: 1) { totalCount }', send: (c) => c.gql(TOTAL_COUNT) },
+  { name: 'stats', what: "stats, the dashboard's overview (samples 1.1 s apart: past its 1 s cache)", send: (c) => c.gql(STATS_QUERY), spacing: 1_100 },
+  { name: 'task_detail', what: "task(id) with attempts, the dashboard's detail", send: (c, x) => c.gql(TASK_QUERY, { id: x.taskId }) },
+  { name: 'agents', what: "agents, the dashboard's list", send: (c) => c.gql(AGENTS_QUERY) },
+];
+
+async function p50s(conn: Conn, ctx: { taskId: string; cursor: string | null }): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const read of READS) {
+    for (let i = 0; i < 3; i++) await read.send(conn, ctx); // warm-up: plans, caches
+    const times: number[] = [];
+    const n = read.spacing ? 10 : SAMPLES;
+    for (let i = 0; i < n; i++) {
+      if (read.spacing) await sleep(read.spacing);
+      const t0 = performance.now();
+      await read.send(conn, ctx);
+      times.push(performance.now() - t0);
+    }
+    out[read.name] = median(times);
+  }
+  return out;
+}
+
+async function context(conn: Conn): Promise<{ taskId: string; cursor: string | null }> {
+  const page = await conn.gql<{ tasks: { pageInfo: { endCursor: string | null }; edges: { node: { id: string } }[] } }>(LIST);
+  return { taskId: page.tasks.edges.at(-1)!.node.id, cursor: page.tasks.pageInfo.endCursor };
+}
+
+/** Seeds `rows` finished tasks of the hello agent (and one attempt each), older than every task there. */
+export async function seed(databaseUrl: string, schema: string, rows: number): Promise<{ seedS: number; vacuumS: number }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO "${schema}"`);
+    const t0 = performance.now();
+    await client.query('BEGIN');
+    // Copy the tenant, agent and limits of a task the bench submitted; rows are 1 s apart, ending a day ago.
+    await client.query(
+      `INSERT INTO task (tenant_id, agent_id, agent_version_id, module_digest, status, timeout_ms, memory_bytes, max_output_bytes,
+                         retry, attempts, run_at, queued_at, last_outcome, exit_code, created_at, updated_at, started_at, finished_at)
+       SELECT p.tenant_id, p.agent_id, p.agent_version_id, p.module_digest,
+              (CASE WHEN i % 100 = 0 THEN 'FAILED' ELSE 'SUCCEEDED' END)::task_status,
+              p.timeout_ms, p.memory_bytes, p.max_output_bytes, p.retry, 1, ts, ts, 'exited', (i % 100 = 0)::int, ts,
+              ts + interval '3 ms', ts + interval '1 ms', ts + interval '3 ms'
+         FROM (SELECT * FROM task ORDER BY created_at LIMIT 1) p,
+              generate_series(1, $1::int) i,
+              LATERAL (SELECT now() - interval '1 day' - i * interval '1 second' AS ts) x`,
+      [rows],
+    );
+    await client.query(
+      `INSERT INTO task_attempt (task_id, tenant_id, n, node, outcome, exit_code, stdout, started_at, finished_at)
+       SELECT t.id, t.tenant_id, 1, 'seed', 'exited', t.exit_code, '\\x68656c6c6f2c20776f726c64210a'::bytea, t.started_at, t.finished_at
+         FROM task t WHERE t.created_at < now() - interval '1 day'`,
+    );
+    await client.query('COMMIT');
+    const t1 = performance.now();
+    await client.query('VACUUM (ANALYZE) task');
+    await client.query('VACUUM (ANALYZE) task_attempt');
+    return { seedS: (t1 - t0) / 1000, vacuumS: (performance.now() - t1) / 1000 };
+  } finally {
+    await client.end();
+  }
+}
+
+async function warmThroughput(h: Harness, conn: Conn): Promise<number> {
+  await h.throughput(conn, 1_000, 4, false);
+  return h.throughput(conn, THROUGHPUT_TASKS, 4, false);
+}
+
+/** The scale phase's figures; NaN with a note when PostgreSQL is not there or the phase failed. */
+export async function scaleMetrics(h: Harness, databaseUrl: string | null): Promise<Metric[]> {
+  if (!databaseUrl) return [{ name: 'list_p50_ms_at_1m', value: NaN, unit: 'ms', note: 'PostgreSQL not reachable (the scale phase runs on PostgreSQL only)' }];
+  const result = await h.phase(databaseUrl, 'pg-scale', async (conn, server) => {
+    const before = await p50s(conn, await context(conn));
+    log(`scale: empty: ${fmt(before)}`);
+    const tputEmpty = await warmThroughput(h, conn);
+    log(`scale: ${tputEmpty.toFixed(0)} tasks/s on the empty table; seeding ${SCALE_ROWS} tasks`);
+    const { seedS, vacuumS } = await seed(databaseUrl, server.pgSchema!, SCALE_ROWS);
+    log(`scale: seeded in ${seedS.toFixed(1)} s, VACUUM ANALYZE ${vacuumS.toFixed(1)} s`);
+    const after = await p50s(conn, await context(conn));
+    log(`scale: at ${SCALE_ROWS}: ${fmt(after)}`);
+    const tputFull = await warmThroughput(h, conn);
+    log(`scale: ${tputFull.toFixed(0)} tasks/s with ${SCALE_ROWS} rows there`);
+    return { before, after, tputEmpty, tputFull, seedS };
+  });
+  if ('error' in result) return [{ name: 'list_p50_ms_at_1m', value: NaN, unit: 'ms', note: `failed: ${result.error}` }];
+  const { before, after, tputEmpty, tputFull, seedS } = result;
+  const metrics: Metric[] = [];
+  for (const read of READS) {
+    const tag = read.name;
+    metrics.push(
+      { name: `${tag}_p50_ms_empty`, value: before[tag]!, unit: 'ms', note: read.what },
+      { name: `${tag}_p50_ms_at_1m`, value: after[tag]!, unit: 'ms', target: `≤ ${(2 * before[tag]!).toFixed(1)} (2× empty)`, note: `${SCALE_ROWS} finished tasks; ${(after[tag]! / before[tag]!).toFixed(2)}× empty` },
+    );
+  }
+  metrics.push(
+    { name: 'e2e_pg_tasks_per_s_empty_table', value: tputEmpty, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks, same server before seeding` },
+    { name: 'e2e_pg_tasks_per_s_at_1m', value: tputFull, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks with ${SCALE_ROWS} finished tasks there; ${(tputFull / tputEmpty).toFixed(2)}× empty table` },
+    { name: 'scale_seed_s', value: seedS, unit: 's', note: `INSERT … SELECT generate_series of ${SCALE_ROWS} tasks + attempts` },
+  );
+  return metrics;
+}
+
+const fmt = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
