@@ -1,11 +1,12 @@
 /**
  * Scale: do the reads the dashboard and the API make by default stay flat as the task table grows?
  * On PostgreSQL only (PGlite would take minutes to seed a million rows and is not where a million
- * rows live): one fresh server, then
- *   1. each read's p50 on a (nearly) empty table, and the e2e throughput there;
- *   2. 1,000,000 finished tasks (99 % SUCCEEDED, 1 % FAILED, one attempt each) seeded directly with
- *      SQL, then VACUUM ANALYZE (what autovacuum does to rows that finished long ago);
- *   3. the same reads again, and the e2e throughput with those rows there.
+ * rows live): two fresh servers side by side, each on its own schema;
+ *   1. one gets 1,000,000 finished tasks (99 % SUCCEEDED, 1 % FAILED, one attempt each) seeded
+ *      directly with SQL, then VACUUM ANALYZE (what autovacuum does to rows that finished long ago);
+ *   2. both get the same recent tasks (100 FAILED, 1,000 SUCCEEDED), so every page is full on both;
+ *      then each read's p50 on both, samples interleaved, so load from elsewhere weighs on both alike;
+ *   3. the e2e throughput of both, rounds alternating.
  * `stats` is cached for a second per tenant (services/stats.service.ts): its samples are spaced
  * past that, so each one is a real count.
  */
@@ -36,6 +37,12 @@ export interface Harness {
 const LIST = `{ tasks(first: 50) { pageInfo { hasNextPage endCursor } edges { node { ${ROW} } } } }`;
 const LIST_FAILED = `{ tasks(first: 50, filter: { status: [FAILED] }) { pageInfo { hasNextPage endCursor } edges { node { ${ROW} } } } }`;
 const TOTAL_COUNT = `{ tasks(first: 1) { totalCount } }`;
+/** Exits 1 at once: a FAILED task. */
+const FAIL_WAT = `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 1))))`;
+const RECENT_FAILED = 100;
 
 interface Read {
   name: string;
@@ -58,21 +65,33 @@ const READS: Read[] = [
   { name: 'agents', what: "agents, the dashboard's list", send: (c) => c.gql(AGENTS_QUERY) },
 ];
 
-async function p50s(conn: Conn, ctx: { taskId: string; cursor: string | null }): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+/**
+ * Each read's p50 on both servers, their samples interleaved (empty, full, empty, full, …) so a
+ * busy neighbour on this 2-core machine weighs on both alike.
+ */
+async function p50s(empty: Side, full: Side): Promise<{ empty: Record<string, number>; full: Record<string, number> }> {
+  const out = { empty: {} as Record<string, number>, full: {} as Record<string, number> };
   for (const read of READS) {
-    for (let i = 0; i < 3; i++) await read.send(conn, ctx); // warm-up: plans, caches
-    const times: number[] = [];
+    for (let i = 0; i < 3; i++) for (const side of [empty, full]) await read.send(side.conn, side.ctx); // warm-up: plans, caches
+    const times = { empty: [] as number[], full: [] as number[] };
     const n = read.spacing ? 10 : SAMPLES;
     for (let i = 0; i < n; i++) {
       if (read.spacing) await sleep(read.spacing);
-      const t0 = performance.now();
-      await read.send(conn, ctx);
-      times.push(performance.now() - t0);
+      for (const [key, side] of [['empty', empty], ['full', full]] as const) {
+        const t0 = performance.now();
+        await read.send(side.conn, side.ctx);
+        times[key].push(performance.now() - t0);
+      }
     }
-    out[read.name] = median(times);
+    out.empty[read.name] = median(times.empty);
+    out.full[read.name] = median(times.full);
   }
   return out;
+}
+
+interface Side {
+  conn: Conn;
+  ctx: { taskId: string; cursor: string | null };
 }
 
 async function context(conn: Conn): Promise<{ taskId: string; cursor: string | null }> {
@@ -88,23 +107,27 @@ export async function seed(databaseUrl: string, schema: string, rows: number): P
     await client.query(`SET search_path TO "${schema}"`);
     const t0 = performance.now();
     await client.query('BEGIN');
-    // Copy the tenant, agent and limits of a task the bench submitted; rows are 1 s apart, ending a day ago.
+    // Copy the tenant, agent and limits of a task the bench submitted; rows are 1 s apart, ending a
+    // day ago. Ids are time-ordered like the app's (UUIDv7 layout), so the primary keys grow at their
+    // right edge instead of splitting pages all over; each task gets its attempt in the same statement.
     await client.query(
-      `INSERT INTO task (tenant_id, agent_id, agent_version_id, module_digest, status, timeout_ms, memory_bytes, max_output_bytes,
-                         retry, attempts, run_at, queued_at, last_outcome, exit_code, created_at, updated_at, started_at, finished_at)
-       SELECT p.tenant_id, p.agent_id, p.agent_version_id, p.module_digest,
-              (CASE WHEN i % 100 = 0 THEN 'FAILED' ELSE 'SUCCEEDED' END)::task_status,
-              p.timeout_ms, p.memory_bytes, p.max_output_bytes, p.retry, 1, ts, ts, 'exited', (i % 100 = 0)::int, ts,
-              ts + interval '3 ms', ts + interval '1 ms', ts + interval '3 ms'
-         FROM (SELECT * FROM task ORDER BY created_at LIMIT 1) p,
-              generate_series(1, $1::int) i,
-              LATERAL (SELECT now() - interval '1 day' - i * interval '1 second' AS ts) x`,
+      `WITH p AS (SELECT * FROM task ORDER BY created_at LIMIT 1),
+       seeded AS (
+         INSERT INTO task (id, tenant_id, agent_id, agent_version_id, module_digest, status, timeout_ms, memory_bytes, max_output_bytes,
+                           retry, attempts, run_at, queued_at, last_outcome, exit_code, created_at, updated_at, started_at, finished_at)
+         SELECT uuid(lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7000' || '8000' || lpad(to_hex(i), 12, '0')),
+                p.tenant_id, p.agent_id, p.agent_version_id, p.module_digest,
+                (CASE WHEN i % 100 = 0 THEN 'FAILED' ELSE 'SUCCEEDED' END)::task_status,
+                p.timeout_ms, p.memory_bytes, p.max_output_bytes, p.retry, 1, ts, ts, 'exited', (i % 100 = 0)::int, ts,
+                ts + interval '3 ms', ts + interval '1 ms', ts + interval '3 ms'
+           FROM p, generate_series($1::int, 1, -1) i, LATERAL (SELECT now() - interval '1 day' - i * interval '1 second' AS ts) x
+         RETURNING id, tenant_id, exit_code, started_at, finished_at
+       )
+       INSERT INTO task_attempt (id, task_id, tenant_id, n, node, outcome, exit_code, stdout, started_at, finished_at)
+       SELECT uuid(overlay(s.id::text placing '9' from 15 for 1)), s.id, s.tenant_id, 1, 'seed', 'exited', s.exit_code,
+              '\\x68656c6c6f2c20776f726c64210a'::bytea, s.started_at, s.finished_at
+         FROM seeded s`,
       [rows],
-    );
-    await client.query(
-      `INSERT INTO task_attempt (task_id, tenant_id, n, node, outcome, exit_code, stdout, started_at, finished_at)
-       SELECT t.id, t.tenant_id, 1, 'seed', 'exited', t.exit_code, '\\x68656c6c6f2c20776f726c64210a'::bytea, t.started_at, t.finished_at
-         FROM task t WHERE t.created_at < now() - interval '1 day'`,
     );
     await client.query('COMMIT');
     const t1 = performance.now();
@@ -116,27 +139,58 @@ export async function seed(databaseUrl: string, schema: string, rows: number): P
   }
 }
 
-async function warmThroughput(h: Harness, conn: Conn): Promise<number> {
+/** RECENT_FAILED tasks that fail (exit 1), then the throughput warm-up's 1,000 hello tasks. */
+async function recent(h: Harness, conn: Conn): Promise<void> {
+  await conn.gql(`mutation ($wat: String!) { registerAgent(input: { name: "fail", wat: $wat }) { id } }`, { wat: FAIL_WAT });
+  await conn.gql(`mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`, {
+    inputs: Array.from({ length: RECENT_FAILED }, () => ({ agent: 'fail' })),
+  });
+  const deadline = performance.now() + 60_000;
+  const failed = async () =>
+    (await conn.gql<{ tasks: { totalCount: number } }>(`{ tasks(first: 1, filter: { status: [FAILED], agent: "fail" }) { totalCount } }`)).tasks.totalCount;
+  while ((await failed()) < RECENT_FAILED) {
+    if (performance.now() > deadline) throw new Error(`${RECENT_FAILED} failing tasks did not all fail within 60 s`);
+    await sleep(200);
+  }
   await h.throughput(conn, 1_000, 4, false);
-  return h.throughput(conn, THROUGHPUT_TASKS, 4, false);
 }
 
-/** The scale phase's figures; NaN with a note when PostgreSQL is not there or the phase failed. */
+/** Throughput on both servers, alternating rounds (empty, full, empty, full); the mean of each's rounds. */
+async function throughputs(h: Harness, empty: Conn, full: Conn): Promise<{ empty: number; full: number }> {
+  const rounds = { empty: [] as number[], full: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    rounds.empty.push(await h.throughput(empty, THROUGHPUT_TASKS / 2, 4, false));
+    rounds.full.push(await h.throughput(full, THROUGHPUT_TASKS / 2, 4, false));
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { empty: mean(rounds.empty), full: mean(rounds.full) };
+}
+
+/**
+ * The scale phase's figures; NaN with a note when PostgreSQL is not there or the phase failed.
+ * Two servers side by side, each on a fresh schema: one stays (nearly) empty, the other gets
+ * SCALE_ROWS finished tasks; reads and throughput are measured on both in one stretch of time.
+ */
 export async function scaleMetrics(h: Harness, databaseUrl: string | null): Promise<Metric[]> {
   if (!databaseUrl) return [{ name: 'list_p50_ms_at_1m', value: NaN, unit: 'ms', note: 'PostgreSQL not reachable (the scale phase runs on PostgreSQL only)' }];
-  const result = await h.phase(databaseUrl, 'pg-scale', async (conn, server) => {
-    const before = await p50s(conn, await context(conn));
-    log(`scale: empty: ${fmt(before)}`);
-    const tputEmpty = await warmThroughput(h, conn);
-    log(`scale: ${tputEmpty.toFixed(0)} tasks/s on the empty table; seeding ${SCALE_ROWS} tasks`);
-    const { seedS, vacuumS } = await seed(databaseUrl, server.pgSchema!, SCALE_ROWS);
-    log(`scale: seeded in ${seedS.toFixed(1)} s, VACUUM ANALYZE ${vacuumS.toFixed(1)} s`);
-    const after = await p50s(conn, await context(conn));
-    log(`scale: at ${SCALE_ROWS}: ${fmt(after)}`);
-    const tputFull = await warmThroughput(h, conn);
-    log(`scale: ${tputFull.toFixed(0)} tasks/s with ${SCALE_ROWS} rows there`);
-    return { before, after, tputEmpty, tputFull, seedS };
-  });
+  const result = await h.phase(databaseUrl, 'pg-scale-empty', (emptyConn) =>
+    h.phase(databaseUrl, 'pg-scale-full', async (fullConn, server) => {
+      log(`scale: seeding ${SCALE_ROWS} tasks`);
+      const { seedS, vacuumS } = await seed(databaseUrl, server.pgSchema!, SCALE_ROWS);
+      log(`scale: seeded in ${seedS.toFixed(1)} s, VACUUM ANALYZE ${vacuumS.toFixed(1)} s`);
+      // Both get the same recent tasks (FAILED ones and the throughput warm-up's), so every page read
+      // is full on both and the only difference is the million older rows.
+      for (const conn of [emptyConn, fullConn]) await recent(h, conn);
+      const empty = { conn: emptyConn, ctx: await context(emptyConn) };
+      const full = { conn: fullConn, ctx: await context(fullConn) };
+      const reads = await p50s(empty, full);
+      log(`scale: empty: ${fmt(reads.empty)}`);
+      log(`scale: at ${SCALE_ROWS}: ${fmt(reads.full)}`);
+      const tput = await throughputs(h, emptyConn, fullConn);
+      log(`scale: ${tput.empty.toFixed(0)} tasks/s on the empty table, ${tput.full.toFixed(0)} with ${SCALE_ROWS} rows there`);
+      return { before: reads.empty, after: reads.full, tputEmpty: tput.empty, tputFull: tput.full, seedS };
+    }),
+  );
   if ('error' in result) return [{ name: 'list_p50_ms_at_1m', value: NaN, unit: 'ms', note: `failed: ${result.error}` }];
   const { before, after, tputEmpty, tputFull, seedS } = result;
   const metrics: Metric[] = [];
@@ -148,8 +202,8 @@ export async function scaleMetrics(h: Harness, databaseUrl: string | null): Prom
     );
   }
   metrics.push(
-    { name: 'e2e_pg_tasks_per_s_empty_table', value: tputEmpty, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks, same server before seeding` },
-    { name: 'e2e_pg_tasks_per_s_at_1m', value: tputFull, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks with ${SCALE_ROWS} finished tasks there; ${(tputFull / tputEmpty).toFixed(2)}× empty table` },
+    { name: 'e2e_pg_tasks_per_s_empty_table', value: tputEmpty, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks (2 rounds, alternating with the full server)` },
+    { name: 'e2e_pg_tasks_per_s_at_1m', value: tputFull, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks with ${SCALE_ROWS} finished tasks there; ${(tputFull / tputEmpty).toFixed(2)}× the empty server` },
     { name: 'scale_seed_s', value: seedS, unit: 's', note: `INSERT … SELECT generate_series of ${SCALE_ROWS} tasks + attempts` },
   );
   return metrics;

@@ -203,5 +203,7 @@ function taskWhere(tenantId: string, f: TaskFilter): P.TaskWhereInput {
 
 /** Rows after the cursor in (createdAt desc, id desc) order. The API decoded and checked it (graphql/cursor.ts). */
 function afterCursor({ createdAt, id }: TaskCursor): P.TaskWhereInput {
-  return { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
+  // createdAt ≤ the cursor's is implied by the OR, but only this plain bound goes into the index
+  // condition: without it a deep page scanned every newer index entry (318 ms at 500k, 0.1 ms with it).
+  return { createdAt: { lte: createdAt }, OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
 }
