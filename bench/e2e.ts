@@ -30,6 +30,7 @@ import WebSocket from 'ws';
 import { dropSchema } from '../test/helpers/store.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
+import { scaleMetrics, SCALE_ROWS, type Harness } from './scale.js';
 
 export const HELLO_WAT = `(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -54,6 +55,8 @@ const log = (msg: string) => console.error(`  ${msg}`);
 export interface Server {
   /** The server process's pid (its RSS: /proc/<pid>/status). */
   pid: number;
+  /** The PostgreSQL schema the server runs in (undefined on PGlite). */
+  pgSchema?: string;
   urls: { url: string; graphqlUrl: string; wsUrl: string };
   /** CPU time the server process has used so far, all threads (its workers too), in ms. */
   cpuMs(): number;
@@ -101,7 +104,7 @@ export async function startServer(databaseUrl: string | undefined, label: string
   };
   try {
     const urls = await readyLine(child);
-    return { pid: child.pid!, urls, close, cpuMs: () => processCpuMs(child.pid!) };
+    return { pid: child.pid!, urls, pgSchema, close, cpuMs: () => processCpuMs(child.pid!) };
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
@@ -496,7 +499,18 @@ export const e2eSuite: Suite = {
     const [p50, p99] = latencyMetrics('latency_', headline);
     metrics.push({ ...p50!, target: '≤ 5' }, { ...p99!, target: '≤ 25' });
     if (pgm) metrics.push(...latencyMetrics('pglite_latency_', lite));
+    // Reads and throughput with a million finished tasks there (bench/scale.ts; PostgreSQL only).
+    if (only !== 'pglite') metrics.push(...(await scaleMetrics(harness, pgUrl)));
     if (pgUrl) metrics.push({ name: 'pg_commit_ms', value: commit, unit: 'ms', note: 'one durable commit (fsync) on this PostgreSQL; submit → SUCCEEDED needs one (a short task on an idle node) or two' });
     return metrics;
   },
+};
+
+const harness: Harness = { phase, throughput };
+
+/** `npm run bench scale`: only the scale phase of this suite (bench/scale.ts), for iterating. */
+export const scaleSuite: Suite = {
+  name: 'scale',
+  setup: { rows: SCALE_ROWS },
+  run: async () => scaleMetrics(harness, await postgresUrl()),
 };

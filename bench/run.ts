@@ -16,6 +16,7 @@ const SUITES: { name: string; load: () => Promise<Suite>; onlyWhenNamed?: boolea
   // The peers alone, for iterating; not part of a bare `npm run bench` (e2e runs them).
   { name: 'peers', load: async () => (await import('./peers.js')).peersSuite, onlyWhenNamed: true },
   { name: 'flood', load: async () => (await import('./flood.js')).floodSuite },
+  { name: 'scale', load: async () => (await import('./e2e.js')).scaleSuite },
   { name: 'logs', load: async () => (await import('./logs.js')).logsSuite },
   { name: 'pgcost', load: async () => (await import('./pgcost.js')).pgcostSuite },
 ];

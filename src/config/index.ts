@@ -74,6 +74,8 @@ export interface Config {
   maxBatch: number;
   /** BULK_MAX: most tasks a bulk action with a filter takes on per call. */
   bulkMax: number;
+  /** COUNT_EXACT_MAX: counts are exact up to it, an estimate past it. */
+  countExactMax: number;
   /** Off only on a loopback HOST (checked at load). */
   auth: { enabled: boolean; adminKey: string | undefined; reason: string };
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxSubscriptionsPerConnection: number; wsInitTimeoutMs: number };
@@ -160,6 +162,7 @@ export function loadConfig(env: Env): Config {
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     maxBatch: v.MAX_BATCH,
     bulkMax: v.BULK_MAX,
+    countExactMax: v.COUNT_EXACT_MAX,
     auth: resolveAuth(v.HOST, v.AUTH, v.SPINDLE_ADMIN_KEY),
     graphql: {
       introspection: v.INTROSPECTION,

@@ -248,6 +248,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   bytesOpt('MAX_REQUEST_BYTES', 64 * MiB, 1 * KiB, 4 * GiB, 'Largest GraphQL request body (JSON, base64 included).'),
   intOpt('MAX_BATCH', 1000, 1, 100_000, 'Most tasks per submitTasks call.'),
   intOpt('BULK_MAX', 10_000, 1, 1_000_000, 'Most tasks one cancelTasks, retryTasks or deleteTasks call with a filter acts on; its `remaining` counts the matching tasks it left for the next call.'),
+  intOpt('COUNT_EXACT_MAX', 10_000, 0, 100_000_000, 'Largest count the API computes exactly (`totalCount`, `stats` per status): up to it a count reads at most this many index entries; past it the answer is the query planner\'s estimate, flagged (`totalCountExact`, `exact` false) and never below COUNT_EXACT_MAX + 1. Keeps these reads flat as the task table grows.'),
   intOpt(
     'API_STATEMENT_TIMEOUT_MS',
     5000,

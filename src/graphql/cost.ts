@@ -100,7 +100,7 @@ export function depthLimitRule(max: number): ValidationRule {
  *
  * | field | what it costs the database | units |
  * |---|---|---|
- * | `TaskConnection.totalCount` | a count over every matching task of the tenant (grows with it) | 400 |
+ * | `TaskConnection.totalCount`, `.totalCountExact` | a count of at most COUNT_EXACT_MAX + 1 matching index entries, then an EXPLAIN (one count for both) | 400 |
  * | `Query.tasks` | one page read, plus each row as `first` × what the row selects | 60 + first × (row) |
  * | `TaskEdge.node` | one row of the page: decoding a full task row | 4 |
  * | `Query.task` | a lookup by id (a request's lookups go in one batched statement), and its row | 8 |
@@ -108,7 +108,7 @@ export function depthLimitRule(max: number): ValidationRule {
  * | `Task.outputFiles` | the attempts, then the files bundle from the blob store | 60 + 60 |
  * | `Task.inputFiles` | the files bundle from the blob store | 60 |
  * | `Task.agent`, `.agentVersion`, `TaskEvent.task` | batched lookups per request | 4 |
- * | `Query.stats` | a group-by count of the tenant's tasks (cached ≤ 1 s per tenant) | 400 |
+ * | `Query.stats` | a bounded count per status of the tenant's tasks (cached ≤ 1 s per tenant) | 400 |
  * | `Query.agents`, `Query.agent`, `Agent.versions`, `Agent.version`, `Query.me`, `Query.apiKeys`, `Query.tenants` | a small read | 20 |
  * | `Mutation.submitTask`, `.cancelTask`, `.retryTask` and each of `submitTasks(inputs)` | a write | 40 |
  * | `Mutation.cancelTasks`, `.retryTasks` | the selection read (a count over the matching tasks), then per task a share of a batched write | 400 + tasks × 2 |
@@ -119,13 +119,14 @@ export function depthLimitRule(max: number): ValidationRule {
  * the defaults (BULK_MAX 10,000) one operation holds at most two filter cancels or retries, or
  * one filter delete.
  *
- * A count is the dearest read: PostgreSQL visits every matching index entry, so its cost grows
- * with the tenant; at 30k tasks one takes ~3–4 ms. API_STATEMENT_TIMEOUT_MS bounds it on
+ * A count is the dearest read: PostgreSQL visits matching index entries, up to COUNT_EXACT_MAX + 1
+ * of them for totalCount and stats (~2–4 ms at the default 10,000), every one for a bulk selection. API_STATEMENT_TIMEOUT_MS bounds it on
  * PostgreSQL whatever the size. On PGlite the same costs admit two to three times the work time
  * (one connection, in WebAssembly); there the cost limit is the only bound of a statement.
  */
 export const FIELD_COSTS: Readonly<Record<string, number>> = Object.freeze({
   'TaskConnection.totalCount': 400,
+  'TaskConnection.totalCountExact': 400,
   'Query.tasks': 60,
   'TaskEdge.node': 4,
   'Query.task': 8,

@@ -7,7 +7,8 @@ import { TaskStatusEnum } from './task.type.js';
 @ObjectType('StatusCount')
 export class StatusCount {
   @Field(() => TaskStatusEnum) status!: TaskStatus;
-  @Field(() => Int) count!: number;
+  @Field(() => Int, { description: 'Tasks in this status: exact up to COUNT_EXACT_MAX (10,000 by default), past it an estimate (see `exact`).' }) count!: number;
+  @Field(() => Boolean, { description: 'False: `count` is the database\'s estimate, and more than COUNT_EXACT_MAX tasks are in this status.' }) exact!: boolean;
 }
 
 @ObjectType('PoolStats', { description: "This node's worker pool." })

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DEFAULT_MOUNTS, SETTLED_STATUSES, type BulkAction, type Mount, type OutcomeKind } from '../domain/index.js';
 import { MAX_BULK_IDS, type BulkResult } from '../services/index.js';
-import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskRow } from '../services/types.js';
+import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskCount, TaskRow } from '../services/types.js';
 import { Agent, AgentVersion } from './agent.type.js';
 import { toBase64, utf8Lossy, utf8OrNull } from './codec.js';
 import { checkId } from '../services/ids.js';
@@ -35,7 +35,7 @@ export class TaskResolver {
       // Each edge's cursor is the end cursor of a page ending at it.
       edges: page.rows.map((row) => ({ cursor: encodeCursor(row), node: row })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null },
-      count: page.count,
+      count: once(page.count),
     };
   }
 
@@ -198,9 +198,16 @@ export class TaskResolver {
 
 @Resolver(() => TaskConnection)
 export class TaskConnectionResolver {
-  @FieldResolver(() => Int, { description: 'Tasks matching the filter (all pages).' })
-  async totalCount(@Root() connection: TaskConnection, @Ctx() ctx: Context): Promise<number> {
-    return connection.count();
+  @FieldResolver(() => Int, {
+    description: 'Tasks matching the filter (all pages): exact up to COUNT_EXACT_MAX (10,000 by default); past it the database\'s estimate, never below COUNT_EXACT_MAX + 1 (see totalCountExact). Computed only when selected.',
+  })
+  async totalCount(@Root() connection: TaskConnection): Promise<number> {
+    return (await connection.count()).count;
+  }
+
+  @FieldResolver(() => Boolean, { description: 'False: totalCount is an estimate, and more than COUNT_EXACT_MAX tasks match.' })
+  async totalCountExact(@Root() connection: TaskConnection): Promise<boolean> {
+    return (await connection.count()).exact;
   }
 }
 
@@ -230,6 +237,12 @@ export class TaskAttemptResolver {
   trap(@Root() a: TaskAttemptRow): Trap | null {
     return trapOf(a);
   }
+}
+
+/** `count` on first call only: totalCount and totalCountExact share one count. */
+function once(count: () => Promise<TaskCount>): () => Promise<TaskCount> {
+  let result: Promise<TaskCount> | undefined;
+  return () => (result ??= count());
 }
 
 /**

@@ -4,6 +4,7 @@ import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphq
 import { OUTCOME_KINDS, TASK_STATUSES, type OutcomeKind, type TaskStatus } from '../domain/index.js';
 import { LimitsType, RetryPolicyType } from './limits.type.js';
 import { BigIntScalar, DateTimeScalar, JSONScalar } from './scalars.js';
+import type { TaskCount } from '../services/types.js';
 
 const enumOf = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 
@@ -112,9 +113,9 @@ export class TaskEdge {
 export class TaskConnection {
   @Field(() => [TaskEdge]) edges!: TaskEdge[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
-  // totalCount: a field resolver, so the count (a read of every matching row) runs only when asked for.
-  /** Counts the tasks matching this connection's filter, for totalCount; not a GraphQL field. */
-  count!: () => Promise<number>;
+  // totalCount, totalCountExact: field resolvers, so the count runs only when one is asked for (once for both).
+  /** Counts the tasks matching this connection's filter (bounded: exact up to COUNT_EXACT_MAX); not a GraphQL field. */
+  count!: () => Promise<TaskCount>;
 }
 
 @ObjectType('BulkResult', { description: 'What cancelTasks, retryTasks or deleteTasks did.' })

@@ -53,7 +53,7 @@ export interface Services {
 
 export function makeServices(deps: ServiceDeps): Services {
   const { config, store, executor, logger } = deps;
-  const stats = makeStatsService({ store, executor, node: config.nodeId });
+  const stats = makeStatsService({ store, executor, node: config.nodeId, countExactMax: config.countExactMax });
   const quotas = makeQuotas({ config, store, stats });
   const auth = makeAuthenticator({ store, enabled: config.auth.enabled, onTouchError: (err) => logger.warn({ err }, 'could not record an API key use') });
   return new ServiceSet({ ...deps, stats, quotas, auth, agentCache: makeAgentCache(store) }, store);

@@ -1,7 +1,8 @@
 /**
  * Stats for the `stats` query and subscription: status counts from the store (cached for at most
- * one second per tenant, so a hundred dashboards cost one query a second) plus the executor's
- * in-memory cluster figures and this node's pool.
+ * one second per tenant, so a hundred dashboards cost one query a second; each exact up to
+ * COUNT_EXACT_MAX, past it an estimate, so the read stays flat as the table grows) plus the
+ * executor's in-memory cluster figures and this node's pool.
  */
 import { TASK_STATUSES, type Principal, type TaskStatus } from '../domain/index.js';
 import type { Executor } from '../executor/types.js';
@@ -11,7 +12,8 @@ export const STATS_CACHE_MS = 1000;
 
 /** The `stats` query's answer, for the caller's tenant. */
 export interface StatsSnapshot {
-  byStatus: { status: TaskStatus; count: number }[];
+  /** exact false: `count` is an estimate past COUNT_EXACT_MAX. */
+  byStatus: { status: TaskStatus; count: number; exact: boolean }[];
   /** QUEUED + RETRYING. */
   queueDepth: number;
   running: number;
@@ -55,23 +57,26 @@ function cached<K extends string | null, T>(load: (tenantId: K) => Promise<T>): 
   };
 }
 
-export function makeStatsService(deps: { store: Store; executor: Executor; node: string }): StatsService {
-  const counts = cached((tenantId: string | null) => deps.store.tasks.countByStatus(tenantId));
+export function makeStatsService(deps: { store: Store; executor: Executor; node: string; countExactMax: number }): StatsService {
+  const byStatusOf = cached((tenantId: string | null) => deps.store.tasks.countByStatus(tenantId, deps.countExactMax));
+  const counts = async (tenantId: string | null) =>
+    Object.fromEntries(Object.entries(await byStatusOf(tenantId)).map(([s, c]) => [s, c.count])) as Record<TaskStatus, number>;
   const active = cached((tenantId: string) => deps.store.tasks.countActive(tenantId));
 
   return {
     counts,
     active,
     async snapshot(caller) {
-      const byStatus = await counts(caller.tenantId);
+      const counted = await byStatusOf(caller.tenantId);
+      const byStatus = (status: TaskStatus) => counted[status]?.count ?? 0;
       const cluster = deps.executor.stats();
       const pool = deps.executor.pool();
       const workers = cluster.workers > 0 ? cluster.workers : pool.workers;
       const busyWorkers = cluster.workers > 0 ? cluster.busyWorkers : pool.busy;
       return {
-        byStatus: TASK_STATUSES.map((status) => ({ status, count: byStatus[status] ?? 0 })),
-        queueDepth: (byStatus.QUEUED ?? 0) + (byStatus.RETRYING ?? 0),
-        running: byStatus.RUNNING ?? 0,
+        byStatus: TASK_STATUSES.map((status) => ({ status, count: byStatus(status), exact: counted[status]?.exact ?? true })),
+        queueDepth: byStatus('QUEUED') + byStatus('RETRYING'),
+        running: byStatus('RUNNING'),
         throughputPerSec: cluster.throughputPerSec,
         throughputSeries: cluster.throughputSeries,
         latencyP50Ms: cluster.latencyP50Ms,

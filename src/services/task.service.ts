@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { badInput, SpindleError, type BulkAction, type FileEntry, type Principal, type TaskStatus } from '../domain/index.js';
 import type { Executor } from '../executor/types.js';
-import { decodeFiles, type Page, type Store, type TaskAttemptRow, type TaskCursor, type TaskFilter, type TaskRow } from '../store/index.js';
+import { decodeFiles, type Page, type Store, type TaskAttemptRow, type TaskCount, type TaskCursor, type TaskFilter, type TaskRow } from '../store/index.js';
 import type { AgentService } from './agent.service.js';
 import { requireRole } from './auth.service.js';
 import { checkId, notFoundAt } from './ids.js';
@@ -74,9 +74,9 @@ export interface TaskService {
   getMany(caller: Principal, ids: string[]): Promise<Map<string, TaskRow>>;
   /**
    * One page, newest first, after `after` (the last row of the previous page); `first` from 1 to
-   * MAX_PAGE. `count` reads every matching row: call it only when the count is wanted.
+   * MAX_PAGE. `count` reads up to COUNT_EXACT_MAX + 1 index entries (past that, an estimate): call it only when the count is wanted.
    */
-  list(caller: Principal, filter: TaskFilterParams | null | undefined, first: number, after?: TaskCursor): Promise<Page<TaskRow> & { count(): Promise<number> }>;
+  list(caller: Principal, filter: TaskFilterParams | null | undefined, first: number, after?: TaskCursor): Promise<Page<TaskRow> & { count(): Promise<TaskCount> }>;
   /** Every attempt of one of the tenant's tasks, by number; a stale one before the attempt of the same number. */
   attempts(caller: Principal, taskId: string): Promise<TaskAttemptRow[]>;
   /** A files bundle (a task's input files, an attempt's output files) named by a row the caller read. */
@@ -175,7 +175,7 @@ export function makeTaskService(deps: TaskDeps): TaskService {
       if (first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}`);
       const where = await storeFilter(caller, filter);
       const page = await store.tasks.list(caller.tenantId, where, first, after);
-      return { ...page, count: () => store.tasks.count(caller.tenantId, where) };
+      return { ...page, count: () => store.tasks.count(caller.tenantId, where, config.countExactMax) };
     },
 
     async attempts(caller, taskId) {

@@ -280,6 +280,13 @@ export interface TaskCursor {
   id: string;
 }
 
+/** A count that is exact up to a cap and past it the planner's estimate (store/task-count.ts). */
+export interface TaskCount {
+  count: number;
+  /** False: `count` is an estimate, and more than the cap tasks exist. */
+  exact: boolean;
+}
+
 export interface Page<T> {
   rows: T[];
   hasNextPage: boolean;
@@ -386,11 +393,12 @@ export interface TaskRepository {
   getMany(ids: string[]): Promise<TaskRow[]>;
   /** One page, newest first; no count (see `count`: it reads every matching row). */
   list(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor): Promise<Page<TaskRow>>;
-  /** The tenant's tasks matching the filter: a count over all of them, the dearest read of the API. */
-  count(tenantId: string, filter: TaskFilter): Promise<number>;
+  /** The tenant's tasks matching the filter: exact up to `cap` (reads at most cap + 1 index entries), past it an estimate. */
+  count(tenantId: string, filter: TaskFilter, cap: number): Promise<TaskCount>;
   /** Every attempt by number; a stale one comes before the attempt of the same number. */
   attempts(taskId: string): Promise<TaskAttemptRow[]>;
-  countByStatus(tenantId: string | null): Promise<Record<TaskStatus, number>>;
+  /** Tasks per status of a tenant (null: all tenants), each exact up to `cap`, past it an estimate. */
+  countByStatus(tenantId: string | null, cap: number): Promise<Record<TaskStatus, TaskCount>>;
   /** The tenant's unfinished tasks only (quotas on the submit path): waiting = QUEUED + RETRYING. */
   countActive(tenantId: string): Promise<{ waiting: number; running: number }>;
   /**

@@ -47,7 +47,7 @@ describe("the executor's lane", () => {
     const hello = await registerAgent(store, 'hello-first-run', await loadWat('hello'));
 
     let served = 0;
-    const backlog = Array.from({ length: BACKLOG }, () => store.tasks.count(tenantId, {}).then(() => served++));
+    const backlog = Array.from({ length: BACKLOG }, () => store.tasks.count(tenantId, {}, 10_000).then(() => served++));
     const [task] = await executor.submit([newTask(hello)]);
     const id = task!.task.id;
     await log.status(id, 'SUCCEEDED');
@@ -64,7 +64,7 @@ describe("the executor's lane", () => {
     const [task] = await executor.submit([newTask(hello)]);
     await log.status(task!.task.id, 'SUCCEEDED');
     let served = 0;
-    const backlog = Array.from({ length: BACKLOG }, () => store.tasks.count(tenantId, {}).then(() => served++));
+    const backlog = Array.from({ length: BACKLOG }, () => store.tasks.count(tenantId, {}, 10_000).then(() => served++));
     const events: string[] = [];
     for await (const page of finishedEvents(store.tasks)(new Date(Date.now() - 600_000), new Date(Date.now() + 60_000))) {
       events.push(...page.map((e) => e.taskId));

@@ -548,7 +548,7 @@ describe('queries', () => {
       after = { createdAt: last.createdAt, id: last.id };
     }
     expect(pages).toBe(3);
-    expect(await store.tasks.count(tenantQ, {})).toBe(13);
+    expect(await store.tasks.count(tenantQ, {}, 10_000)).toEqual({ count: 13, exact: true });
     const newestFirst = [...b2].reverse().concat([...b1].reverse());
     // Plus the older task.
     expect(seen.slice(0, 12)).toEqual(newestFirst.map((t) => t.id));
@@ -556,24 +556,34 @@ describe('queries', () => {
 
     const queued = await store.tasks.list(tenantQ, { status: ['QUEUED'] }, 100);
     expect(queued.rows).toHaveLength(10);
-    expect(await store.tasks.count(tenantQ, { status: ['QUEUED'] })).toBe(10);
+    expect(await store.tasks.count(tenantQ, { status: ['QUEUED'] }, 10_000)).toEqual({ count: 10, exact: true });
     const cancelledOrRunning = await store.tasks.list(tenantQ, { status: ['CANCELLED', 'RUNNING'] }, 100);
     expect(cancelledOrRunning.rows.map((r) => r.status).sort()).toEqual(['CANCELLED', 'RUNNING']);
-    expect(await store.tasks.count(tenantQ, { createdAfter: before })).toBe(12);
+    expect(await store.tasks.count(tenantQ, { createdAfter: before }, 10_000)).toEqual({ count: 12, exact: true });
     expect((await store.tasks.list(tenantQ, { createdAfter: before }, 100)).rows).toHaveLength(12);
-    expect(await store.tasks.count(tenantQ, { createdBefore: before })).toBe(1);
-    expect(await store.tasks.count(tenantQ, { agentId: agent.agentId })).toBe(13);
-    expect(await store.tasks.count(tenantQ, { agentId: '00000000-0000-0000-0000-00000000beef' })).toBe(0);
+    expect(await store.tasks.count(tenantQ, { createdBefore: before }, 10_000)).toEqual({ count: 1, exact: true });
+    expect(await store.tasks.count(tenantQ, { agentId: agent.agentId }, 10_000)).toEqual({ count: 13, exact: true });
+    expect(await store.tasks.count(tenantQ, { agentId: '00000000-0000-0000-0000-00000000beef' }, 10_000)).toEqual({ count: 0, exact: true });
     expect((await store.tasks.list(tenantQ, { agentId: '00000000-0000-0000-0000-00000000beef' }, 1)).rows).toEqual([]);
 
-    const counts = await store.tasks.countByStatus(tenantQ);
+    const counts = await store.tasks.countByStatus(tenantQ, 10_000);
     // The older task was drained: SUCCEEDED.
-    expect(counts).toEqual({ QUEUED: 10, RUNNING: 1, RETRYING: 0, SUCCEEDED: 1, FAILED: 0, CANCELLED: 1 });
+    expect(counts).toEqual(exactly({ QUEUED: 10, RUNNING: 1, RETRYING: 0, SUCCEEDED: 1, FAILED: 0, CANCELLED: 1 }));
+    // Bounded: exact up to the cap, then an estimate of at least cap + 1.
+    const capped = await store.tasks.countByStatus(tenantQ, 9);
+    expect(capped.QUEUED.exact).toBe(false);
+    expect(capped.QUEUED.count).toBeGreaterThanOrEqual(10);
+    expect(capped.RUNNING).toEqual({ count: 1, exact: true });
+    expect((await store.tasks.countByStatus(tenantQ, 10)).QUEUED).toEqual({ count: 10, exact: true });
+    expect(await store.tasks.count(tenantQ, { status: ['QUEUED'] }, 10)).toEqual({ count: 10, exact: true });
+    const over = await store.tasks.count(tenantQ, { status: ['QUEUED'] }, 9);
+    expect(over.exact).toBe(false);
+    expect(over.count).toBeGreaterThanOrEqual(10);
     // Overall counts every tenant's: one more task in another tenant is in them.
     await store.tasks.insertMany([task({ tenantId: tenantB })]);
-    const all = await store.tasks.countByStatus(null);
-    expect(Object.values(all).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(14);
-    expect(all.QUEUED).toBeGreaterThanOrEqual(11); // other tests may leave delayed tasks
+    const all = await store.tasks.countByStatus(null, 10_000);
+    expect(Object.values(all).reduce((a, b) => a + b.count, 0)).toBeGreaterThanOrEqual(14);
+    expect(all.QUEUED.count).toBeGreaterThanOrEqual(11); // other tests may leave delayed tasks
     await drain();
   });
 
@@ -586,3 +596,8 @@ describe('queries', () => {
     await drain();
   });
 });
+
+/** Counts per status, every one exact. */
+function exactly(counts: Record<string, number>) {
+  return Object.fromEntries(Object.entries(counts).map(([s, count]) => [s, { count, exact: true }]));
+}

@@ -26,6 +26,11 @@ export function fmtNum(n: number | string | null | undefined): string {
   return typeof n === 'string' ? BigInt(n).toLocaleString() : n.toLocaleString();
 }
 
+/** A count that may be the server's estimate (past COUNT_EXACT_MAX): "≈ 990,000". */
+export function fmtCount(n: number, exact = true): string {
+  return exact ? n.toLocaleString() : `≈ ${n.toLocaleString()}`;
+}
+
 export function fmtTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);

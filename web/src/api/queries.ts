@@ -17,7 +17,8 @@ export interface TaskRow {
   createdAt: string; updatedAt: string; startedAt: string | null; finishedAt: string | null; durationMs: number | null;
 }
 export interface Stats {
-  byStatus: { status: TaskStatus; count: number }[];
+  /** exact false: count is the server's estimate (more than COUNT_EXACT_MAX). */
+  byStatus: { status: TaskStatus; count: number; exact: boolean }[];
   queueDepth: number; running: number; throughputPerSec: number; throughputSeries: number[];
   latencyP50Ms: number | null; latencyP95Ms: number | null; latencyP99Ms: number | null;
   workers: number; busyWorkers: number; utilisation: number; at: string;
@@ -25,7 +26,7 @@ export interface Stats {
 
 const EVENT = 'taskId status attempt outcome exitCode agentId at';
 export const ROW = 'id status priority attempts agent { id name } agentVersion { version } outcome exitCode createdAt updatedAt startedAt finishedAt durationMs';
-const STATS = `byStatus { status count } queueDepth running throughputPerSec throughputSeries
+const STATS = `byStatus { status count exact } queueDepth running throughputPerSec throughputSeries
   latencyP50Ms latencyP95Ms latencyP99Ms workers busyWorkers utilisation at`;
 const LIMITS = 'timeoutMs memoryBytes fuel maxOutputBytes';
 
@@ -34,7 +35,7 @@ export const STATS_SUB = `subscription Stats { stats { ${STATS} } }`;
 
 export const TASKS_QUERY = `query Tasks($filter: TaskFilter, $first: Int, $after: String) {
   tasks(filter: $filter, first: $first, after: $after) {
-    totalCount pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
+    totalCount totalCountExact pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
   }
 }`;
 export const TASK_EVENTS_SUB = `subscription TaskEvents($filter: TaskEventFilter) { taskEvents(filter: $filter) { ${EVENT} } }`;

@@ -7,13 +7,15 @@ import { AGENTS_QUERY, TASK_EVENTS_SUB, TASKS_QUERY, type AgentInfo, type TaskEv
 import type { ApiError } from './client.js';
 
 type TasksData = {
-  tasks: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: TaskRow }[] };
+  tasks: { totalCount: number; totalCountExact: boolean; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: TaskRow }[] };
 };
 
 export interface TaskListOptions { status?: TaskStatus[]; agent?: string; first: number; after: string | null }
 export interface TaskList {
   rows: TaskRow[];
   totalCount: number | undefined;
+  /** False: totalCount is the server's estimate (more than COUNT_EXACT_MAX tasks match). */
+  totalCountExact: boolean;
   endCursor: string | null;
   hasNextPage: boolean;
   loading: boolean;
@@ -80,6 +82,7 @@ export function useTaskList({ status, agent, first, after }: TaskListOptions): T
   return {
     rows,
     totalCount: t?.totalCount,
+    totalCountExact: t?.totalCountExact ?? true,
     endCursor: t?.pageInfo.endCursor ?? null,
     hasNextPage: t?.pageInfo.hasNextPage ?? false,
     loading: q.loading,

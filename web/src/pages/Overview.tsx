@@ -4,7 +4,7 @@ import { TaskTable } from '../components/TaskTable.js';
 import { useTaskList } from '../api/task-list.js';
 import { useQuery, useSubscription } from '../api/hooks.js';
 import { STATS_QUERY, STATS_SUB, STATUSES, type Stats } from '../api/queries.js';
-import { fmtMs, fmtPercent } from '../format.js';
+import { fmtCount, fmtMs, fmtPercent } from '../format.js';
 import { href } from '../router.js';
 
 type StatsData = { stats: Stats };
@@ -27,7 +27,7 @@ export function OverviewPage() {
               <li key={st}>
                 <a href={href('tasks', { status: st })} data-count={st}>
                   <StatusBadge status={st} />
-                  <strong>{(s.byStatus.find((b) => b.status === st)?.count ?? 0).toLocaleString()}</strong>
+                  <strong>{countOf(s.byStatus.find((b) => b.status === st))}</strong>
                 </a>
               </li>
             ))}
@@ -86,4 +86,9 @@ function Card({ label, value, hint }: { label: string; value: string; hint?: str
       {hint ? <span class="hint">{hint}</span> : null}
     </div>
   );
+}
+
+/** A status's count; "≈ N" when it is the server's estimate (past COUNT_EXACT_MAX). */
+function countOf(c: Stats['byStatus'][number] | undefined): string {
+  return c ? fmtCount(c.count, c.exact) : '0';
 }

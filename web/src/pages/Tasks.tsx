@@ -5,6 +5,7 @@ import { BulkBar } from '../components/BulkBar.js';
 import { ErrorNote } from '../components/Status.js';
 import { TaskTable } from '../components/TaskTable.js';
 import { navigate } from '../router.js';
+import { fmtCount } from '../format.js';
 
 function statusFilter(v: string | null): TaskStatus[] | undefined {
   if (v === 'active') return ACTIVE;
@@ -91,7 +92,7 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
         </button>
         <span class="muted" aria-live="polite">
           Page {page}
-          {total !== undefined ? ` · ${total.toLocaleString()} task${total === 1 ? '' : 's'}` : ''}
+          {total !== undefined ? ` · ${fmtCount(total, list.totalCountExact)} task${total === 1 ? '' : 's'}` : ''}
         </span>
         <button
           type="button"
