@@ -30,6 +30,8 @@ export interface BulkBarProps {
   filter: { status?: TaskStatus[]; agent?: string };
   /** Tasks matching the filter, when known. */
   total: number | undefined;
+  /** False when `total` is the server's estimate (past COUNT_EXACT_MAX). */
+  totalExact?: boolean;
   /** True when every row of the page is picked (offer "all matching"). */
   pageSelected: boolean;
   onSelectAllMatching(): void;
@@ -38,13 +40,15 @@ export interface BulkBarProps {
   onDone(): void;
 }
 
-export function BulkBar({ ids, allMatching, filter, total, pageSelected, onSelectAllMatching, onClear, onDone }: BulkBarProps) {
+export function BulkBar({ ids, allMatching, filter, total, totalExact = true, pageSelected, onSelectAllMatching, onClear, onDone }: BulkBarProps) {
   const [ask, dialog] = useConfirm();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
   const [result, setResult] = useState('');
   const count = allMatching ? (total ?? 0) : ids.length;
-  const what = allMatching ? `all ${plural(count)} matching the filter` : `${plural(count)} selected`;
+  // An estimated total reads "≈ 990,000 tasks"; the action itself acts on what matches when it runs.
+  const approx = totalExact ? '' : '≈ ';
+  const what = allMatching ? `all ${approx}${plural(count)} matching the filter` : `${plural(count)} selected`;
 
   async function run(action: BulkAction, question?: Question) {
     if (question && !(await ask(question))) return;
@@ -68,9 +72,9 @@ export function BulkBar({ ids, allMatching, filter, total, pageSelected, onSelec
       <ErrorNote error={error} />
       {count > 0 ? (
         <div class="bulk-bar" role="region" aria-label="Bulk actions">
-          <span aria-live="polite">{allMatching ? `All ${plural(count)} matching the filter are selected.` : `${plural(count)} selected.`}</span>
+          <span aria-live="polite">{allMatching ? `All ${approx}${plural(count)} matching the filter are selected.` : `${plural(count)} selected.`}</span>
           {pageSelected && !allMatching && total !== undefined && total > ids.length ? (
-            <button type="button" class="link" onClick={onSelectAllMatching}>Select all {plural(total)} matching the filter</button>
+            <button type="button" class="link" onClick={onSelectAllMatching}>Select all {approx}{plural(total)} matching the filter</button>
           ) : null}
           <button type="button" class="link" onClick={onClear}>Clear selection</button>
           <div class="actions">

@@ -81,7 +81,7 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
       {total !== undefined && list.rows.length === 0 ? (
         <p class="muted empty">No tasks match. Submit some on the <a href="#/agents">Agents</a> page.</p>
       ) : null}
-      <BulkBar ids={[...selected]} allMatching={allMatching} filter={filter} total={total}
+      <BulkBar ids={[...selected]} allMatching={allMatching} filter={filter} total={total} totalExact={list.totalCountExact}
         pageSelected={list.rows.length > 0 && list.rows.every((t) => selection.selected.has(t.id))}
         onSelectAllMatching={() => setAllMatching(true)} onClear={clear} onDone={list.refetch} />
       {list.rows.length ? <TaskTable rows={list.rows} caption="Tasks, newest first" selection={selection} /> : null}
