@@ -145,7 +145,7 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
         if (isShared(args)) {
           // What decides the events and how they resolve: who (tenant, role), and the operation.
           const key = JSON.stringify([caller.tenantId, caller.role, caller.system, payload.query, payload.operationName ?? null, payload.variables ?? null]);
-          sharing.set(context, { socket: ctx.extra.socket, id, key });
+          sharing.set(context, { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, key });
         }
         return context;
       },

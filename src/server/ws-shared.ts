@@ -24,9 +24,14 @@ export const SLOW_CLIENT_BYTES = 16 * 1024 * 1024;
 export const SLOW_CLIENT_CLOSE = 1013;
 const OPEN = 1;
 
-/** Where one subscription's messages go: its socket and its graphql-ws id. */
+/**
+ * Where one subscription's messages go: its WebSocket, the TCP socket under it and its graphql-ws id.
+ * Frames are written to the TCP socket directly, a turn's frames for one subscription in one write
+ * (ws's own sends go there too, in call order; without permessage-deflate, ws queues nothing).
+ */
 export interface Wire {
-  socket: { send(data: string): void; close(code: number, reason: string): void; readonly bufferedAmount: number; readonly readyState: number };
+  socket: { send(data: string): void; close(code: number, reason: string): void; readonly bufferedAmount: number; readonly readyState: number; readonly extensions: string };
+  raw: { write(data: Buffer): unknown };
   id: string;
 }
 
@@ -52,12 +57,14 @@ export interface SharedFeeds {
 interface Member {
   wire: Wire;
   /** `{"id":…,"type":"next","payload":` for this member. */
-  prefix: string;
+  prefix: Buffer;
   end(err?: unknown): void;
 }
 
 interface Feed {
   members: Set<Member>;
+  /** Payloads (JSON) of this turn not yet written: written at its end, a member's in one frame run. */
+  unsent: Buffer[];
   /** The stream, once `subscribe` answered with one; its failure to start otherwise. */
   started: Promise<AsyncIterator<ExecutionResult> | ExecutionResult>;
   closed: boolean;
@@ -68,7 +75,7 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
   const feeds = new Map<string, Feed>();
 
   function open(key: string, args: ExecutionArgs): Feed {
-    const feed: Feed = { members: new Set(), started: null!, closed: false };
+    const feed: Feed = { members: new Set(), unsent: [], started: null!, closed: false };
     feed.started = (async () => {
       const result = await options.subscribe(args);
       return Symbol.asyncIterator in result ? result[Symbol.asyncIterator]() : result;
@@ -102,22 +109,36 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
     try {
       for (let next = await stream.next(); !next.done && !feed.closed; next = await stream.next()) {
         // The one encoding of this event; each member's message only splices its id in front.
-        const payload = JSON.stringify(options.format(next.value));
-        for (const m of feed.members) send(m, payload);
+        if (feed.unsent.length === 0) setImmediate(flush, feed);
+        feed.unsent.push(Buffer.from(JSON.stringify(options.format(next.value))));
       }
     } catch (err) {
       failure = { err };
     }
+    // Every `next` before the `complete` (or error) graphql-ws sends once the members end.
+    flush(feed);
     retire(key, feed);
     for (const m of feed.members) m.end(failure?.err);
     feed.members.clear();
   }
 
-  function send(m: Member, payload: string) {
-    const { socket } = m.wire;
+  function flush(feed: Feed) {
+    const payloads = feed.unsent;
+    if (payloads.length === 0) return;
+    feed.unsent = [];
+    for (const m of feed.members) send(m, payloads);
+  }
+
+  function send(m: Member, payloads: Buffer[]) {
+    const { socket, raw } = m.wire;
     if (socket.readyState !== OPEN) return;
     if (socket.bufferedAmount > slowBytes) return socket.close(SLOW_CLIENT_CLOSE, 'SLOW_CLIENT');
-    socket.send(`${m.prefix}${payload}}`);
+    // A negotiated extension (compression) would need ws's own framing.
+    if (socket.extensions !== '') {
+      for (const p of payloads) socket.send(`${m.prefix.toString()}${p.toString()}}`);
+      return;
+    }
+    raw.write(textFrames(m.prefix, payloads));
   }
 
   return {
@@ -152,7 +173,7 @@ function memberStream(wire: Wire, leave: (m: Member) => void): { member: Member;
   let left = false;
   const member: Member = {
     wire,
-    prefix: `{"id":${JSON.stringify(wire.id)},"type":"next","payload":`,
+    prefix: Buffer.from(`{"id":${JSON.stringify(wire.id)},"type":"next","payload":`),
     end(err) {
       if (ended) return;
       ended = { err };
@@ -185,4 +206,38 @@ function memberStream(wire: Wire, leave: (m: Member) => void): { member: Member;
     },
   };
   return { member, stream };
+}
+
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Unmasked, final text frames (RFC 6455 §5.2; a server never masks), one per payload, each holding
+ * `prefix + payload + "}"`, in one buffer.
+ */
+export function textFrames(prefix: Buffer, payloads: Buffer[]): Buffer {
+  let size = 0;
+  for (const p of payloads) {
+    const n = prefix.length + p.length + 1;
+    size += n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of payloads) {
+    const n = prefix.length + p.length + 1;
+    out[at++] = 0x81; // FIN, opcode 1 (text)
+    if (n < 126) out[at++] = n;
+    else if (n < 65536) {
+      out[at++] = 126;
+      out.writeUInt16BE(n, at);
+      at += 2;
+    } else {
+      out[at++] = 127;
+      out.writeBigUInt64BE(BigInt(n), at);
+      at += 8;
+    }
+    at += prefix.copy(out, at);
+    at += p.copy(out, at);
+    out[at++] = CLOSE_BRACE;
+  }
+  return out;
 }

@@ -68,6 +68,22 @@ describe('in-process event bus', () => {
     await iterator.return?.();
   });
 
+  it("hands a task's subscribers only its own events and deletion, one event per batch", async () => {
+    const bus = makeEventBus();
+    const a = bus.pubsub.subscribe('TASK_EVENTS_OF', 'a')[Symbol.asyncIterator]();
+    const b = bus.pubsub.subscribe('TASK_EVENTS_OF', 'b')[Symbol.asyncIterator]();
+    const gone = bus.pubsub.subscribe('TASK_DELETED_OF', 'b')[Symbol.asyncIterator]();
+    const [a1, b1, gone1] = [a.next(), b.next(), gone.next()];
+    bus.pubsub.publish('TASK_EVENTS', [event('c'), event('a'), event('b'), { ...event('a'), status: 'FAILED' }]);
+    bus.pubsub.publish('TASK_DELETED', ['a', 'c', 'b']);
+    expect((await a1).value).toEqual([event('a')]);
+    expect((await a.next()).value).toEqual([{ ...event('a'), status: 'FAILED' }]);
+    expect((await b1).value).toEqual([event('b')]);
+    expect((await gone1).value).toEqual(['b']);
+    await Promise.all([a.return?.(), b.return?.(), gone.return?.()]);
+    await bus.close();
+  });
+
   it('a throwing listener is reported and does not stop the others', () => {
     const errors: string[] = [];
     const bus = makeEventBus({ onListenerError: (_err, topic) => errors.push(topic) });
