@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeEventBus, wireSerializer } from '../../src/executor/events.js';
 import { reconnectDelayMs } from '../../src/executor/redis-link.js';
 import type { TaskEvent, TaskOutputEvent } from '../../src/executor/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const event = (taskId: string): TaskEvent => ({
   taskId,
@@ -95,6 +97,30 @@ describe('in-process event bus', () => {
     expect(() => bus.pubsub.publish('TASK_CANCEL', ['x'])).not.toThrow();
     expect(got).toEqual([['x']]);
     expect(errors).toEqual(['TASK_CANCEL']);
+  });
+});
+
+describe.runIf(process.env.REDIS_URL)('per-task topics across nodes (REDIS_URL)', () => {
+  it("a node whose only listener is one task's hears that task's events from another node", async () => {
+    const prefix = `test-${randomBytes(4).toString('hex')}:`;
+    const [a, b] = [makeEventBus({ redisUrl: process.env.REDIS_URL, channelPrefix: prefix }), makeEventBus({ redisUrl: process.env.REDIS_URL, channelPrefix: prefix })];
+    try {
+      expect(await a.whenUp(5_000)).toBe(true);
+      expect(await b.whenUp(5_000)).toBe(true);
+      const it = b.pubsub.subscribe('TASK_EVENTS_OF', 'x')[Symbol.asyncIterator]();
+      const got = it.next();
+      let received = false;
+      void got.then(() => (received = true));
+      // Published until B's Redis subscription (made for TASK_EVENTS) is in place.
+      await waitFor('B to hear task x', () => {
+        a.pubsub.publish('TASK_EVENTS', [event('y'), event('x')]);
+        return received;
+      });
+      expect((await got).value).toEqual([event('x')]);
+      await it.return?.();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });
 
