@@ -28,6 +28,7 @@ import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { dropSchema } from '../test/helpers/store.js';
+import { fanoutMetrics } from './fanout.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
 import { scaleMetrics, SCALE_ROWS, type Harness } from './scale.js';
@@ -398,7 +399,7 @@ async function commitMs(url: string): Promise<number> {
 }
 
 /** Runs one phase on a fresh server; a failure becomes `{ error }` instead of ending the bench. */
-async function phase<T>(databaseUrl: string | undefined, label: string, body: (conn: Conn, server: Server) => Promise<T>): Promise<T | { error: string }> {
+export async function phase<T>(databaseUrl: string | undefined, label: string, body: (conn: Conn, server: Server) => Promise<T>): Promise<T | { error: string }> {
   log(`${label}: starting a server`);
   let server: Server | null = null;
   let conn: Conn | null = null;
@@ -502,6 +503,8 @@ export const e2eSuite: Suite = {
     // Reads and throughput with a million finished tasks there (bench/scale.ts; PostgreSQL only).
     if (only !== 'pglite') metrics.push(...(await scaleMetrics(harness, pgUrl)));
     if (pgUrl) metrics.push({ name: 'pg_commit_ms', value: commit, unit: 'ms', note: 'one durable commit (fsync) on this PostgreSQL; submit → SUCCEEDED needs one (a short task on an idle node) or two' });
+    // What each open subscription costs (bench/fanout.ts).
+    if (only !== 'pglite') metrics.push(...(await fanoutMetrics({ phase, throughput, postgresUrl })));
     return metrics;
   },
 };

@@ -15,6 +15,8 @@ const SUITES: { name: string; load: () => Promise<Suite>; onlyWhenNamed?: boolea
   { name: 'e2e', load: async () => (await import('./peers.js')).withPeers((await import('./e2e.js')).e2eSuite) },
   // The peers alone, for iterating; not part of a bare `npm run bench` (e2e runs them).
   { name: 'peers', load: async () => (await import('./peers.js')).peersSuite, onlyWhenNamed: true },
+  // The fan-out phase alone (e2e runs it too), for iterating.
+  { name: 'fanout', load: async () => (await import('./fanout.js')).makeFanoutSuite(await import('./e2e.js')), onlyWhenNamed: true },
   { name: 'flood', load: async () => (await import('./flood.js')).floodSuite },
   { name: 'scale', load: async () => (await import('./e2e.js')).scaleSuite },
   { name: 'logs', load: async () => (await import('./logs.js')).logsSuite },

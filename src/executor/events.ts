@@ -39,6 +39,21 @@ export interface EventBusOptions {
 }
 
 type Listener = (event: { detail: unknown }) => void;
+
+/**
+ * Per-task topics (`TASK_EVENTS_OF:<taskId>`) the bus derives from the batch topics as it
+ * dispatches them, and the topic each is derived from: the one to hear from Redis.
+ */
+const DERIVED: Record<string, { from: string; taskId: (item: never) => string }> = {
+  TASK_EVENTS_OF: { from: 'TASK_EVENTS', taskId: (e: TaskEvent) => e.taskId },
+  TASK_DELETED_OF: { from: 'TASK_DELETED', taskId: (id: string) => id },
+};
+const DERIVED_FROM = new Map(Object.entries(DERIVED).map(([name, d]) => [d.from, { prefix: `${name}:`, taskId: d.taskId as (item: unknown) => string }]));
+/** The topic whose messages `topic`'s listeners hear: the batch topic of a per-task one, else itself. */
+function sourceOf(topic: string): string {
+  const colon = topic.indexOf(':');
+  return (colon > 0 && DERIVED[topic.slice(0, colon)]?.from) || topic;
+}
 type ListenerLike = Listener | { handleEvent: Listener } | null;
 
 export function makeEventBus(options: EventBusOptions = {}): EventBus {
@@ -149,10 +164,16 @@ interface LocalTarget {
 /**
  * This node's listeners: a map of listener sets. Cheaper than Node's EventTarget, and a listener
  * that throws (e.g. a slow subscriber's repeater overflowing) is reported, not rethrown into the
- * publisher or the process. `first` / `last` tell the Redis link when to (un)subscribe a topic.
+ * publisher or the process. `first` / `last` tell the Redis link when to (un)subscribe a topic; a
+ * per-task topic (DERIVED) counts as a listener of the batch topic it comes from.
+ *
+ * Dispatching a batch topic also hands each item to the listeners of its task's topic: one map
+ * lookup per item, so a task's own subscribers cost nothing to the events of other tasks.
  */
 function makeLocalTarget(onError: (err: unknown, topic: string) => void, edges: { first(topic: string): void; last(topic: string): void }): LocalTarget {
   const listeners = new Map<string, Set<Listener>>();
+  /** Listeners per topic heard from Redis (a batch topic's own and those of its per-task topics). */
+  const heard = new Map<string, number>();
   const direct = new WeakSet<Listener>();
   const handlers = new WeakMap<object, Listener>();
   const toFn = (cb: ListenerLike): Listener | null => {
@@ -161,6 +182,18 @@ function makeLocalTarget(onError: (err: unknown, topic: string) => void, edges: 
     if (!fn) handlers.set(cb, (fn = cb.handleEvent.bind(cb)));
     return fn;
   };
+  const call = (topic: string, set: Set<Listener> | undefined, detail: unknown, subscriptionsOnly?: boolean) => {
+    if (!set) return;
+    const event = { type: topic, detail };
+    for (const fn of set) {
+      if (subscriptionsOnly && direct.has(fn)) continue;
+      try {
+        fn(event);
+      } catch (err) {
+        onError(err, topic);
+      }
+    }
+  };
   return {
     add(topic, cb, options) {
       const fn = toFn(cb);
@@ -168,33 +201,41 @@ function makeLocalTarget(onError: (err: unknown, topic: string) => void, edges: 
       if (options?.direct) direct.add(fn);
       let set = listeners.get(topic);
       if (!set) listeners.set(topic, (set = new Set()));
+      if (set.has(fn)) return;
       set.add(fn);
-      if (set.size === 1) edges.first(topic);
+      const source = sourceOf(topic);
+      const n = (heard.get(source) ?? 0) + 1;
+      heard.set(source, n);
+      if (n === 1) edges.first(source);
     },
     remove(topic, cb) {
       const fn = toFn(cb);
       const set = listeners.get(topic);
       if (!fn || !set?.delete(fn)) return;
-      if (set.size > 0) return;
-      listeners.delete(topic);
-      edges.last(topic);
+      if (set.size === 0) listeners.delete(topic);
+      const source = sourceOf(topic);
+      const n = heard.get(source)! - 1;
+      if (n > 0) return void heard.set(source, n);
+      heard.delete(source);
+      edges.last(source);
     },
     dispatch(topic, detail, options) {
-      const set = listeners.get(topic);
-      if (!set) return;
-      const event = { type: topic, detail };
-      for (const fn of set) {
-        if (options?.subscriptionsOnly && direct.has(fn)) continue;
-        try {
-          fn(event);
-        } catch (err) {
-          onError(err, topic);
-        }
+      call(topic, listeners.get(topic), detail, options?.subscriptionsOnly);
+      const derived = DERIVED_FROM.get(topic);
+      if (!derived) return;
+      for (const item of detail as unknown[]) {
+        const perTask = derived.prefix + derived.taskId(item);
+        const set = listeners.get(perTask);
+        if (set) call(perTask, set, [item], options?.subscriptionsOnly);
       }
     },
     subscriptions(topic) {
       let n = 0;
       for (const fn of listeners.get(topic) ?? []) if (!direct.has(fn)) n++;
+      for (const [name, d] of Object.entries(DERIVED)) {
+        if (d.from !== topic) continue;
+        for (const [t, set] of listeners) if (t.startsWith(`${name}:`)) for (const fn of set) if (!direct.has(fn)) n++;
+      }
       return n;
     },
   };

@@ -41,6 +41,14 @@ export type Topics = {
   /** Tasks deleted (deleteTasks, the retention sweep): their live subscriptions end, on every node. */
   TASK_DELETED: [taskIds: string[]];
   NODE_STATS: [summary: NodeSecondSummary];
+  /**
+   * One task's events (as one-event batches), for its own subscribers (taskUpdated, taskOutput):
+   * derived by each node's bus from TASK_EVENTS, never published, so an event reaches only the
+   * listeners of its task whatever the number of other subscriptions.
+   */
+  TASK_EVENTS_OF: [taskId: string, events: TaskEvent[]];
+  /** Derived from TASK_DELETED, like TASK_EVENTS_OF: that one task was deleted (`[taskId]`). */
+  TASK_DELETED_OF: [taskId: string, taskIds: string[]];
 };
 
 /** One node's activity during one second, shared so every node can answer `stats` for the cluster. */

@@ -1,9 +1,10 @@
 /**
  * Live subscriptions: taskUpdated(id), taskEvents(filter), taskOutput(id). Each subscribes to the
- * bus (TASK_EVENTS batches, TASK_OUTPUT per task id) in a custom `subscribe`, so the schema needs
- * no topic wiring and every filter runs on the server. taskUpdated and taskOutput complete when
- * their task ends (taskUpdated right after the terminal event) or is deleted (TASK_DELETED:
- * deleteTasks or the retention sweep, on any node).
+ * bus in a custom `subscribe`, so the schema needs no topic wiring and every filter runs on the
+ * server: taskEvents to the TASK_EVENTS batches; the per-task ones to their task's own topics
+ * (TASK_EVENTS_OF, TASK_DELETED_OF, TASK_OUTPUT per task id), so an event costs them nothing unless
+ * it is their task's. taskUpdated and taskOutput complete when their task ends (taskUpdated right
+ * after the terminal event) or is deleted (deleteTasks or the retention sweep, on any node).
  */
 import 'reflect-metadata';
 import { Repeater } from '@graphql-yoga/subscription';
@@ -37,17 +38,17 @@ async function current(context: Context, id: string, unsubscribe: () => Promise<
 }
 
 /** Ends when task `id` is deleted. */
-const deletion = (context: Context, id: string): EndSignal => endsWhen(eager(context.pubsub.subscribe('TASK_DELETED')), (deleted) => deleted === id);
+const deletion = (context: Context, id: string): EndSignal => endsWhen(eager(context.pubsub.subscribe('TASK_DELETED_OF', id)), () => true);
 
 async function subscribeTaskUpdated({ args, context }: Data<{ id: string }>) {
   const { caller } = context;
   const id = checkId('id', args.id);
-  const events = eager(context.pubsub.subscribe('TASK_EVENTS'));
+  const events = eager(context.pubsub.subscribe('TASK_EVENTS_OF', id));
   const deleted = deletion(context, id);
   const row = await current(context, id, () => Promise.all([events.return?.(), deleted.close()]));
   // The current state first: a client that subscribes after submitting never misses the end.
   // The terminal event is the last: a retry (retryTask) is followed by subscribing again.
-  return flatten(events, (e) => e.taskId === id && e.tenantId === caller.tenantId, {
+  return flatten(events, (e) => e.tenantId === caller.tenantId, {
     initial: [taskEvent(row)],
     until: (e) => TERMINAL_STATUSES.has(e.status),
     end: deleted,
@@ -73,7 +74,7 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   const id = checkId('id', args.id);
   const { pubsub } = context;
   const chunks = eager(pubsub.subscribe('TASK_OUTPUT', id));
-  const events = eager(pubsub.subscribe('TASK_EVENTS'));
+  const events = eager(pubsub.subscribe('TASK_EVENTS_OF', id));
   const deleted = deletion(context, id);
   const close = () => Promise.all([chunks.return?.(), events.return?.(), deleted.close()]);
   const row = await current(context, id, close);
@@ -81,7 +82,7 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
     await close();
     return replay(context, row);
   }
-  const ended = flatten(events, (e) => e.taskId === id && TERMINAL_STATUSES.has(e.status), { until: () => true, end: deleted });
+  const ended = flatten(events, (e) => TERMINAL_STATUSES.has(e.status), { until: () => true, end: deleted });
   return new Repeater<TaskOutputEvent>(async (push, stop) => {
     // Chunks already on their way when the end is announced still get through.
     void ended.next().then(() => setTimeout(() => stop(), OUTPUT_TAIL_MS).unref());

@@ -16,7 +16,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, subscribe, validate, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CloseCode, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -26,6 +26,7 @@ import { REQUEST_ID_HEADER, requestIdOf } from './request-log.js';
 import type { Tracer } from '@opentelemetry/api';
 import { tracedExecute, tracedOperations } from './tracing.js';
 import { batchSends } from './ws-batch.js';
+import { makeSharedFeeds, type Wire } from './ws-shared.js';
 import { SpindleError, type Principal } from '../domain/index.js';
 import { makeContext, type Context, type GraphQLDeps } from '../graphql/context.js';
 import { checkNesting, costError, depthLimitRule, limitError, makeCostCache, maxNestingFor } from '../graphql/cost.js';
@@ -40,6 +41,12 @@ export const MAX_TOKENS = 50_000;
 export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
 /** WebSocket close code "Try Again Later" (RFC 6455 registry): not fatal to graphql-ws clients. */
 const WS_TRY_AGAIN_LATER = 1013;
+/**
+ * Subscription fields whose events are the same for every subscriber of one tenant and role with the
+ * same document and variables (no initial state read per subscriber): their subscriptions share one
+ * execution per event (ws-shared.ts).
+ */
+const SHARED_FIELDS = new Set(['taskEvents']);
 
 export interface GraphQLTransports {
   /** Authenticates, then parses the body: an unauthenticated caller never makes us read 64 MiB. */
@@ -82,6 +89,10 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
   };
   const principals = new WeakMap<object, Principal>();
   const connections = new Set<WsContext>();
+  const formatResult = (result: ExecutionResult) => (result.errors ? { ...result, errors: result.errors.map((e) => formatGraphQLError(e, logger)) } : undefined);
+  const feeds = makeSharedFeeds({ subscribe: async (args) => subscribe(args), format: (result) => formatResult(result) ?? result });
+  /** The shared subscriptions' contexts, with where their messages go and the feed they join. */
+  const sharing = new WeakMap<object, Wire & { key: string }>();
   const ws = useServer(
     {
       schema,
@@ -128,13 +139,32 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
         if (scope) requestScope.run(scope, log);
         else log();
       },
-      context: (ctx) => makeContext(deps, principals.get(ctx)!, { live: true }),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((e) => formatGraphQLError(e, logger)) } : undefined,
+      context: (ctx, id, payload, args) => {
+        const caller = principals.get(ctx)!;
+        const context = makeContext(deps, caller, { live: true });
+        if (isShared(args)) {
+          // What decides the events and how they resolve: who (tenant, role), and the operation.
+          const key = JSON.stringify([caller.tenantId, caller.role, caller.system, payload.query, payload.operationName ?? null, payload.variables ?? null]);
+          sharing.set(context, { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, key });
+        }
+        return context;
+      },
+      subscribe: (args) => {
+        const shared = sharing.get(args.contextValue as object);
+        return shared ? feeds.join(shared.key, args, shared) : subscribe(args);
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result),
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatGraphQLError(e, logger)),
     },
     wss,
   );
+
+  /** A subscription of one field, of SHARED_FIELDS. */
+  function isShared(args: ExecutionArgs): boolean {
+    const op = getOperationAST(args.document, args.operationName);
+    const only = op?.operation === 'subscription' && op.selectionSet.selections.length === 1 ? op.selectionSet.selections[0] : undefined;
+    return only?.kind === Kind.FIELD && SHARED_FIELDS.has(only.name.value);
+  }
 
   /** Parse and validate as graphql-ws would, plus our rules and the cost limit. */
   function prepare(_ctx: WsContext, _id: string, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }): ExecutionArgs | GraphQLError[] {

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeEventBus, wireSerializer } from '../../src/executor/events.js';
 import { reconnectDelayMs } from '../../src/executor/redis-link.js';
 import type { TaskEvent, TaskOutputEvent } from '../../src/executor/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const event = (taskId: string): TaskEvent => ({
   taskId,
@@ -68,6 +70,22 @@ describe('in-process event bus', () => {
     await iterator.return?.();
   });
 
+  it("hands a task's subscribers only its own events and deletion, one event per batch", async () => {
+    const bus = makeEventBus();
+    const a = bus.pubsub.subscribe('TASK_EVENTS_OF', 'a')[Symbol.asyncIterator]();
+    const b = bus.pubsub.subscribe('TASK_EVENTS_OF', 'b')[Symbol.asyncIterator]();
+    const gone = bus.pubsub.subscribe('TASK_DELETED_OF', 'b')[Symbol.asyncIterator]();
+    const [a1, b1, gone1] = [a.next(), b.next(), gone.next()];
+    bus.pubsub.publish('TASK_EVENTS', [event('c'), event('a'), event('b'), { ...event('a'), status: 'FAILED' }]);
+    bus.pubsub.publish('TASK_DELETED', ['a', 'c', 'b']);
+    expect((await a1).value).toEqual([event('a')]);
+    expect((await a.next()).value).toEqual([{ ...event('a'), status: 'FAILED' }]);
+    expect((await b1).value).toEqual([event('b')]);
+    expect((await gone1).value).toEqual(['b']);
+    await Promise.all([a.return?.(), b.return?.(), gone.return?.()]);
+    await bus.close();
+  });
+
   it('a throwing listener is reported and does not stop the others', () => {
     const errors: string[] = [];
     const bus = makeEventBus({ onListenerError: (_err, topic) => errors.push(topic) });
@@ -79,6 +97,30 @@ describe('in-process event bus', () => {
     expect(() => bus.pubsub.publish('TASK_CANCEL', ['x'])).not.toThrow();
     expect(got).toEqual([['x']]);
     expect(errors).toEqual(['TASK_CANCEL']);
+  });
+});
+
+describe.runIf(process.env.REDIS_URL)('per-task topics across nodes (REDIS_URL)', () => {
+  it("a node whose only listener is one task's hears that task's events from another node", async () => {
+    const prefix = `test-${randomBytes(4).toString('hex')}:`;
+    const [a, b] = [makeEventBus({ redisUrl: process.env.REDIS_URL, channelPrefix: prefix }), makeEventBus({ redisUrl: process.env.REDIS_URL, channelPrefix: prefix })];
+    try {
+      expect(await a.whenUp(5_000)).toBe(true);
+      expect(await b.whenUp(5_000)).toBe(true);
+      const it = b.pubsub.subscribe('TASK_EVENTS_OF', 'x')[Symbol.asyncIterator]();
+      const got = it.next();
+      let received = false;
+      void got.then(() => (received = true));
+      // Published until B's Redis subscription (made for TASK_EVENTS) is in place.
+      await waitFor('B to hear task x', () => {
+        a.pubsub.publish('TASK_EVENTS', [event('y'), event('x')]);
+        return received;
+      });
+      expect((await got).value).toEqual([event('x')]);
+      await it.return?.();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });
 
