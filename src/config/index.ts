@@ -58,6 +58,8 @@ export interface Config {
   s3: S3Config | undefined;
   /** Unset → in-process pub/sub. */
   redisUrl: string | undefined;
+  /** Prefix of the Redis channels (REDIS_PREFIX). */
+  redisPrefix: string;
   workers: number;
   role: Role;
   nodeId: string;
@@ -129,6 +131,7 @@ export function loadConfig(env: Env): Config {
     databaseUrl: v.DATABASE_URL,
     s3: v.S3_ENDPOINT ? s3Config(v) : undefined,
     redisUrl: v.REDIS_URL,
+    redisPrefix: v.REDIS_PREFIX,
     workers: v.WORKERS,
     role: v.ROLE,
     nodeId: v.NODE_ID,

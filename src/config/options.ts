@@ -208,6 +208,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { name: 'S3_USE_SSL', default: 'false', description: 'Use HTTPS for S3.', allowed: 'true or false', rawDefault: () => 'false', schema: bool },
   optional('S3_REGION', 'S3 region.', 'a non-empty string', text),
   optional('REDIS_URL', 'Redis for cross-node pub/sub (events, output, cancel); unset = in-process.', 'a redis:// or rediss:// URL', url(['redis:', 'rediss:'])),
+  {
+    name: 'REDIS_PREFIX',
+    default: 'spindle:',
+    description: 'Prefix of every Redis channel, so that clusters sharing one Redis (or one database number) do not hear each other; nodes of one cluster must use the same.',
+    allowed: '1-64 of a-z, A-Z, 0-9, ".", "_", ":", "-"',
+    rawDefault: () => 'spindle:',
+    schema: z.string().trim().regex(/^[\w.:-]{1,64}$/),
+  },
   { name: 'WORKERS', default: 'number of CPU cores', description: 'Task worker threads on this node.', allowed: 'an integer between 1 and 1024', rawDefault: () => String(os.availableParallelism()), schema: integer(1, 1024) },
   { name: 'ROLE', default: 'all', description: 'all: serve and execute; api: serve the API but execute nothing; worker: execute, serving only /healthz and /metrics.', allowed: `one of ${ROLES.join(', ')}`, rawDefault: () => 'all', schema: oneOf(ROLES) },
   {

@@ -83,6 +83,7 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
   const runtime = makeRuntime({ workers: config.role === 'api' ? 1 : config.workers });
   const bus = makeEventBus({
     redisUrl: config.redisUrl,
+    channelPrefix: config.redisPrefix,
     name: config.nodeId,
     logger: logger.child({ component: 'pubsub' }),
     onListenerError: (err, topic) => logger.error({ err, topic }, 'event bus: a listener threw'),

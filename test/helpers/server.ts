@@ -12,7 +12,7 @@
  * AUTH is off by default (loopback). With AUTH=on, `s.adminKey` is the system admin key created at
  * start-up and `s.as(key)` talks with a key (Authorization header / connectionParams).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { GraphQLFormattedError } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -127,6 +127,9 @@ async function launch(
     DATA_DIR: storeOptions.dataDir,
     DATABASE_URL: storeOptions.databaseUrl,
     REDIS_URL: process.env.REDIS_URL || undefined,
+    // Test files run in parallel on one Redis: the nodes of one store (one cluster) share channels,
+    // and hear no other file's events (their tenants share the default tenant's id).
+    REDIS_PREFIX: `spindle-test-${createHash('sha256').update(storeOptions.pgSchema ?? storeOptions.dataDir).digest('hex').slice(0, 12)}:`,
     NODE_ID: `test-${randomBytes(3).toString('hex')}`,
     ...overrides,
   };

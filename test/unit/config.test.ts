@@ -215,6 +215,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ S3_ENDPOINT: 'minio' })).toThrow(/S3_ACCESS_KEY must be set when S3_ENDPOINT is set/);
   });
 
+  it('takes a Redis channel prefix of up to 64 safe characters', () => {
+    expect(loadConfig({}).redisPrefix).toBe('spindle:');
+    expect(loadConfig({ REDIS_PREFIX: 'blue.cluster-1:' }).redisPrefix).toBe('blue.cluster-1:');
+    expect(loadConfig({ REDIS_PREFIX: 'p'.repeat(64) }).redisPrefix).toBe('p'.repeat(64));
+    expect(() => loadConfig({ REDIS_PREFIX: 'p'.repeat(65) })).toThrow(/REDIS_PREFIX must be 1-64 of a-z/);
+    expect(() => loadConfig({ REDIS_PREFIX: 'a b' })).toThrow(/REDIS_PREFIX must be 1-64 of a-z/);
+  });
+
   it('documents every option with a default and a description', () => {
     expect(CONFIG_OPTIONS.map((o) => o.name)).toEqual(OPTION_SPECS.map((o) => o.name));
     for (const o of CONFIG_OPTIONS) {
