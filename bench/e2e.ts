@@ -305,7 +305,7 @@ async function breakdown(conn: Conn, timings: { id: string; sent: number; receiv
 }
 
 /** Offer `rate` tasks/s open-loop (one submitTask each) for `seconds`; request sent → SUCCEEDED event received. */
-async function latency(conn: Conn, rate: number, seconds: number, explain = true): Promise<Latency> {
+export async function latency(conn: Conn, rate: number, seconds: number, explain = true): Promise<Latency> {
   const sentAt = new Map<string, number>();
   const early = new Map<string, number>(); // events that overtook their mutation's response
   const samples: number[] = [];
