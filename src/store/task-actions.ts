@@ -23,12 +23,15 @@ export const RETRYABLE = `t.status IN ('FAILED', 'CANCELLED')`;
 
 /**
  * One batch of deletes: the ended tasks among the ids (a row another statement holds is skipped,
- * not waited for), with their attempts. Attempts go in a CTE of their own, as in the retention
- * sweep (retention.ts), so the statement returns the file bundles they named; their delete
- * trigger keeps the task_bytes ledger right.
+ * not waited for, and named in `busy`), with their attempts. Attempts go in a CTE of their own,
+ * as in the retention sweep (retention.ts), so the statement returns the file bundles they named;
+ * their delete trigger keeps the task_bytes ledger right.
  */
 const DELETE = `
-WITH doomed AS (
+WITH ended AS (
+  SELECT t.id FROM task t
+  WHERE t.tenant_id = $1 AND t.id = ANY($2::uuid[]) AND t.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+), doomed AS (
   SELECT t.id FROM task t
   WHERE t.tenant_id = $1 AND t.id = ANY($2::uuid[]) AND t.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
   FOR UPDATE SKIP LOCKED
@@ -40,6 +43,7 @@ WITH doomed AS (
   RETURNING t.id, t.files_digest
 )
 SELECT ARRAY(SELECT id::text FROM tasks) AS ids,
+       ARRAY(SELECT id::text FROM ended EXCEPT SELECT id::text FROM doomed) AS busy,
        ARRAY(SELECT files_digest FROM tasks WHERE files_digest IS NOT NULL
              UNION SELECT files_digest FROM attempts WHERE files_digest IS NOT NULL) AS digests`;
 
@@ -76,9 +80,9 @@ export function makeTaskActions(apiQuery: Query) {
     retryMany: (tenantId: string, ids: string[]) => changeMany(RETRY_SET, RETRYABLE, tenantId, ids),
     async deleteMany(tenantId: string, ids: string[]) {
       const valid = ids.filter(isUuid);
-      if (valid.length === 0) return { ids: [], digests: [] };
-      const [row] = await apiQuery<{ ids: string[]; digests: string[] }>(DELETE, [tenantId, valid]);
-      return { ids: row!.ids, digests: row!.digests };
+      if (valid.length === 0) return { ids: [], busy: [], digests: [] };
+      const [row] = await apiQuery<{ ids: string[]; busy: string[]; digests: string[] }>(DELETE, [tenantId, valid]);
+      return { ids: row!.ids, busy: row!.busy, digests: row!.digests };
     },
   };
 }

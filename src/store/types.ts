@@ -386,9 +386,9 @@ export interface TaskRepository {
   retryMany(tenantId: string, ids: string[]): Promise<TaskRow[]>;
   /**
    * Deletes the ended tasks among the ids with their attempts (one statement; rows another statement
-   * holds are skipped); returns the ids deleted and the file bundles they named.
+   * holds are skipped and returned as `busy`); returns the ids deleted and the file bundles they named.
    */
-  deleteMany(tenantId: string, ids: string[]): Promise<{ ids: string[]; digests: string[] }>;
+  deleteMany(tenantId: string, ids: string[]): Promise<{ ids: string[]; busy: string[]; digests: string[] }>;
   get(tenantId: string, id: string): Promise<TaskRow | null>;
   getMany(ids: string[]): Promise<TaskRow[]>;
   /** One page, newest first; no count (see `count`: it reads every matching row). */

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT_ID, makeStore, type AttemptResult, type NewTask, type Store, type TaskCursor, type TaskRow } from '../../src/store/index.js';
 import { databaseUrl, makeTestStore, registerStubAgent, type TestStore } from '../helpers/store.js';
@@ -517,6 +518,36 @@ describe('cancel and retry', () => {
     expect(await store.tasks.get(DEFAULT_TENANT_ID, t!.id)).toMatchObject({ status: 'SUCCEEDED', attempts: 4 });
     expect(await store.tasks.retry(DEFAULT_TENANT_ID, t!.id)).toMatchObject({ status: 'SUCCEEDED' });
     expect(await store.tasks.retry(tenantB, t!.id)).toBeNull();
+  });
+});
+
+describe('deleteMany', () => {
+  it('deletes ended tasks with their attempts; skips the others', async () => {
+    const [ended, queued] = (await store.tasks.insertMany([task({ priority: 51 }), task({ priority: 51 })])).map((o) => o.task);
+    await store.tasks.cancel(DEFAULT_TENANT_ID, ended!.id);
+    const gone = await store.tasks.deleteMany(DEFAULT_TENANT_ID, [ended!.id, queued!.id, 'not-a-uuid']);
+    expect(gone).toMatchObject({ ids: [ended!.id], busy: [] });
+    expect(await store.tasks.get(DEFAULT_TENANT_ID, ended!.id)).toBeNull();
+    expect(await store.tasks.deleteMany(tenantB, [queued!.id])).toMatchObject({ ids: [], busy: [] });
+    await store.tasks.cancel(DEFAULT_TENANT_ID, queued!.id);
+  });
+
+  // A just-cancelled run's attempt insert holds its task row (the foreign key check's key-share
+  // lock) for the length of its write: the delete skips the row, not waiting, and says it did.
+  it.runIf(databaseUrl)('an ended task whose row another transaction holds is returned as busy, not deleted (PostgreSQL)', async () => {
+    const [t] = (await store.tasks.insertMany([task({ priority: 52 })])).map((o) => o.task);
+    await store.tasks.cancel(DEFAULT_TENANT_ID, t!.id);
+    const other = new pg.Client({ connectionString: databaseUrl, options: `-c search_path="${ts.options.pgSchema}"` });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM task WHERE id = $1 FOR KEY SHARE', [t!.id]);
+      expect(await store.tasks.deleteMany(DEFAULT_TENANT_ID, [t!.id])).toMatchObject({ ids: [], busy: [t!.id] });
+      await other.query('COMMIT');
+      expect(await store.tasks.deleteMany(DEFAULT_TENANT_ID, [t!.id])).toMatchObject({ ids: [t!.id], busy: [] });
+    } finally {
+      await other.end();
+    }
   });
 });
 
