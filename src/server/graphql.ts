@@ -10,7 +10,7 @@
  * carries the code, and a connection that cannot be authenticated is closed with 1013 (Try Again
  * Later, which graphql-ws clients retry) and reason UNAVAILABLE.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -25,6 +25,7 @@ import { requestScope } from './logger.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-log.js';
 import type { Tracer } from '@opentelemetry/api';
 import { tracedExecute, tracedOperations } from './tracing.js';
+import { authRefusal, graphqlHttp } from './graphql-http.js';
 import { batchSends } from './ws-batch.js';
 import { makeSharedFeeds, type Wire } from './ws-shared.js';
 import { SpindleError, type Principal } from '../domain/index.js';
@@ -51,6 +52,11 @@ const SHARED_FIELDS = new Set(['taskEvents']);
 export interface GraphQLTransports {
   /** Authenticates, then parses the body: an unauthenticated caller never makes us read 64 MiB. */
   middleware: RequestHandler[];
+  /**
+   * POST /graphql without Express for plain JSON requests (graphql-http.ts): true when it took the
+   * request, false to hand it to Express. Null with traces on (their span comes from Express).
+   */
+  http: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
   /** Stops accepting operations, closes every WebSocket (1001) and drains HTTP. */
   stop(): Promise<void>;
   /** Connections past connection_init, and the subscriptions streaming on them (for /metrics). */
@@ -61,7 +67,7 @@ export interface GraphQLTransports {
  * `tracer`: traces are on (server/tracing.ts): an HTTP request's span gets the operation's name and
  * type, and a query or mutation over a WebSocket a span of its own.
  */
-export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, httpServer: HttpServer, metrics: Pick<Metrics, 'graphql'>, tracer?: Tracer): Promise<GraphQLTransports> {
+export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, httpServer: HttpServer, metrics: Pick<Metrics, 'graphql' | 'observeHttp'>, tracer?: Tracer): Promise<GraphQLTransports> {
   const { logger, config } = deps;
   const authenticator = deps.services.auth;
   const maxNesting = maxNestingFor(config.graphql.maxDepth);
@@ -253,6 +259,19 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
   await apollo.start();
 
   return {
+    http: tracer
+      ? null
+      : graphqlHttp({
+          apollo,
+          authenticator,
+          context: async (principal) => makeContext(deps, principal),
+          path: GRAPHQL_PATH,
+          maxRequestBytes: config.maxRequestBytes,
+          maxNesting,
+          maxTokens: MAX_TOKENS,
+          logger,
+          observeHttp: metrics.observeHttp,
+        }),
     middleware: [
       authenticate(authenticator),
       express.json({ limit: config.maxRequestBytes }),
@@ -297,14 +316,11 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
       next();
     } catch (err) {
       if (!(err instanceof SpindleError)) return next(err);
-      // UNAUTHENTICATED, or the key could not be looked up (UNAVAILABLE, STATEMENT_TIMEOUT): retry.
-      const refused = err.code === 'UNAUTHENTICATED';
-      if (refused) res.setHeader('WWW-Authenticate', 'Bearer realm="spindle"');
-      else res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-      // Answer without reading a body we will not use.
-      res.setHeader('Connection', 'close');
-      res.status(refused ? 401 : 503).json({ errors: [{ message: err.message, extensions: { ...err.details, code: err.code } }] });
+      const { status, headers, body } = authRefusal(err);
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      res.status(status).json(body);
       req.resume();
     }
   };
 }
+

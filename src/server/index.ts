@@ -5,7 +5,7 @@
  * authentication: a scrape target behind the operator's firewall); on the main port with AUTH on,
  * it answers only a system admin key (the figures span every tenant).
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
@@ -56,7 +56,11 @@ export async function makeServer(deps: ServerDeps): Promise<SpindleServer> {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLog(logger), metrics.http);
-  const httpServer = createServer(app);
+  // POST /graphql with a plain JSON body skips Express (graphql-http.ts); set once GraphQL is up.
+  let fastGraphql: ((req: IncomingMessage, res: ServerResponse) => boolean) | null = null;
+  const httpServer = createServer((req, res) => {
+    if (!fastGraphql?.(req, res)) app(req, res);
+  });
 
   const scrape: RequestHandler = async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -76,6 +80,7 @@ export async function makeServer(deps: ServerDeps): Promise<SpindleServer> {
   let graphql: GraphQLTransports | null = null;
   if (config.role !== 'worker') {
     graphql = await startGraphQL(await makeSchema(bus.pubsub), { config, services, pubsub: bus.pubsub, logger }, httpServer, metrics, tracer);
+    fastGraphql = graphql.http;
     app.post('/modules', ...(tracer ? [traceRequests(tracer, '/modules')] : []), modulesHandler({ services, logger }));
     app.use(GRAPHQL_PATH, ...(tracer ? [traceRequests(tracer, GRAPHQL_PATH)] : []), ...graphql.middleware);
     app.use(dashboardRouter(deps.dashboardDir));

@@ -42,6 +42,8 @@ export interface Metrics {
   executor: ExecutorObserver;
   /** Express middleware: each HTTP request's duration by route, method and status code. */
   http: RequestHandler;
+  /** What `http` records, for requests served without Express (graphql-http.ts). */
+  observeHttp(path: string, method: string, status: number, start: number): void;
   /** Apollo plugin: each GraphQL request's duration by operation type and root field. */
   graphql: ApolloServerPlugin<object>;
   /** Starts the collectors that read live state; returns the stop function. */
@@ -193,6 +195,12 @@ export function makeMetrics(): Metrics {
     },
   });
 
+  /** One HTTP request's duration, by route (a fixed set), method and status. */
+  function observeHttp(path: string, method: string, status: number, start: number) {
+    const route = ROUTES.find((r) => path === r || path.startsWith(`${r}/`)) ?? (method === 'GET' && status !== 404 ? '/' : 'other');
+    httpDuration.observe({ route, method, code: String(status) }, (performance.now() - start) / 1000);
+  }
+
   return {
     registry,
     submitted: (n) => submitted.inc(n),
@@ -216,12 +224,10 @@ export function makeMetrics(): Metrics {
     http(req, res, next) {
       const start = performance.now();
       const path = req.path; // read now: routers mounted on a path rewrite it on the way
-      res.once('finish', () => {
-        const route = ROUTES.find((r) => path === r || path.startsWith(`${r}/`)) ?? (req.method === 'GET' && res.statusCode !== 404 ? '/' : 'other');
-        httpDuration.observe({ route, method: req.method, code: String(res.statusCode) }, (performance.now() - start) / 1000);
-      });
+      res.once('finish', () => observeHttp(path, req.method, res.statusCode, start));
       next();
     },
+    observeHttp,
     graphql: {
       async requestDidStart() {
         const start = performance.now();

@@ -29,14 +29,15 @@ export function requestLog(logger: Logger): RequestHandler {
     const start = performance.now();
     const path = req.path;
     const scope = { requestId };
-    res.once('finish', () =>
-      requestScope.run(scope, () => {
-        const line = { method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - start) * 100) / 100 };
-        if (res.statusCode >= 500) logger.warn(line, 'request failed');
-        else if (QUIET.has(path)) logger.debug(line, 'request');
-        else logger.info(line, 'request');
-      }),
-    );
+    res.once('finish', () => requestScope.run(scope, () => logRequestEnd(logger, req.method, path, res.statusCode, start)));
     requestScope.run(scope, next);
   };
+}
+
+/** The request's line, once its response is sent (call in the request's scope). */
+export function logRequestEnd(logger: Logger, method: string, path: string, status: number, start: number) {
+  const line = { method, path, status, ms: Math.round((performance.now() - start) * 100) / 100 };
+  if (status >= 500) logger.warn(line, 'request failed');
+  else if (QUIET.has(path)) logger.debug(line, 'request');
+  else logger.info(line, 'request');
 }
