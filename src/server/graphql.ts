@@ -323,4 +323,3 @@ export function authenticate(authenticator: Authenticator): RequestHandler {
     }
   };
 }
-
