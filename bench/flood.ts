@@ -33,9 +33,9 @@ import { makeSchema } from '../src/graphql/schema.js';
 import { FLOOD_SHAPES, floodQuery, maxAliases, seedTasks, type FloodShape } from '../test/helpers/flood.js';
 import { spawnNode, type NodeProcess } from '../test/helpers/node-process.js';
 import { dropSchema } from '../test/helpers/store.js';
+import { postgresUrl } from './e2e.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 
-const DEFAULT_PG = 'postgresql://postgres@127.0.0.1:5432/test';
 const TASKS = Number(process.env.BENCH_FLOOD_TASKS) || 30_000;
 const LEASE_MS = 5_000;
 const SLEEPER_WAT = readFileSync(new URL('../test/fixtures/wat/sleep_6s.wat', import.meta.url), 'utf8');
@@ -297,18 +297,6 @@ async function measure(databaseUrl: string | undefined): Promise<DbResult> {
     await node.stop();
     if (databaseUrl) await dropSchema(databaseUrl, schema).catch((err: Error) => log(`dropping ${schema} failed: ${err.message}`));
     rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-async function postgresUrl(): Promise<string | null> {
-  const url = process.env.DATABASE_URL ?? DEFAULT_PG;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    await client.end();
-    return url;
-  } catch {
-    return null;
   }
 }
 
