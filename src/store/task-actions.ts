@@ -9,6 +9,7 @@ import type { Query } from './db.js';
 import { isUuid } from './ids.js';
 import { toTaskRow, type TaskRecord } from './map.js';
 import { T } from './queue.js';
+import { filterSql } from './task-count.js';
 import type { TaskFilter } from './types.js';
 
 // The lease owner stays on a cancelled row: it tells the executor which node to pre-empt, and lets
@@ -61,17 +62,13 @@ export function makeTaskActions(apiQuery: Query) {
   return {
     async select(tenantId: string, filter: TaskFilter, statuses: readonly TaskStatus[], limit: number) {
       if (statuses.length === 0 || (filter.agentId !== undefined && !isUuid(filter.agentId))) return { ids: [], total: 0 };
-      const params: unknown[] = [tenantId, statuses, limit];
-      const arg = (v: unknown) => `$${params.push(v)}`;
-      let where = '';
-      if (filter.agentId !== undefined) where += ` AND t.agent_id = ${arg(filter.agentId)}::uuid`;
-      if (filter.createdAfter) where += ` AND t.created_at >= ${arg(filter.createdAfter)}::timestamptz`;
-      if (filter.createdBefore) where += ` AND t.created_at < ${arg(filter.createdBefore)}::timestamptz`;
+      const params: unknown[] = [tenantId];
+      const where = filterSql({ ...filter, status: [...statuses] }, params);
       // The window count is taken before LIMIT: every matching task, so the caller learns what is left.
       const rows = await apiQuery<{ id: string; total: number | string }>(
         `SELECT t.id::text AS id, count(*) OVER () AS total FROM task t
-          WHERE t.tenant_id = $1 AND t.status = ANY($2::text[]::task_status[])${where}
-          ORDER BY t.created_at, t.id LIMIT $3`,
+          WHERE ${where}
+          ORDER BY t.created_at, t.id LIMIT $${params.push(limit)}`,
         params,
       );
       return { ids: rows.map((r) => r.id), total: Number(rows[0]?.total ?? 0) };

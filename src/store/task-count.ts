@@ -58,8 +58,11 @@ export function makeTaskCounts(query: Query) {
   };
 }
 
-/** The WHERE clause of a tenant's filtered task list ($1 = the tenant), as the Prisma reads filter it. */
-function filterSql(f: TaskFilter, params: unknown[]): string {
+/**
+ * The WHERE clause of a tenant's filtered task list ($1 = the tenant), as the Prisma reads filter
+ * it; also the bulk actions' selection (task-actions.ts).
+ */
+export function filterSql(f: TaskFilter, params: unknown[]): string {
   const arg = (v: unknown) => `$${params.push(v)}`;
   const where = ['t.tenant_id = $1::uuid'];
   if (f.status?.length) where.push(`t.status = ANY(${arg(f.status)}::text[]::task_status[])`);

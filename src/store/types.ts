@@ -391,7 +391,7 @@ export interface TaskRepository {
   deleteMany(tenantId: string, ids: string[]): Promise<{ ids: string[]; busy: string[]; digests: string[] }>;
   get(tenantId: string, id: string): Promise<TaskRow | null>;
   getMany(ids: string[]): Promise<TaskRow[]>;
-  /** One page, newest first; no count (see `count`: it reads every matching row). */
+  /** One page, newest first; no count (see `count`, a read of its own). */
   list(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor): Promise<Page<TaskRow>>;
   /** The tenant's tasks matching the filter: exact up to `cap` (reads at most cap + 1 index entries), past it an estimate. */
   count(tenantId: string, filter: TaskFilter, cap: number): Promise<TaskCount>;
