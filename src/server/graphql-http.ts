@@ -44,9 +44,7 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
 
   function takes(req: IncomingMessage): boolean {
     if (req.method !== 'POST') return false;
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    if ((q < 0 ? url : url.slice(0, q)) !== deps.path) return false;
+    if (splitUrl(req.url)[0] !== deps.path) return false;
     const h = req.headers;
     if (typeof h['content-type'] !== 'string' || !JSON_TYPE.test(h['content-type'])) return false;
     if (h['content-encoding'] !== undefined && h['content-encoding'].toLowerCase() !== 'identity') return false;
@@ -92,10 +90,8 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
       }
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-      const url = req.url ?? '';
-      const q = url.indexOf('?');
       const answer = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: 'POST', headers, search: q < 0 ? '' : url.slice(q), body },
+        httpGraphQLRequest: { method: 'POST', headers, search: splitUrl(req.url)[1], body },
         context: () => deps.context(principal),
       });
       for (const [key, value] of answer.headers) res.setHeader(key, value);
@@ -139,6 +135,12 @@ export function authRefusal(err: SpindleError): { status: number; headers: Recor
     headers: { ...(refused ? { 'WWW-Authenticate': 'Bearer realm="spindle"' } : { 'Retry-After': String(RETRY_AFTER_SECONDS) }), Connection: 'close' },
     body: { errors: [{ message: err.message, extensions: { ...err.details, code: err.code } }] },
   };
+}
+
+/** A request URL's path and its query string ('?…', or '' when it has none). */
+function splitUrl(url = ''): [path: string, search: string] {
+  const q = url.indexOf('?');
+  return q < 0 ? [url, ''] : [url.slice(0, q), url.slice(q)];
 }
 
 /** The body, whose length the parser holds to its Content-Length. */
