@@ -78,7 +78,7 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
     if (boot.revokedAdminKey) logger.warn('SPINDLE_ADMIN_KEY names a revoked key: it is refused');
   }
   const metrics = makeMetrics();
-  const tracing = startTracing(config, options.spanProcessor);
+  const tracing = await startTracing(config, options.spanProcessor);
   const tracer = tracing?.tracer;
   const runtime = makeRuntime({ workers: config.role === 'api' ? 1 : config.workers });
   const bus = makeEventBus({

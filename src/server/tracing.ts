@@ -15,21 +15,7 @@
  */
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { RequestHandler } from 'express';
 import { execute, getOperationAST, type ExecutionArgs } from 'graphql';
 import type { Config, TracesConfig } from '../config/index.js';
@@ -45,39 +31,52 @@ export interface Tracing {
 
 /**
  * The node's tracing, or null when traces are off. `processor` (tests) receives the spans instead
- * of the configured exporter, and switches traces on whatever the config says.
+ * of the configured exporter, and switches traces on whatever the config says. The SDK is loaded
+ * only then: off, it would be ~8 MiB of a node's memory for nothing.
  */
-export function startTracing(config: Config, processor?: SpanProcessor): Tracing | null {
+export async function startTracing(config: Config, processor?: SpanProcessor): Promise<Tracing | null> {
   const traces = config.traces;
   if (!processor && traces.exporter === 'none') return null;
-  registerGlobals();
-  const provider = new TracerProvider({
+  const [sdk, { resourceFromAttributes }] = await Promise.all([import('@opentelemetry/sdk-trace'), import('@opentelemetry/resources')]);
+  await registerGlobals();
+  const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ 'service.name': traces.serviceName, 'service.instance.id': config.nodeId }),
-    sampler: sampler(traces),
-    spanProcessors: [processor ?? new BatchSpanProcessor({ exporter: exporter(traces) })],
+    sampler: sampler(sdk, traces),
+    spanProcessors: [processor ?? new sdk.BatchSpanProcessor({ exporter: await exporter(sdk, traces) })],
   });
   return { tracer: provider.getTracer(SCOPE), shutdown: () => provider.shutdown() };
 }
 
-let registered = false;
+type Sdk = typeof import('@opentelemetry/sdk-trace');
+
+let registered: Promise<void> | null = null;
 
 /** Process-wide and stateless: registered once, never taken back (another node may still use them). */
-function registerGlobals() {
-  if (registered) return;
-  registered = true;
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+function registerGlobals(): Promise<void> {
+  return (registered ??= (async () => {
+    const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }] = await Promise.all([
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/core'),
+    ]);
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  })());
 }
 
 /** The values go in explicitly, from the config table: nothing here reads the environment behind it. */
-function exporter(traces: TracesConfig) {
-  if (traces.exporter === 'console') return new ConsoleSpanExporter();
+async function exporter(sdk: Sdk, traces: TracesConfig) {
+  if (traces.exporter === 'console') return new sdk.ConsoleSpanExporter();
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
   return new OTLPTraceExporter({ url: traces.url, headers: traces.headers });
 }
 
-function sampler({ sampler: name, samplerRatio }: TracesConfig): Sampler {
-  const root = name.endsWith('always_off') ? new AlwaysOffSampler() : name.endsWith('traceidratio') ? new TraceIdRatioBasedSampler(samplerRatio) : new AlwaysOnSampler();
-  return name.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
+function sampler(sdk: Sdk, { sampler: name, samplerRatio }: TracesConfig): Sampler {
+  const root = name.endsWith('always_off')
+    ? new sdk.AlwaysOffSampler()
+    : name.endsWith('traceidratio')
+      ? new sdk.TraceIdRatioBasedSampler(samplerRatio)
+      : new sdk.AlwaysOnSampler();
+  return name.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root }) : root;
 }
 
 /**
