@@ -1,5 +1,5 @@
 /**
- * End-to-end benchmark: a real Spindle node in its own process (bench/server.ts, composed exactly
+ * End-to-end benchmark: a real Spindle node in its own process (bench/server.mjs, composed exactly
  * as main.ts does), driven over real HTTP and WebSocket from this process, so the load generator
  * never shares the server's event loop (PGlite runs on the server's main thread).
  *
@@ -32,6 +32,7 @@ import { fanoutMetrics } from './fanout.js';
 import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
 import { scaleMetrics, SCALE_ROWS, type Harness } from './scale.js';
+import { isStale, PRISMA_CLIENT, runStep, SERVER } from '../scripts/build-changed.js';
 
 export const HELLO_WAT = `(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -43,7 +44,16 @@ export const HELLO_WAT = `(module
 
 const DEFAULT_PG = 'postgresql://postgres@127.0.0.1:5432/test';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_ENTRY = fileURLToPath(new URL('./server.ts', import.meta.url));
+const SERVER_ENTRY = fileURLToPath(new URL('./server.mjs', import.meta.url));
+
+let built = false;
+/** The server the bench runs is the compiled one (as `npm start` runs it): build it once per bench run. */
+function buildServer() {
+  if (built) return;
+  if (isStale(PRISMA_CLIENT)) runStep(PRISMA_CLIENT);
+  runStep(SERVER); // tsc -b: its own up-to-date check, ~1 s when nothing changed
+  built = true;
+}
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Offered rate of the latency phase; BENCH_LATENCY_RATE overrides it (diagnosis only: the target is at 200/s). */
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE) || 200;
@@ -86,7 +96,8 @@ export async function startServer(databaseUrl: string | undefined, label: string
   delete env.REDIS_URL; // one node: the in-process bus
   delete env.BENCH_CPU_PROF;
   if (databaseUrl) Object.assign(env, { DATABASE_URL: databaseUrl, BENCH_PG_SCHEMA: pgSchema });
-  const args = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), '--import', 'tsx', SERVER_ENTRY];
+  buildServer();
+  const args = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), SERVER_ENTRY];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
 
@@ -481,7 +492,7 @@ const PG_TOTAL = 20_000;
 
 export const e2eSuite: Suite = {
   name: 'e2e',
-  setup: { serverProcess: 'bench/server.ts (separate process)', batch: 100, batchesInFlight: 4, pgliteTasks: PGLITE_TOTAL, pgTasks: PG_TOTAL, latencyRate: LATENCY_RATE, latencySeconds: LATENCY_SECONDS },
+  setup: { serverProcess: 'bench/server.mjs over dist/ (separate process, compiled as npm start runs it)', batch: 100, batchesInFlight: 4, pgliteTasks: PGLITE_TOTAL, pgTasks: PG_TOTAL, latencyRate: LATENCY_RATE, latencySeconds: LATENCY_SECONDS },
   async run(): Promise<Metric[]> {
     // BENCH_E2E_DB=pglite|pg runs one database only (for iterating; the other's figures are NaN).
     const only = process.env.BENCH_E2E_DB;

@@ -133,6 +133,6 @@ export async function fanoutMetrics(kit: E2eKit): Promise<Metric[]> {
 
 export const makeFanoutSuite = (kit: E2eKit): Suite => ({
   name: 'fanout',
-  setup: { serverProcess: 'bench/server.ts (separate process)', tasks: TASKS, subscribers: COUNTS, subscription: SUBSCRIPTION, connections: 'one per subscriber' },
+  setup: { serverProcess: 'bench/server.mjs over dist/ (separate process)', tasks: TASKS, subscribers: COUNTS, subscription: SUBSCRIPTION, connections: 'one per subscriber' },
   run: () => fanoutMetrics(kit),
 });

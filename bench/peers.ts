@@ -17,7 +17,7 @@
  *
  * Each phase gets a fresh queue (pg-boss: a fresh schema, dropped afterwards; BullMQ: a unique key
  * prefix, obliterated afterwards); a failed phase or an unreachable service records NaN with a note.
- * Also measured: the RSS of idle Spindle nodes (bench/server.ts) 30 s after they started.
+ * Also measured: the RSS of idle Spindle nodes (bench/server.mjs) 30 s after they started.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -170,7 +170,7 @@ function rssMb(pid: number): number {
   return Number(kb) / 1024;
 }
 
-/** RSS of a Spindle node (bench/server.ts) left idle for IDLE_SECONDS after it was ready. */
+/** RSS of a Spindle node (bench/server.mjs) left idle for IDLE_SECONDS after it was ready. */
 async function idleRssMb(databaseUrl: string | undefined, label: string): Promise<number | { error: string }> {
   try {
     const server = await startServer(databaseUrl, label);
@@ -186,7 +186,7 @@ async function idleRssMb(databaseUrl: string | undefined, label: string): Promis
 }
 
 function rssMetric(name: string, r: number | { error: string } | string, db: string): Metric {
-  const note = typeof r === 'string' ? r : failed(r) ? `failed: ${r.error}` : `${db} node (bench/server.ts under tsx, LOG_LEVEL as e2e), VmRSS ${IDLE_SECONDS} s after ready, no request served`;
+  const note = typeof r === 'string' ? r : failed(r) ? `failed: ${r.error}` : `${db} node (bench/server.mjs over dist/, as npm start runs it; LOG_LEVEL as e2e), VmRSS ${IDLE_SECONDS} s after ready, no request served`;
   return { name, value: typeof r === 'number' ? r : NaN, unit: 'MiB', note };
 }
 

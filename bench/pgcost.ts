@@ -1,7 +1,7 @@
 /**
  * What one task costs PostgreSQL, for docs/SCALING.md. A throwaway cluster of its own (Debian
  * PostgreSQL 15's initdb, fsync on, pg_stat_statements loaded; never the shared server), one
- * Spindle node on it (bench/server.ts), and PGCOST_TASKS hello tasks through the e2e path
+ * Spindle node on it (bench/server.mjs), and PGCOST_TASKS hello tasks through the e2e path
  * (GraphQL `submitTasks` ×100 → SUCCEEDED event). Read around the measured run, per task:
  * statements and the rows they touched (pg_stat_statements), commits, WAL bytes, PostgreSQL's
  * CPU (every process of the cluster, from /proc) and the Spindle node's CPU. The statements that
