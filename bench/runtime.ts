@@ -16,6 +16,7 @@ import { loadWasm, loadWat, runRequest, sha256Hex, wasmRef, watRef } from '../te
 import { median, percentile, sleep, sorted, syntheticModule, until, type Metric, type Suite } from './lib.js';
 
 const MiB = 1 << 20;
+const POOL_IN_FLIGHT_PER_WORKER = 32;
 const limits = { timeoutMs: 10_000, memoryBytes: 64 * MiB, maxOutputBytes: MiB };
 
 /** Instantiate + run hello on the main thread with the same WASI host and memory reuse: the floor. */
@@ -194,7 +195,11 @@ export const runtimeSuite: Suite = {
         const r = await rawRun(600);
         raws.push(r.perSecond);
         rawCpu.push(r.cpuUsPerTask);
-        const p = await drive(rt, workers * 16, 600);
+        // As many in flight as the executor keeps for sub-millisecond tasks (up to workers × 128,
+        // src/executor/node.ts): a backlog in the pool's queue, so a worker's inbox is refilled
+        // from it the moment results come back. At workers × 16 every job sat in an inbox and
+        // the refill waited for the caller's next run: ~12 % fewer tasks/s.
+        const p = await drive(rt, POOL_IN_FLIGHT_PER_WORKER * workers, 600);
         pools.push(p.perSecond);
         poolCpu.push(p.cpuUsPerTask);
       }
@@ -208,8 +213,8 @@ export const runtimeSuite: Suite = {
       const branchy = await fuelOverhead(rt, 'interp', new TextEncoder().encode(INTERP_BENCH));
       return [
         { name: 'raw_tasks_per_s', value: raw, unit: 'tasks/s', note: 'hello, main thread, same WASI host; median of 5 × 0.6 s' },
-        { name: 'pool_tasks_per_s', value: pool.perSecond, unit: 'tasks/s', note: `${workers} workers, ${workers * 16} in flight; interleaved with raw` },
-        { name: 'pool_over_raw', value: pool.perSecond / raw, unit: 'ratio', target: '≥ 0.8' },
+        { name: 'pool_tasks_per_s', value: pool.perSecond, unit: 'tasks/s', note: `${workers} workers, ${workers * POOL_IN_FLIGHT_PER_WORKER} in flight; interleaved with raw` },
+        { name: 'pool_over_raw', value: pool.perSecond / raw, unit: 'ratio', target: '≥ 1.4' },
         { name: 'raw_cpu_us_per_task', value: median(rawCpu), unit: 'µs CPU', note: 'all threads; robust to a busy machine' },
         { name: 'pool_cpu_us_per_task', value: median(poolCpu), unit: 'µs CPU', note: 'main + workers, all threads' },
         { name: 'pool_p50_ms', value: percentile(lat, 50), unit: 'ms', note: `${workers} in flight, n=${lat.length}` },
