@@ -54,6 +54,7 @@ function buildServer() {
   runStep(SERVER); // tsc -b: its own up-to-date check, ~1 s when nothing changed
   built = true;
 }
+
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Offered rate of the latency phase; BENCH_LATENCY_RATE overrides it (diagnosis only: the target is at 200/s). */
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE) || 200;

@@ -3,10 +3,11 @@
  * The benchmark's server process: one Spindle node composed exactly as main.ts does, in its own
  * process, so the load generator (bench/e2e.ts) never shares its event loop. Plain JS over the
  * compiled server in dist/ (bench/e2e.ts builds what is stale first), so what is measured is what
- * `npm start` runs: under tsx the same node held ~175 MiB more RSS and spent 2-4 % more CPU. Configured by the
- * ordinary env (PORT=0, DATA_DIR, DATABASE_URL, …) plus BENCH_PG_SCHEMA (a fresh PostgreSQL schema
- * for this run). Prints one JSON line `{"ready":{…urls}}` on stdout once listening; stops
- * gracefully on SIGTERM or when stdin closes (the parent died), so `--cpu-prof` gets written.
+ * `npm start` runs: under tsx the same node held ~175 MiB more RSS and spent 2-4 % more CPU.
+ * Configured by the ordinary env (PORT=0, DATA_DIR, DATABASE_URL, …) plus BENCH_PG_SCHEMA (a fresh
+ * PostgreSQL schema for this run). Prints one JSON line `{"ready":{…urls}}` on stdout once
+ * listening; stops gracefully on SIGTERM or when stdin closes (the parent died), so `--cpu-prof`
+ * gets written.
  */
 import { loadConfig } from '../dist/config/index.js';
 import { startSpindle } from '../dist/server/compose.js';
