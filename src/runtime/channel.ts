@@ -17,6 +17,16 @@ export const REQ_HEAD = 0; // requests written (main)
 export const REQ_TAIL = 1; // requests taken (worker)
 export const RES_HEAD = 2; // results written (worker)
 export const RES_TAIL = 3; // results taken (main)
+/**
+ * Whether the worker may hold back a wake of the pool (main): 1 while the pool waits for results
+ * with a timeout (WAKE_HOLD_MS), so a held result is read at that timeout at the latest; 0 while it
+ * waits without one. Written by the pool before each wait, read by the worker at each publish.
+ */
+export const WAKE_MODE = 4;
+/** The pool's timed wait while the worker may hold wakes: the most a result can go unread, ms. */
+export const WAKE_HOLD_MS = 1;
+/** A worker holds back at most this many results' wakes in a row (the pool reads them in one drain). */
+export const WAKE_BATCH = 8;
 /** Run states start here: see protocol.ts (one Int32 per in-flight job, by seq). */
 export const STATES_AT = 16;
 export const RUN_STATES = 64;

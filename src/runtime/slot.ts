@@ -8,7 +8,7 @@
  * parts. What is done with a job (making one, its outcome, the queue) is in job.ts.
  */
 import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, type Channel } from './channel.js';
+import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, WAKE_HOLD_MS, WAKE_MODE, type Channel } from './channel.js';
 import type { LiveOutput } from './live.js';
 import { PENDING, type DoneMessage, type Result, type RunMessage } from './protocol.js';
 import type { OutputChunk, RunOutcome } from './types.js';
@@ -116,19 +116,30 @@ export class Slot {
     Atomics.notify(this.ch.ctl, REQ_HEAD);
   }
 
-  /** Pass on every result the worker has published, then wait (asynchronously) for the next. */
-  drain(): void {
+  /**
+   * Pass on every result the worker has published, then wait (asynchronously) for the next.
+   * While the worker holds prefetched short tasks, the wait has a timeout (WAKE_HOLD_MS) and the
+   * worker may hold back its wakes (worker.ts publish): one drain then reads several results. A
+   * timeout that finds nothing new means a long task: the next wait has no timeout, so a guest
+   * that runs for seconds does not keep this thread polling.
+   */
+  drain(afterTimeout = false): void {
     const ctl = this.ch.ctl;
+    let read = 0;
     for (;;) {
       while (this.state !== 'dead' && this.resTail !== Atomics.load(ctl, RES_HEAD)) {
         const index = this.resTail;
         const r = this.ch.resultType(index) === INLINE ? this.ch.getResult(index) : (receiveMessageOnPort(this.data)!.message as DoneMessage);
         this.resTail = (index + 1) | 0;
         Atomics.store(ctl, RES_TAIL, this.resTail);
+        read++;
         this.onResult(this, r);
       }
       if (this.state === 'dead' || this.listening) return;
-      const wait = Atomics.waitAsync(ctl, RES_HEAD, this.resTail);
+      const timed = this.inbox.length > 0 && this.lastRunMs < 1 && !(afterTimeout && read === 0);
+      // Stored before the wait reads RES_HEAD (see worker.ts publish for why the order matters).
+      Atomics.store(ctl, WAKE_MODE, timed ? 1 : 0);
+      const wait = timed ? Atomics.waitAsync(ctl, RES_HEAD, this.resTail, WAKE_HOLD_MS) : Atomics.waitAsync(ctl, RES_HEAD, this.resTail);
       if (wait.async) {
         this.listening = true;
         void wait.value.then(this.woken);
@@ -137,9 +148,9 @@ export class Slot {
     }
   }
 
-  private readonly woken = (): void => {
+  private readonly woken = (how: 'ok' | 'timed-out'): void => {
     this.listening = false;
-    this.drain();
+    this.drain(how === 'timed-out');
   };
 
   /** Mark the slot dead and let go of its timer, its pending wait and its data port. */

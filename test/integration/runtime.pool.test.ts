@@ -122,6 +122,38 @@ describe('prefetched tasks', () => {
     }
   });
 
+  it('delivers short results held back behind a long task at once, and times the long one from its start', async () => {
+    // The worker holds back its wakes while short tasks wait in its ring (worker.ts publish);
+    // the pool reads what was held at its timed wait. Here the task after a few short ones
+    // never ends: without that bound, their results (and the loop's deadline, which starts when
+    // the pool learns its predecessor ended) would wait for ever.
+    const single = makeRuntime({ workers: 1 });
+    try {
+      await prepared(single);
+      await waitFor('single.stats().idle === 1', () => single.stats().idle === 1);
+      // ~0.1-0.3 ms each: long enough for the pool to catch up and wait between two of them,
+      // short enough (< 1 ms) for a deep prefetch and held wakes.
+      const bytes = await watToWasm(`(module (memory (export "memory") 1)
+        (func (export "_start") (local $i i32) (local.set $i (i32.const 150000))
+          (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i)))))`);
+      const spin = { digest: sha256Hex(bytes), bytes };
+      await single.prepare(spin);
+      for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: 10 }, () => single.run(runRequest(spin))));
+      const started = performance.now();
+      const shorts = Array.from({ length: 5 }, () => single.run(runRequest(spin)).then((o) => [o.kind, performance.now() - started] as const));
+      const loop = single.run(runRequest(await watRef('infinite_loop'), { limits: { timeoutMs: 400 } })).then((o) => [o.kind, performance.now() - started] as const);
+      const ends = await Promise.all(shorts);
+      for (const [kind] of ends) expect(kind).toBe('exited');
+      expect(Math.max(...ends.map(([, at]) => at))).toBeLessThan(200); // not after the loop's 400 ms
+      const [kind, at] = await loop;
+      expect(kind).toBe('timeout');
+      expect(at).toBeGreaterThanOrEqual(400);
+      expect(at).toBeLessThan(400 + 300);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('tells onStart when a worker takes a run up: not while it waits prefetched, never for one that ends before', async () => {
     const single = makeRuntime({ workers: 1 });
     try {
