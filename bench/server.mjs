@@ -9,9 +9,18 @@
  * listening; stops gracefully on SIGTERM or when stdin closes (the parent died), so `--cpu-prof`
  * gets written.
  */
-import { loadConfig } from '../dist/config/index.js';
-import { startSpindle } from '../dist/server/compose.js';
-import { makeStore } from '../dist/store/index.js';
+
+/**
+ * A module of the compiled server. Imported by URL: dist/ is build output, absent from a fresh
+ * clone, and the dependency rule (npm run lint) checks the sources it is built from.
+ * @param {string} path
+ */
+const compiled = (path) => import(new URL(`../dist/${path}`, import.meta.url).href);
+const [{ loadConfig }, { startSpindle }, { makeStore }] = await Promise.all([
+  compiled('config/index.js'),
+  compiled('server/compose.js'),
+  compiled('store/index.js'),
+]);
 
 const config = loadConfig(process.env);
 const store = await makeStore({
