@@ -17,6 +17,7 @@ import { GraphQLError } from 'graphql';
 import { SpindleError, type Principal } from '../domain/index.js';
 import type { Context } from '../graphql/context.js';
 import { checkNesting } from '../graphql/cost.js';
+import { INTERNAL_MESSAGE } from '../graphql/errors.js';
 import type { Authenticator } from '../services/index.js';
 import { RETRY_AFTER_SECONDS } from '../services/failures.js';
 import { requestScope, type Logger } from './logger.js';
@@ -42,9 +43,8 @@ const JSON_TYPE = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 export function graphqlHttp(deps: GraphQLHttpDeps) {
   const { apollo, authenticator, logger } = deps;
 
-  function takes(req: IncomingMessage): boolean {
-    if (req.method !== 'POST') return false;
-    if (splitUrl(req.url)[0] !== deps.path) return false;
+  function takes(req: IncomingMessage, path: string): boolean {
+    if (req.method !== 'POST' || path !== deps.path) return false;
     const h = req.headers;
     if (typeof h['content-type'] !== 'string' || !JSON_TYPE.test(h['content-type'])) return false;
     if (h['content-encoding'] !== undefined && h['content-encoding'].toLowerCase() !== 'identity') return false;
@@ -53,7 +53,7 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
     return Number.isInteger(length) && length > 0 && length <= deps.maxRequestBytes;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string) {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, search: string) {
     const start = performance.now();
     res.setHeader(REQUEST_ID_HEADER, requestId);
     res.once('finish', () => {
@@ -77,7 +77,7 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
       try {
         body = parseStrict(text);
       } catch (err) {
-        return sendJson(res, 400, { errors: [{ message: `bad request body: ${(err as Error).message}`, extensions: { code: 'BAD_REQUEST' } }] });
+        return sendJson(res, 400, badBody((err as Error).message));
       }
       const query = (body as { query?: unknown } | null)?.query;
       if (typeof query === 'string') {
@@ -91,7 +91,7 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
       const answer = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: 'POST', headers, search: splitUrl(req.url)[1], body },
+        httpGraphQLRequest: { method: 'POST', headers, search, body },
         context: () => deps.context(principal),
       });
       for (const [key, value] of answer.headers) res.setHeader(key, value);
@@ -110,17 +110,29 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
 
   /** As the Express chain's error handler: logged, and masked as a 500. */
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown) {
-    logger.error({ err, method: req.method, url: req.url }, 'unexpected error in an HTTP handler');
+    const body = unexpectedError(logger, err, req.method, req.url);
     if (res.headersSent) return void res.end();
-    sendJson(res, 500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
+    sendJson(res, 500, body);
   }
 
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (!takes(req)) return false;
+    const [path, search] = splitUrl(req.url);
+    if (!takes(req, path)) return false;
     const scope = { requestId: requestIdOf(req) };
-    requestScope.run(scope, () => void handle(req, res, scope.requestId));
+    requestScope.run(scope, () => void handle(req, res, scope.requestId, search));
     return true;
   };
+}
+
+/** A body that is not the JSON asked for: 400, the same from Express's error handler (index.ts). */
+export function badBody(message: string) {
+  return { errors: [{ message: `bad request body: ${message}`, extensions: { code: 'BAD_REQUEST' } }] };
+}
+
+/** An error nobody handled: logged with the request, answered as a masked 500 (also index.ts). */
+export function unexpectedError(logger: Logger, err: unknown, method: string | undefined, url: string | undefined) {
+  logger.error({ err, method, url }, 'unexpected error in an HTTP handler');
+  return { error: { code: 'INTERNAL_SERVER_ERROR', message: INTERNAL_MESSAGE } };
 }
 
 /**

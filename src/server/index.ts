@@ -17,6 +17,7 @@ import type { Runtime } from '../runtime/types.js';
 import type { Services } from '../services/index.js';
 import type { Store } from '../store/index.js';
 import { dashboardRouter } from './dashboard.js';
+import { badBody, unexpectedError } from './graphql-http.js';
 import { authenticate, GRAPHQL_PATH, startGraphQL, type GraphQLTransports } from './graphql.js';
 import { healthHandler } from './health.js';
 import type { Logger } from './logger.js';
@@ -146,10 +147,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     if (status === 413) {
       return void res.status(413).json({ errors: [{ message: `request body exceeds the maximum of ${err.limit} bytes (MAX_REQUEST_BYTES)`, extensions: { code: 'LIMIT_EXCEEDED' } }] });
     }
-    if (status >= 400 && status < 500 && err?.type) {
-      return void res.status(status).json({ errors: [{ message: `bad request body: ${err.message}`, extensions: { code: 'BAD_REQUEST' } }] });
-    }
-    logger.error({ err, method: req.method, url: req.originalUrl }, 'unexpected error in an HTTP handler');
-    res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
+    if (status >= 400 && status < 500 && err?.type) return void res.status(status).json(badBody(err.message));
+    res.status(500).json(unexpectedError(logger, err, req.method, req.originalUrl));
   };
 }
