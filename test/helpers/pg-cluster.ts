@@ -1,0 +1,95 @@
+/**
+ * A throwaway PostgreSQL cluster on a free port, made with the machine's own PostgreSQL binaries
+ * (Debian's /usr/lib/postgresql/<version>/bin), for a test that must not share a server with the
+ * rest of the suite: its own WAL, its own autovacuum, and its own transaction horizon (a
+ * transaction open anywhere in a cluster keeps VACUUM from recycling B-tree pages in every database
+ * of it). As root (CI), initdb and postgres run as the `postgres` user, since PostgreSQL refuses
+ * to run as root. `stop()` shuts it down fast and deletes its directory.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { sleep } from './wait.js';
+
+export interface PgCluster {
+  /** postgresql://postgres@127.0.0.1:<port>/postgres */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The newest installed PostgreSQL's bin directory (PG_BIN overrides). */
+function pgBin(): string {
+  if (process.env.PG_BIN) return process.env.PG_BIN;
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error(`no PostgreSQL server binaries under ${root} (set PG_BIN to the directory holding initdb and postgres)`);
+  return join(root, newest, 'bin');
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startPgCluster(): Promise<PgCluster> {
+  const bin = pgBin();
+  const dir = await mkdtemp(join(tmpdir(), 'spindle-pg-'));
+  const data = join(dir, 'data');
+  // As root: the directory goes to `postgres`, and both commands run as that user (set on the
+  // child itself, so signals reach postgres with no wrapper between).
+  let user: { uid: number; gid: number } | {} = {};
+  if (process.getuid?.() === 0) {
+    const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim()));
+    await chown(dir, uid!, gid!);
+    user = { uid: uid!, gid: gid! };
+  }
+  try {
+    await promisify(execFile)(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], user);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+  }
+  const port = await freePort();
+  const server: ChildProcess = spawn(
+    join(bin, 'postgres'),
+    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`],
+    { stdio: ['ignore', 'ignore', 'pipe'], ...user },
+  );
+  let log = '';
+  server.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  // A test process that dies must not leave a server behind.
+  const kill = () => server.kill('SIGKILL');
+  process.once('exit', kill);
+  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    process.off('exit', kill);
+    if (server.exitCode === null) server.kill('SIGINT'); // fast shutdown
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (const deadline = Date.now() + 20_000; ; ) {
+    const probe = new pg.Client({ connectionString: url });
+    try {
+      await probe.connect();
+      await probe.end();
+      return { url, stop };
+    } catch (err) {
+      await probe.end().catch(() => {});
+      if (server.exitCode !== null || Date.now() > deadline) {
+        await stop();
+        throw new Error(`the PostgreSQL cluster did not start on port ${port}: ${String(err)}\n${log}`);
+      }
+      await sleep(100);
+    }
+  }
+}
