@@ -68,7 +68,7 @@ export interface Config {
   /** A task's retry policy when it sets none (field by field), and the most it may ask for. */
   retryPolicy: { defaults: RetryPolicy; max: Omit<RetryPolicy, 'retryOn'> };
   maxModuleBytes: number;
-  /** MAX_TABLE_ELEMENTS: most initial table elements a registered module may declare (all its tables). */
+  /** MAX_TABLE_ELEMENTS: most elements a module's tables may hold together, declared (registration) or grown (run time). */
   maxTableElements: number;
   maxStdinBytes: number;
   maxFilesBytes: number;

@@ -249,7 +249,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     schema: listOf(RETRYABLE_KINDS),
   },
   // V8 refuses a table of more than 10,000,000 elements; each costs ~28 bytes outside the memory cap (measured on Node 20).
-  intOpt('MAX_TABLE_ELEMENTS', 1_000_000, 0, 10_000_000, 'Most initial elements the tables of a module may declare together (each ~28 bytes beside its memory); registerAgent refuses a module with more.'),
+  intOpt('MAX_TABLE_ELEMENTS', 1_000_000, 0, 10_000_000, 'Most elements the tables of a module may hold together (each ~28 bytes beside its memory): registerAgent refuses a module that declares more initially, and at run time table.grow past it returns -1.'),
   bytesOpt('MAX_MODULE_BYTES', 32 * MiB, 8, 1 * GiB, 'Largest module accepted by registerAgent and POST /modules.'),
   bytesOpt('MAX_STDIN_BYTES', 8 * MiB, 0, 1 * GiB, 'Largest stdin per task.'),
   bytesOpt('MAX_FILES_BYTES', 32 * MiB, 0, 1 * GiB, 'Largest total size of a task\'s input files.'),

@@ -74,6 +74,8 @@ export class ModuleCache {
     private readonly capacity: number,
     /** Called with the id of each compiled module dropped from the cache. */
     private readonly onEvict: (id: number) => void,
+    /** Most elements a module's tables may hold together (prepareModule's `maxTableElements`). */
+    private readonly maxTableElements?: number,
   ) {}
 
   get size(): number {
@@ -143,7 +145,7 @@ export class ModuleCache {
       // No inspectModule here: V8 would validate the module twice. The rewrite refuses what
       // Spindle cannot run, including imports and `_start` by registration's own rules (`host`:
       // a module may arrive here without registration), and V8 validates when it compiles.
-      const prepared = prepareModule(bytes, { fuel, fast: true, host: WASI_HOST });
+      const prepared = prepareModule(bytes, { fuel, fast: true, host: WASI_HOST, maxTableElements: this.maxTableElements });
       // Small modules compile faster on this thread than through V8's background tasks (a few
       // ms, once per digest); large ones compile in the background, off the event loop.
       const module =

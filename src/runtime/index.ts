@@ -136,7 +136,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   validateOptions(opts);
   const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
   const pool = new Pool(opts.workers, flushMs, workerStarter(internals.workerEntry));
-  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id));
+  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id), opts.maxTableElements);
   let closed = false;
 
   // Workers are unref'd so a forgotten runtime never holds the process open; while runs are

@@ -122,6 +122,11 @@ export interface RuntimeOptions {
   /** Compiled modules kept in memory (LRU by digest). */
   moduleCacheSize?: number;
   /**
+   * Most elements a module's tables may hold together, initially or grown (MAX_TABLE_ELEMENTS;
+   * default 1,000,000): past it `table.grow` returns -1, as a table at its declared maximum does.
+   */
+  maxTableElements?: number;
+  /**
    * How often running guests' output is handed to onOutput (default 50 ms): output written
    * reaches the listener within about this long, even if the guest never calls the host again.
    */

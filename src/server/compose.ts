@@ -80,7 +80,7 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
   const metrics = makeMetrics();
   const tracing = await startTracing(config, options.spanProcessor);
   const tracer = tracing?.tracer;
-  const runtime = makeRuntime({ workers: config.role === 'api' ? 1 : config.workers });
+  const runtime = makeRuntime({ workers: config.role === 'api' ? 1 : config.workers, maxTableElements: config.maxTableElements });
   const bus = makeEventBus({
     redisUrl: config.redisUrl,
     channelPrefix: config.redisPrefix,

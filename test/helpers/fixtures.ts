@@ -15,10 +15,10 @@ let wabtPromise: ReturnType<typeof wabtInit> | undefined;
 const watCache = new Map<string, Promise<Uint8Array>>();
 const wasmCache = new Map<string, Promise<Uint8Array>>();
 
-/** Compiles WAT source text to a binary module. */
-export async function watToWasm(source: string, name = 'inline.wat'): Promise<Uint8Array> {
+/** Compiles WAT source text to a binary module (`features`: wabt's, added to the defaults). */
+export async function watToWasm(source: string, name = 'inline.wat', features: Record<string, boolean> = {}): Promise<Uint8Array> {
   const wabt = await (wabtPromise ??= wabtInit());
-  const parsed = wabt.parseWat(name, source, { bulk_memory: true, sign_extension: true, mutable_globals: true, tail_call: true, exceptions: true });
+  const parsed = wabt.parseWat(name, source, { bulk_memory: true, sign_extension: true, mutable_globals: true, tail_call: true, exceptions: true, ...features });
   try {
     parsed.validate();
     return new Uint8Array(parsed.toBinary({}).buffer);

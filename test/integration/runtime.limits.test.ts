@@ -1,6 +1,6 @@
 /**
  * Every limit, at and beyond: wall-clock timeout (guest code, host calls, start function),
- * cancellation, memory cap, output caps, fuel, live output.
+ * cancellation, memory cap, table growth, output caps, fuel, live output.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardOutputBytes, makeRuntime } from '../../src/runtime/index.js';
@@ -129,6 +129,43 @@ describe('memory', () => {
       (func (export "_start") (if (i32.ne (memory.grow (i32.const 2)) (i32.const -1)) (then unreachable))))`);
     const o = await rt.run(runRequest({ digest: sha256Hex(wasm), bytes: wasm }, { limits: { memoryBytes: 64 * MiB } }));
     expect(o).toMatchObject({ kind: 'exited', exitCode: 0, memoryPeakBytes: 65536 });
+  });
+});
+
+describe('tables', () => {
+  const ref = async (source: string) => {
+    const wasm = await watToWasm(source, 'tables.wat', { reference_types: true });
+    return { digest: sha256Hex(wasm), bytes: wasm };
+  };
+
+  it('lets a table grow to MAX_TABLE_ELEMENTS exactly, and answers -1 one element beyond', async () => {
+    const small = makeRuntime({ workers: 1, maxTableElements: 1000 });
+    try {
+      // Exits 0 when growing to the limit succeeds and one more fails; traps otherwise.
+      const o = await small.run(runRequest(await ref(`(module (table $t 10 funcref)
+        (func (export "_start")
+          (if (i32.ne (table.grow $t (ref.null func) (i32.const 990)) (i32.const 10)) (then unreachable))
+          (if (i32.ne (table.grow $t (ref.null func) (i32.const 1)) (i32.const -1)) (then unreachable))))`)));
+      expect(o).toMatchObject({ kind: 'exited', exitCode: 0 });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('ends a guest growing twenty tables by V8\'s maximum each as a clean exit, and the runtime lives on', async () => {
+    // Before tables had a maximum this took the whole process down: each grown table lives on the
+    // worker's JavaScript heap, and V8 gave up with "Reached heap limit" (a fatal error, not the
+    // worker's resourceLimits). Now every grow past the module's share answers -1.
+    const n = 20;
+    const tables = Array.from({ length: n }, (_, i) => `(table $t${i} 0 funcref)`).join(' ');
+    const grows = Array.from({ length: n }, (_, i) => `(local.set $failed (i32.add (local.get $failed) (i32.eq (table.grow $t${i} (ref.null func) (i32.const 10000000)) (i32.const -1))))`).join(' ');
+    const o = await rt.run(runRequest(await ref(`(module
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      ${tables}
+      (func (export "_start") (local $failed i32) ${grows} (call $exit (local.get $failed))))`)));
+    expect(o).toMatchObject({ kind: 'exited', exitCode: n });
+    const next = await rt.run(runRequest(await watRef('hello')));
+    expect(next).toMatchObject({ kind: 'exited', exitCode: 0 });
   });
 });
 

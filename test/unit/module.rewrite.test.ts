@@ -4,6 +4,7 @@ import wabtInit from 'wabt';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WASI_HOST } from '../../src/runtime/cache.js';
 import { inspectModule, InvalidModuleError, prepareModule } from '../../src/runtime/module/index.js';
+import { tableMaximums } from '../../src/runtime/module/rewrite.js';
 
 // The project's TypeScript lib carries no WebAssembly declarations.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,8 +30,8 @@ function wat(src: string, debugNames = false): Uint8Array {
 }
 
 /** Rewrite, check it validates, and instantiate the way the worker pool does. */
-function instantiate(bytes: Uint8Array, opts: { fuel?: boolean; capPages?: number; imports?: object } = {}) {
-  const prepared = prepareModule(bytes, { fuel: opts.fuel ?? false });
+function instantiate(bytes: Uint8Array, opts: { fuel?: boolean; capPages?: number; imports?: object; maxTableElements?: number } = {}) {
+  const prepared = prepareModule(bytes, { fuel: opts.fuel ?? false, maxTableElements: opts.maxTableElements });
   expect(WA.validate(prepared.bytes)).toBe(true);
   const mem = prepared.memory;
   const memory = mem
@@ -126,6 +127,62 @@ describe('prepareModule: memory.grow is observed', () => {
     expect(exports.__spindle_grow_failed.value).toBe(0);
     expect(exports.grow(100)).toBe(-1);
     expect(exports.__spindle_grow_failed.value).toBe(1);
+  });
+});
+
+describe('prepareModule: tables hold at most maxTableElements together', () => {
+  const limits = (min: number, max: number | null) => ({ flags: max === null ? 0 : 1, min, max, start: 0, end: 0 });
+
+  it('shares what the limit leaves after the initial sizes, and gives a small declared maximum no more', () => {
+    expect(tableMaximums([limits(10, null)], 1000)).toEqual([1000]);
+    expect(tableMaximums([limits(0, null), limits(0, null)], 1000)).toEqual([500, 500]);
+    // The table that may grow by 100 at most keeps its maximum; the other gets the rest.
+    expect(tableMaximums([limits(0, 100), limits(0, null)], 1000)).toEqual([100, 900]);
+    // 3 to share between two: 1 and 2 (what an even split leaves goes to the last).
+    expect(tableMaximums([limits(5, 5), limits(1, null), limits(2, null)], 11)).toEqual([5, 2, 4]);
+    // Nothing left (the initial sizes fill the limit, or pass it on an unregistered module): no growth.
+    expect(tableMaximums([limits(600, null), limits(400, null)], 1000)).toEqual([600, 400]);
+    expect(tableMaximums([limits(2000, null)], 1000)).toEqual([2000]);
+  });
+
+  // Grows table $t by `by` and returns what table.grow answered (the old size, or -1).
+  const src = `(module
+    (table $a 10 funcref) (table $b 0 funcref) (table $c 0 5 externref)
+    (func (export "grow_a") (param i32) (result i32) (table.grow $a (ref.null func) (local.get 0)))
+    (func (export "grow_b") (param i32) (result i32) (table.grow $b (ref.null func) (local.get 0)))
+    (func (export "grow_c") (param i32) (result i32) (table.grow $c (ref.null extern) (local.get 0)))
+    (func (export "size_a") (result i32) (table.size $a))
+    (func (export "_start")))`;
+
+  it('lets each table grow to its share exactly, and answers -1 one element beyond', () => {
+    // 1000 - 10 initial = 990 to share: $c may take 5 at most, then $a 492 and $b the 493 left.
+    const { exports } = instantiate(wat(src), { maxTableElements: 1000 });
+    expect(exports.grow_c(5)).toBe(0);
+    expect(exports.grow_c(1)).toBe(-1);
+    expect(exports.grow_a(492)).toBe(10);
+    expect(exports.grow_a(1)).toBe(-1);
+    expect(exports.size_a()).toBe(502);
+    expect(exports.grow_b(494)).toBe(-1);
+    expect(exports.grow_b(493)).toBe(0);
+    expect(exports.grow_b(1)).toBe(-1);
+  });
+
+  it('caps a table that declares no maximum at the default (1,000,000) when no limit is given', () => {
+    const { exports } = instantiate(wat(src));
+    // 999,990 to share: $c 5, $a 499,992, $b 499,993.
+    expect(exports.grow_b(10_000_000)).toBe(-1);
+    expect(exports.grow_b(499_993)).toBe(0);
+    expect(exports.grow_b(1)).toBe(-1);
+  });
+
+  it('keeps element segments and call_indirect working under a limit the table fills', () => {
+    const bytes = wat(`(module (type $v (func (result i32)))
+      (table 2 funcref) (elem (i32.const 0) $one $two)
+      (func $one (result i32) (i32.const 1)) (func $two (result i32) (i32.const 2))
+      (func (export "call") (param i32) (result i32) (call_indirect (type $v) (local.get 0)))
+      (func (export "_start")))`);
+    const { exports } = instantiate(bytes, { maxTableElements: 2 });
+    expect([exports.call(0), exports.call(1)]).toEqual([1, 2]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * prepareModule: one pass over the sections that moves the memory into the import section as
  * `spindle`.`memory`, routes `memory.grow` through an appended wrapper that records failures,
- * and optionally meters fuel. Only *appends* types, functions and globals, so no index of the
+ * gives every table a maximum (so `table.grow` past the module's share of `maxTableElements`
+ * returns -1), and optionally meters fuel. Only *appends* types, functions and globals, so no index of the
  * original module changes: element segments, the start function, exports and the name section
  * stay valid and are copied as they are (custom sections are all kept, in place).
  */
@@ -11,7 +12,7 @@ import { InvalidModuleError } from './errors.js';
 import { FUEL_UNSET } from './fuel.js';
 import { Writer } from './leb.js';
 import { Reader, SECTION_ORDER, SectionId, type Section } from './reader.js';
-import { checkMemories, readStructure, TYPE_I32_I32, type ModuleStructure } from './structure.js';
+import { checkMemories, readStructure, TYPE_I32_I32, type Limits, type ModuleStructure } from './structure.js';
 
 export const MEMORY_IMPORT = { module: 'spindle', name: 'memory' } as const;
 export const GROW_FAILED_EXPORT = '__spindle_grow_failed';
@@ -45,6 +46,48 @@ export interface PrepareOptions {
    * a host function with the wrong types must end `invalid_module`, not mid-run.
    */
   host?: HostImports;
+  /**
+   * Most elements the module's tables may hold together, grown or not (MAX_TABLE_ELEMENTS).
+   * Without a maximum a table grows as far as V8 allows (10M elements each, any number of
+   * tables), and a grown table lives on the worker's JavaScript heap: measured, 20 tables grown
+   * by 10M elements each took the whole process down ("Reached heap limit"), not only the worker.
+   * Default: TABLE_ELEMENTS_DEFAULT.
+   */
+  maxTableElements?: number;
+}
+
+/** MAX_TABLE_ELEMENTS' default (config/options.ts). */
+export const TABLE_ELEMENTS_DEFAULT = 1_000_000;
+
+/**
+ * The maximum each defined table gets: its declared one where that fits, else its initial size
+ * plus an even share of what the limit leaves after every table's initial size (water-filling:
+ * a table that needs less than its share leaves the rest to the others).
+ */
+export function tableMaximums(tables: readonly Limits[], limit: number): number[] {
+  let left = Math.max(0, limit - tables.reduce((sum, t) => sum + t.min, 0));
+  const room = tables.map((t) => (t.max === null ? Infinity : Math.max(0, t.max - t.min)));
+  const maximums = tables.map((t) => t.min);
+  const order = room.map((_, i) => i).sort((a, b) => room[a]! - room[b]!);
+  order.forEach((i, k) => {
+    const give = Math.min(room[i]!, Math.floor(left / (order.length - k)));
+    maximums[i]! += give;
+    left -= give;
+  });
+  return maximums;
+}
+
+/** A table section with every table's limits replaced by `min, max` (flag 0x01). */
+function rewriteTables(bytes: Uint8Array, s: Section, tables: readonly Limits[], maximums: readonly number[], out: Writer): boolean {
+  const r = new Reader(bytes, s.start, s.end);
+  out.u32(r.u32());
+  let from = r.pos;
+  tables.forEach((t, i) => {
+    out.copy(bytes, from, t.start).byte(0x01).u32(t.min).u32(maximums[i]!);
+    from = t.end;
+  });
+  out.copy(bytes, from, s.end);
+  return true;
 }
 
 /** Parameter count of a function type kept as latin1 bytes (`0x60`, LEB128 count, …). */
@@ -81,7 +124,7 @@ function growBody(growFailed: number): Uint8Array {
   return new Writer(40).u32(body.len).append(body).toBytes();
 }
 
-function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: boolean): Map<number, Transform> {
+function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: boolean, maxTableElements: number): Map<number, Transform> {
   const mem = m.memories[0] ?? null;
   let growType = m.types.indexOf(TYPE_I32_I32);
   const addType = mem !== null && growType < 0;
@@ -109,6 +152,12 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: 
       });
     }
     t.set(SectionId.Function, (s, out) => appendVec(bytes, s, out, new Writer(8).u32(growType), 1));
+  }
+  const defined = m.tables.slice(m.numTableImports);
+  if (defined.some((table) => table.flags & 4)) throw new InvalidModuleError('table64 (a 64-bit table) is not supported');
+  if (defined.length > 0) {
+    const maximums = tableMaximums(defined, maxTableElements);
+    t.set(SectionId.Table, (s, out) => rewriteTables(bytes, s!, defined, maximums, out));
   }
   const globals = new Writer(32).byte(0x7f).byte(0x01).byte(0x41).byte(0x00).byte(0x0b);
   if (fuel) globals.byte(0x7e).byte(0x01).byte(0x42).s64(FUEL_UNSET).byte(0x0b);
@@ -146,7 +195,7 @@ export function prepareModule(bytes: Uint8Array, opts: PrepareOptions): Prepared
   const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
 
-  const t = transforms(bytes, m, opts.fuel, opts.fast === true);
+  const t = transforms(bytes, m, opts.fuel, opts.fast === true, opts.maxTableElements ?? TABLE_ELEMENTS_DEFAULT);
   // One buffer, sized so it rarely grows (fuel adds ~20 bytes per function and loop): the
   // rewrite of a large module should allocate and copy it about once.
   const out = new Writer(Math.ceil(bytes.length * (opts.fuel ? 1.25 : 1)) + 4096);

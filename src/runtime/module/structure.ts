@@ -41,6 +41,7 @@ export interface ModuleStructure {
   funcTypes: number[];
   numFuncImports: number;
   numGlobalImports: number;
+  numTableImports: number;
   numDefinedGlobals: number;
   /** Limits of every table, imported ones first. */
   tables: Limits[];
@@ -98,6 +99,7 @@ function readImports(r: Reader, m: ModuleStructure): void {
     } else if (kind === 'table') {
       r.valtype();
       m.tables.push(limits(r));
+      m.numTableImports++;
     } else if (kind === 'memory') {
       m.memories.push({ limits: limits(r), importIndex: m.imports.length });
     } else if (kind === 'global') {
@@ -121,6 +123,7 @@ export function readStructure(bytes: Uint8Array): ModuleStructure {
     funcTypes: [],
     numFuncImports: 0,
     numGlobalImports: 0,
+    numTableImports: 0,
     numDefinedGlobals: 0,
     tables: [],
     memories: [],
