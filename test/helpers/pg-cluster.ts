@@ -13,8 +13,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { sleep } from './wait.js';
 
 export interface PgCluster {
   /** postgresql://postgres@127.0.0.1:<port>/postgres */
@@ -46,7 +44,7 @@ export async function startPgCluster(): Promise<PgCluster> {
   const data = join(dir, 'data');
   // As root: the directory goes to `postgres`, and both commands run as that user (set on the
   // child itself, so signals reach postgres with no wrapper between).
-  let user: { uid: number; gid: number } | {} = {};
+  let user: { uid?: number; gid?: number } = {};
   if (process.getuid?.() === 0) {
     const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim()));
     await chown(dir, uid!, gid!);
@@ -58,38 +56,43 @@ export async function startPgCluster(): Promise<PgCluster> {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
   }
-  const port = await freePort();
-  const server: ChildProcess = spawn(
-    join(bin, 'postgres'),
-    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`],
-    { stdio: ['ignore', 'ignore', 'pipe'], ...user },
-  );
-  let log = '';
-  server.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
-  // A test process that dies must not leave a server behind.
-  const kill = () => server.kill('SIGKILL');
-  process.once('exit', kill);
-  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-  const stop = async () => {
-    process.off('exit', kill);
-    if (server.exitCode === null) server.kill('SIGINT'); // fast shutdown
-    await exited;
-    await rm(dir, { recursive: true, force: true });
-  };
-  for (const deadline = Date.now() + 20_000; ; ) {
-    const probe = new pg.Client({ connectionString: url });
-    try {
-      await probe.connect();
-      await probe.end();
-      return { url, stop };
-    } catch (err) {
-      await probe.end().catch(() => {});
-      if (server.exitCode !== null || Date.now() > deadline) {
-        await stop();
-        throw new Error(`the PostgreSQL cluster did not start on port ${port}: ${String(err)}\n${log}`);
-      }
-      await sleep(100);
+  // The port is free when chosen, but another process may bind it before postgres does: then
+  // postgres exits, and it is tried again on another.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const server: ChildProcess = spawn(
+      join(bin, 'postgres'),
+      ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`],
+      { stdio: ['ignore', 'ignore', 'pipe'], ...user },
+    );
+    let log = '';
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    // Its own log says when it listens (no probe that could reach another server on the port).
+    const ready = new Promise<boolean>((resolve) => {
+      server.stderr!.on('data', (chunk: Buffer) => {
+        log = (log + chunk.toString()).slice(-4000);
+        if (log.includes('ready to accept connections')) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+      setTimeout(() => resolve(false), 20_000).unref();
+    });
+    // A test process that dies must not leave a server behind.
+    const kill = () => server.kill('SIGKILL');
+    process.once('exit', kill);
+    const halt = async () => {
+      process.off('exit', kill);
+      if (server.exitCode === null) server.kill('SIGINT'); // fast shutdown
+      await exited;
+    };
+    const stop = async () => {
+      await halt();
+      await rm(dir, { recursive: true, force: true });
+    };
+    if (await ready) return { url: `postgresql://postgres@127.0.0.1:${port}/postgres`, stop };
+    await halt();
+    if (attempt >= 3 || !/could not bind|address already in use/i.test(log)) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`the PostgreSQL cluster did not start on port ${port}:\n${log}`);
     }
   }
 }
