@@ -2,9 +2,9 @@
  * prepareModule: one pass over the sections that moves the memory into the import section as
  * `spindle`.`memory`, routes `memory.grow` through an appended wrapper that records failures,
  * gives every table a maximum (so `table.grow` past the module's share of `maxTableElements`
- * returns -1), and optionally meters fuel. Only *appends* types, functions and globals, so no index of the
- * original module changes: element segments, the start function, exports and the name section
- * stay valid and are copied as they are (custom sections are all kept, in place).
+ * returns -1), and optionally meters fuel. Only *appends* types, functions and globals, so no
+ * index of the original module changes: element segments, the start function, exports and the
+ * name section stay valid and are copied as they are (custom sections are all kept, in place).
  */
 import { rewriteCode } from './code.js';
 import { checkCommand, type HostImports } from './command.js';
