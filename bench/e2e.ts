@@ -33,6 +33,7 @@ import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
 import { scaleMetrics, SCALE_ROWS, type Harness } from './scale.js';
 import { isStale, PRISMA_CLIENT, runStep, SERVER } from '../scripts/build-changed.js';
+import { startFlags } from '../scripts/start-flags.js';
 
 export const HELLO_WAT = `(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -98,7 +99,8 @@ export async function startServer(databaseUrl: string | undefined, label: string
   delete env.BENCH_CPU_PROF;
   if (databaseUrl) Object.assign(env, { DATABASE_URL: databaseUrl, BENCH_PG_SCHEMA: pgSchema });
   buildServer();
-  const args = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), SERVER_ENTRY];
+  // Node's flags as `npm start` gives them (scripts/start-flags.ts).
+  const args = [...startFlags(), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), SERVER_ENTRY];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
 

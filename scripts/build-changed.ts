@@ -4,7 +4,7 @@
  * server's tsc build (`tsc -b`, incremental, its state in dist/) does its own up-to-date check.
  * `npm run build` still builds everything (CI, Docker).
  *
- *   tsx scripts/build-changed.ts && node dist/main.js
+ *   tsx scripts/build-changed.ts && node --v8-pool-size=1 dist/main.js
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
