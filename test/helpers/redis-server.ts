@@ -57,7 +57,8 @@ export async function startRedis({ running = true } = {}): Promise<PrivateRedis>
   return redis;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's pick). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
