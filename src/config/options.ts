@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
-import { FUEL_MAX, RETRYABLE_KINDS, type TenantQuota } from '../domain/index.js';
+import { FUEL_MAX, RETRYABLE_KINDS, TABLE_ELEMENTS_DEFAULT, type TenantQuota } from '../domain/index.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -249,7 +249,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     schema: listOf(RETRYABLE_KINDS),
   },
   // V8 refuses a table of more than 10,000,000 elements; each costs ~28 bytes outside the memory cap (measured on Node 20).
-  intOpt('MAX_TABLE_ELEMENTS', 1_000_000, 0, 10_000_000, 'Most elements the tables of a module may hold together (each ~28 bytes beside its memory): registerAgent refuses a module that declares more initially, and at run time table.grow past it returns -1.'),
+  intOpt('MAX_TABLE_ELEMENTS', TABLE_ELEMENTS_DEFAULT, 0, 10_000_000, 'Most elements the tables of a module may hold together (each ~28 bytes beside its memory): registerAgent refuses a module that declares more initially, and at run time table.grow past it returns -1.'),
   bytesOpt('MAX_MODULE_BYTES', 32 * MiB, 8, 1 * GiB, 'Largest module accepted by registerAgent and POST /modules.'),
   bytesOpt('MAX_STDIN_BYTES', 8 * MiB, 0, 1 * GiB, 'Largest stdin per task.'),
   bytesOpt('MAX_FILES_BYTES', 32 * MiB, 0, 1 * GiB, 'Largest total size of a task\'s input files.'),

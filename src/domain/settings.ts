@@ -51,5 +51,8 @@ export const WASM_PAGE_BYTES = 65536;
 /** The largest signed 64-bit integer: PostgreSQL's bigint, the column type of every BigInt. */
 export const INT64_MAX = 2n ** 63n - 1n;
 
+/** MAX_TABLE_ELEMENTS' default: the elements a module's tables may hold together, declared or grown. */
+export const TABLE_ELEMENTS_DEFAULT = 1_000_000;
+
 /** The most fuel a run may have: PostgreSQL's bigint stores it and the runtime counts it in an i64. */
 export const FUEL_MAX = INT64_MAX;

@@ -6,6 +6,7 @@
  * index of the original module changes: element segments, the start function, exports and the
  * name section stay valid and are copied as they are (custom sections are all kept, in place).
  */
+import { TABLE_ELEMENTS_DEFAULT } from '../../domain/index.js';
 import { rewriteCode } from './code.js';
 import { checkCommand, type HostImports } from './command.js';
 import { InvalidModuleError } from './errors.js';
@@ -55,9 +56,6 @@ export interface PrepareOptions {
    */
   maxTableElements?: number;
 }
-
-/** MAX_TABLE_ELEMENTS' default (config/options.ts). */
-export const TABLE_ELEMENTS_DEFAULT = 1_000_000;
 
 /**
  * The maximum each defined table gets: its declared one where that fits, else its initial size
