@@ -29,7 +29,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { dropSchema } from '../test/helpers/store.js';
 import { fanoutMetrics } from './fanout.js';
-import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
+import { percentile, sleep, sorted, WARM_UP_TASKS, type Metric, type Suite } from './lib.js';
 import { rawTasksPerSecond } from './runtime.js';
 import { scaleMetrics, SCALE_ROWS, type Harness } from './scale.js';
 import { isStale, PRISMA_CLIENT, runStep, SERVER } from '../scripts/build-changed.js';
@@ -438,7 +438,7 @@ async function measure(databaseUrl: string | undefined, total: number) {
   const db = databaseUrl ? 'PostgreSQL' : 'PGlite';
   const tag = databaseUrl ? 'pg' : 'pglite';
   const tput = await phase(databaseUrl, `${tag}-throughput`, async (conn, server) => {
-    await throughput(conn, 1_000, 4, false); // warm-up: JIT, compiled module, connections, statistics
+    await throughput(conn, WARM_UP_TASKS, 4, false); // warm-up: JIT, compiled module, connections, statistics
     const cpu0 = server.cpuMs();
     const perSecond = await throughput(conn, total);
     // The server's own CPU per task (main thread, workers, PGlite): what a busy neighbour cannot inflate.
@@ -447,7 +447,7 @@ async function measure(databaseUrl: string | undefined, total: number) {
     return { perSecond, cpuUs };
   });
   const lat = await phase(databaseUrl, `${tag}-latency`, async (conn) => {
-    await throughput(conn, 500, 4, false);
+    await throughput(conn, WARM_UP_TASKS, 4, false);
     await latency(conn, LATENCY_RATE, 2, false); // warm-up at the measured rate, discarded
     const result = await latency(conn, LATENCY_RATE, LATENCY_SECONDS);
     log(`${db}: p50 ${percentile(result.samples, 50).toFixed(1)} ms, p99 ${percentile(result.samples, 99).toFixed(1)} ms (${result.samples.length} samples, ${result.lost} lost, ${result.errors} errors)`);
@@ -495,7 +495,7 @@ const PG_TOTAL = 20_000;
 
 export const e2eSuite: Suite = {
   name: 'e2e',
-  setup: { serverProcess: 'bench/server.mjs over dist/ (separate process, compiled as npm start runs it)', batch: 100, batchesInFlight: 4, pgliteTasks: PGLITE_TOTAL, pgTasks: PG_TOTAL, latencyRate: LATENCY_RATE, latencySeconds: LATENCY_SECONDS },
+  setup: { serverProcess: 'bench/server.mjs over dist/ (separate process, compiled as npm start runs it)', batch: 100, batchesInFlight: 4, warmUpTasks: WARM_UP_TASKS, pgliteTasks: PGLITE_TOTAL, pgTasks: PG_TOTAL, latencyRate: LATENCY_RATE, latencySeconds: LATENCY_SECONDS },
   async run(): Promise<Metric[]> {
     // BENCH_E2E_DB=pglite|pg runs one database only (for iterating; the other's figures are NaN).
     const only = process.env.BENCH_E2E_DB;

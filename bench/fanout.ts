@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { Metric, Suite } from './lib.js';
+import { WARM_UP_TASKS, type Metric, type Suite } from './lib.js';
 
 /**
  * What this phase uses of bench/e2e.ts, handed in by its callers (e2e.ts's suite, run.ts): e2e.ts
@@ -95,8 +95,8 @@ async function withSubscribers({ phase, throughput }: E2eKit, databaseUrl: strin
     const subs = await openSubscribers(conn, server.urls.wsUrl, n);
     try {
       const before = subs.map((s) => s.succeeded);
-      await throughput(conn, 1_000, 4, false); // warm-up, as the e2e phase
-      await drained(subs, before.map((b) => b + 1_000));
+      await throughput(conn, WARM_UP_TASKS, 4, false); // warm-up, as the e2e phase
+      await drained(subs, before.map((b) => b + WARM_UP_TASKS));
       const base = subs.map((s) => s.succeeded);
       const cpu0 = server.cpuMs();
       const perSecond = await throughput(conn, TASKS);

@@ -9,8 +9,8 @@
  * completion output; BullMQ: its return value, completed jobs kept).
  *
  * - Throughput: 20,000 jobs enqueued in batches of 100 (4 batches in flight, as e2e) after a
- *   1,000-job warm-up; first enqueue → last result stored (the worker's store resolved).
- * - Latency: 200 jobs/s offered open-loop for 10 s as single enqueues, after a 2 s warm-up;
+ *   WARM_UP_TASKS-job warm-up (bench/lib.ts); first enqueue → last result stored (the worker's store resolved).
+ * - Latency: 200 jobs/s offered open-loop for 10 s as single enqueues, after the same warm-up and 2 s at that rate;
  *   enqueue → completion seen. BullMQ: a QueueEvents 'completed' event (the producer's side).
  *   pg-boss 10 has no completion notification, so: the worker's complete() resolved (its commit
  *   done) — the earliest a producer could learn it; polling getJobById would only add.
@@ -24,11 +24,10 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { postgresUrl, startServer } from './e2e.js';
-import { percentile, sleep, sorted, type Metric, type Suite } from './lib.js';
+import { percentile, sleep, sorted, WARM_UP_TASKS, type Metric, type Suite } from './lib.js';
 import { BULLMQ, PGBOSS, Tally, bullMq, makeHello, pgBoss, type MakePeer, type Peer } from './peer-queues.js';
 
 const TOTAL = 20_000;
-const WARM_UP = 1_000;
 const BATCH = 100;
 const BATCHES_IN_FLIGHT = 4;
 const LATENCY_RATE = 200;
@@ -132,7 +131,7 @@ const failed = (x: unknown): x is { error: string } => typeof x === 'object' && 
 
 async function measure(name: string, make: MakePeer) {
   const tput = await phase(`${name}-throughput`, make, async (peer, tally) => {
-    await throughput(peer, tally, WARM_UP, false);
+    await throughput(peer, tally, WARM_UP_TASKS, false);
     const cpu0 = cpuMs();
     const perSecond = await throughput(peer, tally, TOTAL, true);
     const cpuUs = ((cpuMs() - cpu0) * 1000) / TOTAL;
@@ -140,7 +139,7 @@ async function measure(name: string, make: MakePeer) {
     return { perSecond, cpuUs };
   });
   const lat = await phase(`${name}-latency`, make, async (peer, tally) => {
-    await throughput(peer, tally, WARM_UP / 2, false);
+    await throughput(peer, tally, WARM_UP_TASKS, false);
     await latency(peer, tally, LATENCY_RATE, 2); // warm-up at the measured rate, discarded
     const result = await latency(peer, tally, LATENCY_RATE, LATENCY_SECONDS);
     log(`${name}: p50 ${percentile(result.samples, 50).toFixed(1)} ms, p99 ${percentile(result.samples, 99).toFixed(1)} ms (${result.samples.length} samples, ${result.lost} lost, ${result.errors} errors)`);
