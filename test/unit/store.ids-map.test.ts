@@ -14,6 +14,19 @@ describe('uuidv7', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('carries the creation time in its first 48 bits and fresh random bits past every pool refill', () => {
+    const before = Date.now();
+    const ids = Array.from({ length: 2000 }, () => uuidv7()); // ~4 refills of the 512-id pool
+    const after = Date.now();
+    const first = parseInt(ids[0]!.slice(0, 8) + ids[0]!.slice(9, 13), 16);
+    expect(first).toBeGreaterThanOrEqual(before);
+    // The counter may borrow a few ms within one millisecond's 4,096 ids, never more.
+    expect(first).toBeLessThanOrEqual(after + 1);
+    const randomParts = ids.map((id) => id.slice(19));
+    expect(new Set(randomParts).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => id.slice(24, 26))).size).toBeGreaterThan(200); // bytes spread over 0-255
+  });
+
   it('isUuid rejects what the database would reject', () => {
     expect(isUuid('not-a-uuid')).toBe(false);
     expect(isUuid('00000000-0000-0000-0000-00000000000')).toBe(false);
