@@ -71,7 +71,7 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
    * A written attempt's consequences here: a retry to wake up for, or a finished task to count; and
    * its line (a retry and a failure at info, a success at debug).
    */
-  function ended(r: AttemptResult, row: TaskRow) {
+  function ended(r: AttemptResult, row: EndedTask) {
     if (r.next.status === 'RETRYING') {
       wakeAt(r.next.runAt);
       logger.info({ ...attemptLine(r, row), runAt: r.next.runAt }, 'task retry scheduled');
@@ -88,7 +88,10 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
 }
 
 /** What every line about an attempt says. */
-const attemptLine = (r: AttemptResult, row: TaskRow) => ({
+/** What an attempt's end reads of its task: a finish's FinishedTask or a claim-on-insert's row. */
+type EndedTask = Pick<TaskRow, 'tenantId' | 'agentId' | 'status' | 'createdAt' | 'finishedAt'>;
+
+const attemptLine = (r: AttemptResult, row: EndedTask) => ({
   taskId: r.taskId,
   tenantId: row.tenantId,
   agentId: row.agentId,

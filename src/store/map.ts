@@ -16,13 +16,15 @@ import type {
   TaskAttempt,
   Tenant,
 } from '../generated/prisma/client.js';
-import type {
-  AgentRow,
-  AgentVersionRow,
-  ApiKeyRow,
-  TaskAttemptRow,
-  TaskRow,
-  TenantRow,
+import {
+  FINISHED_FIELDS,
+  type AgentRow,
+  type AgentVersionRow,
+  type ApiKeyRow,
+  type FinishedTask,
+  type TaskAttemptRow,
+  type TaskRow,
+  type TenantRow,
 } from './types.js';
 
 /** A view on the same memory: Buffer is a Uint8Array subclass, callers get the plain type. */
@@ -35,6 +37,32 @@ type Int8 = bigint | string | number;
 
 /** A task record from Prisma or from raw SQL selecting TASK_COLUMNS. */
 export type TaskRecord = Omit<Task, 'memoryBytes' | 'fuel'> & { memoryBytes: Int8; fuel: Int8 | null };
+
+/** The columns of a FinishedTask (what a result write reads back), aliased as taskColumns does. */
+export function finishedColumns(alias: string): string {
+  return FINISHED_FIELDS.map((field) => `${alias}.${TASK_FIELDS.find(([, f]) => f === field)![0]} AS "${field}"`).join(', ');
+}
+
+/** A record of finishedColumns (plus what the finish adds) as a FinishedTask. */
+export function toFinishedTask(t: FinishedRecord): FinishedTask {
+  return {
+    id: t.id,
+    tenantId: t.tenantId,
+    agentId: t.agentId,
+    status: t.status as TaskStatus,
+    attempts: t.attempts,
+    leaseOwner: t.leaseOwner,
+    lastOutcome: t.lastOutcome as OutcomeKind | null,
+    exitCode: t.exitCode,
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+    finishedAt: t.finishedAt,
+    stale: t.stale,
+    alreadyWritten: t.alreadyWritten.map(Number),
+  };
+}
+
+type FinishedRecord = Pick<Task, (typeof FINISHED_FIELDS)[number]> & { stale: boolean; alreadyWritten: (number | string)[] };
 
 /** Task columns in the Prisma model's shape, for RETURNING / SELECT in raw SQL. */
 export function taskColumns(alias: string): string {

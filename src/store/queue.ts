@@ -9,7 +9,7 @@
  */
 import type { Sql } from './db.js';
 import { uuidv7 } from './ids.js';
-import { taskColumns, toTaskRow, type TaskRecord } from './map.js';
+import { finishedColumns, taskColumns, toFinishedTask, toTaskRow, type TaskRecord } from './map.js';
 import type { TaskStatus } from '../domain/index.js';
 import type { AttemptResult, ClaimOnInsert, LeaseState, NewTask, TaskRepository, TaskRow } from './types.js';
 
@@ -178,7 +178,7 @@ const finishStatement = (mayBeWritten: boolean) => `WITH r AS (SELECT * FROM ${r
            finished_at = CASE WHEN t.status = 'CANCELLED' THEN t.finished_at WHEN h.next_status IN ${TERMINAL} THEN h.finished_at END,
            updated_at = CASE WHEN t.status = 'CANCELLED' THEN t.updated_at ELSE now() END
       FROM h WHERE t.id = h.task_id AND h.held
-    RETURNING ${T}
+    RETURNING ${finishedColumns('t')}
   ),
   attempt AS (
     INSERT INTO task_attempt (${ATTEMPT_COLUMNS})
@@ -188,7 +188,7 @@ const finishStatement = (mayBeWritten: boolean) => `WITH r AS (SELECT * FROM ${r
   )
   SELECT *, false AS stale, ${mayBeWritten ? writtenBefore('moved.id') : NONE_WRITTEN} AS "alreadyWritten" FROM moved
   UNION ALL
-  SELECT ${T}, true, ${mayBeWritten ? writtenBefore('t.id') : NONE_WRITTEN} FROM task t
+  SELECT ${finishedColumns('t')}, true, ${mayBeWritten ? writtenBefore('t.id') : NONE_WRITTEN} FROM task t
    WHERE t.id = ANY($1::uuid[]) AND t.id NOT IN (SELECT id FROM moved)`;
 const FINISH = finishStatement(false);
 const FINISH_AGAIN = finishStatement(true);
@@ -340,11 +340,8 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
 
     async finish(results, opts) {
       if (results.length === 0) return [];
-      const rows = await sql.query<TaskRecord & { stale: boolean; alreadyWritten: number[] }>(
-        opts?.mayBeWritten ? FINISH_AGAIN : FINISH,
-        resultParams(results),
-      );
-      return rows.map((r) => Object.assign(toTaskRow(r), { stale: r.stale, alreadyWritten: r.alreadyWritten.map(Number) }));
+      const rows = await sql.query<Parameters<typeof toFinishedTask>[0]>(opts?.mayBeWritten ? FINISH_AGAIN : FINISH, resultParams(results));
+      return rows.map(toFinishedTask);
     },
 
     async release(node, taskIds) {

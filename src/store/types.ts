@@ -260,12 +260,17 @@ export interface LeaseState {
 }
 
 /**
- * A task as a finish left it. `stale`: this write did not move the task (only the attempt was
- * recorded, or nothing). `alreadyWritten` (a rewrite with `mayBeWritten` only, else empty): the
- * attempt numbers among the results for this task that the earlier write had recorded already,
- * not late: their ends are this node's to publish.
+ * A task as a finish left it: the columns its end needs (the event, the counters, the log line),
+ * not the whole row, whose input columns (stdin, args, env, JSON settings) a result write never
+ * changes and reading them back cost every write their transfer and parsing. `stale`: this write
+ * did not move the task (only the attempt was recorded, or nothing). `alreadyWritten` (a rewrite
+ * with `mayBeWritten` only, else empty): the attempt numbers among the results for this task that
+ * the earlier write had recorded already, not late: their ends are this node's to publish.
  */
-export type FinishedTask = TaskRow & { stale: boolean; alreadyWritten: number[] };
+export type FinishedTask = Pick<TaskRow, (typeof FINISHED_FIELDS)[number]> & { stale: boolean; alreadyWritten: number[] };
+
+/** The columns of a FinishedTask. */
+export const FINISHED_FIELDS = ['id', 'tenantId', 'agentId', 'status', 'attempts', 'leaseOwner', 'lastOutcome', 'exitCode', 'createdAt', 'updatedAt', 'finishedAt'] as const;
 
 export interface TaskFilter {
   status?: TaskStatus[];
