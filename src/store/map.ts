@@ -22,6 +22,7 @@ import {
   type AgentVersionRow,
   type ApiKeyRow,
   type FinishedTask,
+  type NewTask,
   type TaskAttemptRow,
   type TaskRow,
   type TenantRow,
@@ -38,9 +39,58 @@ type Int8 = bigint | string | number;
 /** A task record from Prisma or from raw SQL selecting TASK_COLUMNS. */
 export type TaskRecord = Omit<Task, 'memoryBytes' | 'fuel'> & { memoryBytes: Int8; fuel: Int8 | null };
 
-/** The columns of a FinishedTask (what a result write reads back), aliased as taskColumns does. */
-export function finishedColumns(alias: string): string {
-  return FINISHED_FIELDS.map((field) => `${alias}.${TASK_FIELDS.find(([, f]) => f === field)![0]} AS "${field}"`).join(', ');
+/** Some task columns, aliased as taskColumns does. */
+function someColumns(alias: string, fields: readonly (keyof Task)[]): string {
+  return fields.map((field) => `${alias}.${TASK_FIELDS.find(([, f]) => f === field)![0]} AS "${field}"`).join(', ');
+}
+
+/** The columns of a FinishedTask (what a result write reads back). */
+export const finishedColumns = (alias: string): string => someColumns(alias, FINISHED_FIELDS);
+
+/**
+ * What an insert reads back: the columns the database decides (defaults, now(), a claim's state).
+ * The rest is what the insert wrote, taken from its input (toInsertedRow) instead of being sent
+ * back and parsed again: stdin, args, env and the JSON settings are most of a row's bytes.
+ */
+const INSERTED_FIELDS = ['id', 'status', 'attempts', 'attemptBase', 'runAt', 'queuedAt', 'leaseOwner', 'leaseExpiresAt', 'lastOutcome', 'exitCode', 'createdAt', 'updatedAt', 'startedAt', 'finishedAt'] as const;
+export const insertedColumns = (alias: string): string => someColumns(alias, INSERTED_FIELDS);
+export type InsertedRecord = Pick<Task, (typeof INSERTED_FIELDS)[number]>;
+
+/** The row an insert made: its input, and what the database decided (insertedColumns). */
+export function toInsertedRow(t: NewTask, r: InsertedRecord): TaskRow {
+  const limits: Limits = { timeoutMs: t.limits.timeoutMs, memoryBytes: t.limits.memoryBytes, maxOutputBytes: t.limits.maxOutputBytes };
+  if (t.limits.fuel !== undefined && t.limits.fuel !== null) limits.fuel = t.limits.fuel;
+  return {
+    id: r.id,
+    tenantId: t.tenantId,
+    agentId: t.agentId,
+    agentVersionId: t.agentVersionId,
+    moduleDigest: t.moduleDigest,
+    status: r.status as TaskStatus,
+    priority: t.priority,
+    stdin: t.stdin,
+    args: t.args,
+    env: t.env,
+    filesDigest: t.filesDigest,
+    limits,
+    retryPolicy: t.retryPolicy,
+    deterministic: t.deterministic,
+    idempotencyKey: t.idempotencyKey,
+    traceContext: t.traceContext ?? null,
+    wasi: t.wasi ?? null,
+    attempts: r.attempts,
+    attemptBase: r.attemptBase,
+    runAt: r.runAt,
+    queuedAt: r.queuedAt,
+    leaseOwner: r.leaseOwner,
+    leaseExpiresAt: r.leaseExpiresAt,
+    lastOutcome: r.lastOutcome as OutcomeKind | null,
+    exitCode: r.exitCode,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
 }
 
 /** A record of finishedColumns (plus what the finish adds) as a FinishedTask. */

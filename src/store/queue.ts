@@ -9,7 +9,7 @@
  */
 import type { Sql } from './db.js';
 import { uuidv7 } from './ids.js';
-import { finishedColumns, taskColumns, toFinishedTask, toTaskRow, type TaskRecord } from './map.js';
+import { finishedColumns, insertedColumns, taskColumns, toFinishedTask, toInsertedRow, toTaskRow, type InsertedRecord, type TaskRecord } from './map.js';
 import type { TaskStatus } from '../domain/index.js';
 import type { AttemptResult, ClaimOnInsert, LeaseState, NewTask, TaskRepository, TaskRow } from './types.js';
 
@@ -33,7 +33,7 @@ const INSERT_ROWS = `unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::
 const INSERT_QUEUED = `INSERT INTO task AS t (${INSERT_COLUMNS})
   SELECT * FROM ${INSERT_ROWS}
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-  RETURNING ${T}`;
+  RETURNING ${insertedColumns('t')}`;
 
 /**
  * Attempt results as rows, from 22 array parameters starting at `$first` (see resultParams).
@@ -110,7 +110,7 @@ const INSERT_CLAIMED = `WITH r AS (SELECT * FROM ${resultRows(25)}),
     INSERT INTO task_attempt (${ATTEMPT_COLUMNS}) SELECT ${attemptValues('r', 't.tenant_id')}, false FROM r JOIN ins t ON t.id = r.task_id
     ${ON_ATTEMPT_CONFLICT}
   )
-  SELECT ${T} FROM ins t`;
+  SELECT ${insertedColumns('t')} FROM ins t`;
 
 /**
  * Locks the listed task rows in id order, as every statement that updates many given rows does
@@ -278,10 +278,13 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       params.push(claimFor.node, claimFor.leaseMs, claimFor.at ?? null, begun, ...resultParams(settled));
     }
     const text = claimFor ? INSERT_CLAIMED : INSERT_QUEUED;
-    const rows = (await sql.queryStable<TaskRecord>(text, params)).map(toTaskRow);
+    const rows = await sql.queryStable<InsertedRecord>(text, params);
     noteInserted(rows.length);
     const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id));
+    return ids.map((id, i) => {
+      const r = byId.get(id);
+      return r && toInsertedRow(tasks[i]!, r);
+    });
   }
 
   return {
