@@ -22,35 +22,52 @@ function scopeFields(): Partial<RequestScope> {
   return scope ? { requestId: scope.requestId } : {};
 }
 
+/** Field names a secret could sit under: API keys (headers, connection params, a created key's secret) and SPINDLE_ADMIN_KEY. */
+const SECRET_FIELDS = new Set(['authorization', 'Authorization', 'secret', 'adminKey', 'connectionParams']);
+/** How deep secret fields are looked for: the line's own fields and two levels below (`req.headers.authorization`, `config.auth.adminKey`). */
+const SECRET_DEPTH = 3;
+export const CENSOR = '[redacted]';
+
 /**
- * Where a secret could sit in a logged object: API keys (headers, connection params, a created
- * key's secret) and SPINDLE_ADMIN_KEY. The code never logs them on purpose; this is the net.
+ * The line's fields with every secret field (SECRET_FIELDS, up to SECRET_DEPTH levels down, in
+ * plain objects and arrays) replaced by CENSOR; the same object when it holds none, and never the
+ * caller's objects changed (what holds a secret is copied along its path). The code never logs a
+ * secret on purpose; this is the net.
+ *
+ * Why not pino's `redact` option: pino 10's redactor (@pinojs/redact) parses every path again on
+ * every line, and its wildcard paths run it once per field: with the paths this net needs, ~27 KB
+ * of garbage and most of a line's cost, on two lines per request (measured with V8's sampling
+ * heap profiler: 54 of the 246 KB a one-task submit allocated). This walk allocates nothing for a
+ * line without secrets.
  */
-export const REDACT_PATHS = [
-  'authorization',
-  'Authorization',
-  'secret',
-  'adminKey',
-  'connectionParams',
-  '*.authorization',
-  '*.Authorization',
-  '*.secret',
-  '*.adminKey',
-  '*.connectionParams',
-  '*.headers.authorization',
-  '*.*.authorization',
-  '*.*.secret',
-  'req.headers.authorization',
-  'request.headers.authorization',
-  'config.auth.adminKey',
-];
+export function redactSecrets<T extends object>(value: T, depth = 1): T {
+  let copy: Record<string | number, unknown> | unknown[] | null = null;
+  const fields = value as Record<string | number, unknown>;
+  for (const key in fields) {
+    if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
+    const field = fields[key];
+    const next = SECRET_FIELDS.has(key) ? CENSOR : depth < SECRET_DEPTH && isWalked(field) ? redactSecrets(field, depth + 1) : field;
+    if (next === field) continue;
+    copy ??= Array.isArray(value) ? [...value] : { ...fields };
+    (copy as Record<string | number, unknown>)[key] = next;
+  }
+  return (copy ?? value) as T;
+}
+
+/** Plain objects (null-prototype ones too, as Node's headers) and arrays; not class instances, errors or buffers. */
+function isWalked(v: unknown): v is object {
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return true;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
 
 /** One JSON logger per process (pino), tagged with the node and the request in scope, with secrets redacted. */
 export function makeLogger(config: Pick<Config, 'logLevel' | 'nodeId'>, destination?: pino.DestinationStream): Logger {
   const options = {
     level: config.logLevel,
     base: { node: config.nodeId },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    formatters: { log: redactSecrets },
     mixin: scopeFields,
   };
   return destination ? pino(options, destination) : pino(options);
