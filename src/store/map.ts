@@ -68,7 +68,7 @@ export function toInsertedRow(t: NewTask, r: InsertedRecord): TaskRow {
     moduleDigest: t.moduleDigest,
     status: r.status as TaskStatus,
     priority: t.priority,
-    stdin: t.stdin,
+    stdin: bytes(t.stdin),
     args: t.args,
     env: t.env,
     filesDigest: t.filesDigest,
