@@ -87,10 +87,10 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
   return { written, ended };
 }
 
-/** What every line about an attempt says. */
 /** What an attempt's end reads of its task: a finish's FinishedTask or a claim-on-insert's row. */
 type EndedTask = Pick<TaskRow, 'tenantId' | 'agentId' | 'status' | 'createdAt' | 'finishedAt'>;
 
+/** What every line about an attempt says. */
 const attemptLine = (r: AttemptResult, row: EndedTask) => ({
   taskId: r.taskId,
   tenantId: row.tenantId,
