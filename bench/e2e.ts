@@ -318,6 +318,11 @@ async function breakdown(conn: Conn, timings: { id: string; sent: number; receiv
   return Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(percentile(sorted(v), 50))]));
 }
 
+/** `n` one-task submits, one at a time: warms the path the latency phase measures (see WARM_UP_TASKS). */
+export async function singles(conn: Conn, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await conn.gql(SUBMIT_ONE);
+}
+
 /** Offer `rate` tasks/s open-loop (one submitTask each) for `seconds`; request sent → SUCCEEDED event received. */
 export async function latency(conn: Conn, rate: number, seconds: number, explain = true): Promise<Latency> {
   const sentAt = new Map<string, number>();
@@ -448,6 +453,7 @@ async function measure(databaseUrl: string | undefined, total: number) {
   });
   const lat = await phase(databaseUrl, `${tag}-latency`, async (conn) => {
     await throughput(conn, WARM_UP_TASKS, 4, false);
+    await singles(conn, WARM_UP_TASKS);
     await latency(conn, LATENCY_RATE, 2, false); // warm-up at the measured rate, discarded
     const result = await latency(conn, LATENCY_RATE, LATENCY_SECONDS);
     log(`${db}: p50 ${percentile(result.samples, 50).toFixed(1)} ms, p99 ${percentile(result.samples, 99).toFixed(1)} ms (${result.samples.length} samples, ${result.lost} lost, ${result.errors} errors)`);

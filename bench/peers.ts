@@ -11,8 +11,8 @@
  * - Throughput: 20,000 jobs enqueued in batches of 100 (4 batches in flight, as e2e) after a
  *   warm-up of WARM_UP_TASKS jobs (bench/lib.ts); first enqueue → last result stored (the
  *   worker's store resolved).
- * - Latency: 200 jobs/s offered open-loop for 10 s as single enqueues, after the same warm-up
- *   and 2 s at that rate; enqueue → completion seen. BullMQ: a QueueEvents 'completed' event
+ * - Latency: 200 jobs/s offered open-loop for 10 s as single enqueues, after the same warm-up,
+ *   WARM_UP_TASKS single enqueues one at a time, and 2 s at that rate; enqueue → completion seen. BullMQ: a QueueEvents 'completed' event
  *   (the producer's side). pg-boss 10 has no completion notification, so: the worker's complete() resolved (its commit
  *   done) — the earliest a producer could learn it; polling getJobById would only add.
  *
@@ -68,6 +68,13 @@ async function throughput(peer: Peer, tally: Tally, total: number, progress: boo
   } finally {
     clearInterval(ticker);
   }
+}
+
+/** `n` single enqueues, one at a time, to the last result stored: the latency phase's path, warmed (see WARM_UP_TASKS). */
+async function singles(peer: Peer, tally: Tally, n: number): Promise<void> {
+  tally.reset(false);
+  for (let i = 0; i < n; i++) await peer.enqueue();
+  await waitFor(() => tally.stored >= n, 180_000, () => `only ${tally.stored}/${n} stored`);
 }
 
 interface Latency {
@@ -141,6 +148,7 @@ async function measure(name: string, make: MakePeer) {
   });
   const lat = await phase(`${name}-latency`, make, async (peer, tally) => {
     await throughput(peer, tally, WARM_UP_TASKS, false);
+    await singles(peer, tally, WARM_UP_TASKS);
     await latency(peer, tally, LATENCY_RATE, 2); // warm-up at the measured rate, discarded
     const result = await latency(peer, tally, LATENCY_RATE, LATENCY_SECONDS);
     log(`${name}: p50 ${percentile(result.samples, 50).toFixed(1)} ms, p99 ${percentile(result.samples, 99).toFixed(1)} ms (${result.samples.length} samples, ${result.lost} lost, ${result.errors} errors)`);
