@@ -47,6 +47,11 @@ export function loadWasm(name: string): Promise<Uint8Array> {
   return bytes;
 }
 
+/** test/fixtures/components/NAME.wasm, as built by that folder's build.sh (a C fixture made a component: `NAME.component`). */
+export async function loadComponent(name: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(`${fixturesDir}components/${name}.wasm`));
+}
+
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** A ModuleRef (digest + bytes) for a WAT fixture. */

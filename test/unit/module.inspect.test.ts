@@ -4,6 +4,7 @@ import { WASI_HOST } from '../../src/runtime/cache.js';
 import { inspectModule, InvalidModuleError } from '../../src/runtime/module/index.js';
 import type { ImportKind } from '../../src/runtime/types.js';
 import { WASI_SIGNATURES } from '../../src/runtime/wasi/index.js';
+import { loadComponent } from '../helpers/fixtures.js';
 
 let wabt: Awaited<ReturnType<typeof wabtInit>>;
 beforeAll(async () => {
@@ -42,6 +43,12 @@ describe('inspectModule: rejections', () => {
   it('rejects bytes that are not WebAssembly', () => {
     expect(rejection(new TextEncoder().encode('#!/bin/sh\necho hi\n')).message).toMatch(/not a WebAssembly module/);
     expect(rejection(new Uint8Array(0)).message).toMatch(/not a WebAssembly module/);
+  });
+
+  it('names what a component imports that Spindle does not provide, and says a WASI 0.2 command cannot run yet', async () => {
+    expect(rejection(await loadComponent('foreign_import')).message).toMatch(/^component imports what Spindle does not provide: "wasi:sockets\/tcp@0.2.3", "phone-home";/);
+    expect(rejection(await loadComponent('not_command')).message).toMatch(/^component is not a WASI command: it must export wasi:cli\/run@0.2.x/);
+    expect(rejection(await loadComponent('copy.component')).message).toMatch(/^this is a WASI 0.2 command component, which this version of Spindle cannot run yet/);
   });
 
   it('rejects a truncated module with the validator message', () => {
