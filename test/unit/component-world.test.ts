@@ -5,7 +5,7 @@
  * toolchain would write.
  */
 import { describe, expect, it } from 'vitest';
-import { checkCommandWorld, isComponent, readComponentWorld, WASI_P2_INTERFACES, type ComponentWorld } from '../../src/runtime/component/world.js';
+import { checkCommandWorld, checkCoreNames, coreNames, isComponent, readComponentWorld, WASI_P2_INTERFACES, type ComponentWorld } from '../../src/runtime/component/world.js';
 import { InvalidModuleError } from '../../src/runtime/index.js';
 import { loadComponent, loadWasm } from '../helpers/fixtures.js';
 
@@ -94,5 +94,32 @@ describe('what a task component may import', () => {
     expect(err.message).toBe('component is not a WASI command: it must export wasi:cli/run@0.2.x (it exports "greet")');
     expect(refusal(() => checkCommandWorld(world([], ['wasi:cli/run@0.3.0']))).message).toMatch(/it exports "wasi:cli\/run@0.3.0"/);
     expect(refusal(() => checkCommandWorld(world([], []))).message).toMatch(/it exports nothing\)$/);
+  });
+});
+
+describe('core names inside a component', () => {
+  it("reads the core modules', instances' and aliases' names of an adapted C program, and accepts them", async () => {
+    const bytes = await loadComponent('sha256sum.component');
+    const names = coreNames(bytes);
+    expect(names).toEqual(expect.arrayContaining(['wasi_snapshot_preview1', 'fd_write', '_start', '[method]output-stream.blocking-flush', 'wasi:cli/environment@0.2.12', 'memory']));
+    checkCoreNames(bytes);
+  });
+
+  it('refuses names that would be code in a transpiler\'s output, naming each, before any tool sees them', async () => {
+    const bytes = await loadComponent('hostile_names');
+    checkCommandWorld(readComponentWorld(bytes)); // a well-formed WASI command otherwise
+    const err = refusal(() => checkCoreNames(bytes));
+    const expected = ["x'];globalThis.pwned=1;//", 'y"+(globalThis.pwned=2)+"', "run'+(globalThis.pwned=3)+'", '${globalThis.pwned=4}'];
+    expect(err.message).toBe(`component has core import or export names with characters Spindle does not accept (letters, digits and _ . : / @ $ # + - [ ] only): ${expected.map((n) => JSON.stringify(n)).join(', ')}`);
+    expect(err.details).toEqual({ names: expected });
+    expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
+  });
+
+  it('lists at most five names in the message and counts the rest', () => {
+    // A core instance section (id 2) of one inline-export instance exporting seven unsafe names.
+    const unsafe = Array.from({ length: 7 }, (_, i) => `n'${i}`);
+    const body = [1, 0x01, ...uleb(unsafe.length), ...unsafe.flatMap((n, i) => [...name(n), 0x00, i])];
+    const err = refusal(() => checkCoreNames(new Uint8Array([...PREAMBLE, ...section(2, body)])));
+    expect(err.message).toMatch(/"n'3", "n'4", and 2 more$/);
   });
 });

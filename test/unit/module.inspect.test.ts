@@ -48,6 +48,7 @@ describe('inspectModule: rejections', () => {
   it('names what a component imports that Spindle does not provide, and says a WASI 0.2 command cannot run yet', async () => {
     expect(rejection(await loadComponent('foreign_import')).message).toMatch(/^component imports what Spindle does not provide: "wasi:sockets\/tcp@0.2.3", "phone-home";/);
     expect(rejection(await loadComponent('not_command')).message).toMatch(/^component is not a WASI command: it must export wasi:cli\/run@0.2.x/);
+    expect(rejection(await loadComponent('hostile_names')).message).toMatch(/^component has core import or export names with characters Spindle does not accept/);
     expect(rejection(await loadComponent('copy.component')).message).toMatch(/^this is a WASI 0.2 command component, which this version of Spindle cannot run yet/);
   });
 

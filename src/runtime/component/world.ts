@@ -11,9 +11,14 @@
  */
 import { InvalidModuleError } from '../module/errors.js';
 import { Reader } from '../module/reader.js';
+import { readStructure } from '../module/structure.js';
 
 /** `\0asm`, version 0x0d 0x00, layer 0x01 0x00: the pre-standard component preamble. */
 const PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00] as const;
+const CORE_MODULE_SECTION = 1;
+const CORE_INSTANCE_SECTION = 2;
+const COMPONENT_SECTION = 4;
+const ALIAS_SECTION = 6;
 const IMPORT_SECTION = 10;
 const EXPORT_SECTION = 11;
 
@@ -193,5 +198,105 @@ export function checkCommandWorld(world: ComponentWorld): void {
   if (!world.exports.some((e) => e.sort === 'instance' && p2Interface(e.name) === RUN_INTERFACE)) {
     const exported = world.exports.map((e) => JSON.stringify(e.name)).join(', ') || 'nothing';
     throw new InvalidModuleError(`component is not a WASI command: it must export ${RUN_INTERFACE}@0.2.x (it exports ${exported})`);
+  }
+}
+
+/**
+ * What a core name inside a component may hold: the characters toolchains use for them
+ * (`wasi_snapshot_preview1`, `[method]descriptor.read-via-stream`, `wasi:cli/exit@0.2.3`,
+ * `$root`, `cabi_realloc`, `0`, …). Component-level names are held to the component model's
+ * kebab-case grammar by the validator of the transpiler; core names are any UTF-8, and the
+ * transpiler (jco 1.x) writes them into the generated JavaScript between quotes without escaping
+ * them, so a quote in one would end the string and the rest would run as code.
+ */
+const SAFE_CORE_NAME = /^[A-Za-z0-9_.:/@$#+\-[\]]*$/;
+
+/**
+ * Every core name of a component, here and in its nested components: the import and export
+ * names of its core modules, the arguments and inline exports of its core instances, and the
+ * names its aliases take from core instances. These are the names a transpiler copies into the
+ * JavaScript it generates.
+ */
+export function coreNames(bytes: Uint8Array): string[] {
+  if (!isComponent(bytes)) throw new InvalidModuleError('not a WebAssembly component (no component preamble)');
+  const names: string[] = [];
+  walkCoreNames(bytes, 0, bytes.length, names);
+  return names;
+}
+
+function walkCoreNames(bytes: Uint8Array, from: number, to: number, names: string[]): void {
+  const r = new Reader(bytes, from + PREAMBLE.length, to);
+  while (r.pos < to) {
+    const header = r.pos;
+    const id = r.byte();
+    const size = r.u32();
+    const body = r.pos;
+    const end = body + size;
+    if (end > to) throw componentAt(header, `section ${id} runs past the end (${size} bytes declared, ${to - body} there)`);
+    const s = new Reader(bytes, body, end);
+    switch (id) {
+      case CORE_MODULE_SECTION: {
+        const m = readStructure(bytes.subarray(body, end));
+        for (const i of m.imports) names.push(i.module, i.name);
+        for (const e of m.exports) names.push(e.name);
+        s.pos = end;
+        break;
+      }
+      case CORE_INSTANCE_SECTION:
+        for (let n = s.u32(); n > 0; n--) {
+          const at = s.pos;
+          const form = s.byte();
+          if (form === 0x00) {
+            s.u32(); // the module
+            for (let a = s.u32(); a > 0; a--) {
+              names.push(s.name());
+              if (s.byte() !== 0x12) throw componentAt(s.pos - 1, 'a core instantiation argument that is not an instance');
+              s.u32();
+            }
+          } else if (form === 0x01) {
+            for (let e = s.u32(); e > 0; e--) {
+              names.push(s.name());
+              s.byte(); // core sort
+              s.u32();
+            }
+          } else throw componentAt(at, `unknown core instance form 0x${form.toString(16)}`);
+        }
+        break;
+      case COMPONENT_SECTION:
+        if (!isComponent(bytes.subarray(body, end))) throw componentAt(body, 'a nested component without a component preamble');
+        walkCoreNames(bytes, body, end, names);
+        s.pos = end;
+        break;
+      case ALIAS_SECTION:
+        for (let n = s.u32(); n > 0; n--) {
+          const at = s.pos;
+          if (s.byte() === 0x00) s.byte(); // a core sort
+          const target = s.byte();
+          if (target === 0x00 || target === 0x01) {
+            s.u32();
+            const name = s.name();
+            if (target === 0x01) names.push(name); // a core instance's export
+          } else if (target === 0x02) {
+            s.u32();
+            s.u32();
+          } else throw componentAt(at, `unknown alias target 0x${target.toString(16)}`);
+        }
+        break;
+      default:
+        s.pos = end;
+    }
+    if (s.pos !== end) throw componentAt(s.pos, `section ${id} has ${end - s.pos} bytes left over`);
+    r.pos = end;
+  }
+}
+
+/** Refuses a component with a core name a transpiler must not copy into code (SAFE_CORE_NAME), naming it. */
+export function checkCoreNames(bytes: Uint8Array): void {
+  const unsafe = [...new Set(coreNames(bytes).filter((n) => !SAFE_CORE_NAME.test(n)))];
+  if (unsafe.length > 0) {
+    throw new InvalidModuleError(
+      `component has core import or export names with characters Spindle does not accept (letters, digits and _ . : / @ $ # + - [ ] only): ${unsafe.slice(0, 5).map((n) => JSON.stringify(n)).join(', ')}${unsafe.length > 5 ? `, and ${unsafe.length - 5} more` : ''}`,
+      { names: unsafe.slice(0, 20) },
+    );
   }
 }

@@ -4,7 +4,7 @@
  * command (command.ts: only imports the host provides, each with the host's type), at most one
  * 32-bit unshared memory.
  */
-import { checkCommandWorld, isComponent, readComponentWorld } from '../component/world.js';
+import { checkCommandWorld, checkCoreNames, isComponent, readComponentWorld } from '../component/world.js';
 import type { ModuleInfo } from '../types.js';
 import { checkCommand, type HostImports } from './command.js';
 import { InvalidModuleError } from './errors.js';
@@ -48,6 +48,7 @@ export function inspectModule(bytes: Uint8Array, opts: InspectOptions): ModuleIn
   if (isComponent(bytes)) {
     // What it imports is named first: that refusal stands whatever this version can run.
     checkCommandWorld(readComponentWorld(bytes));
+    checkCoreNames(bytes);
     throw new InvalidModuleError('this is a WASI 0.2 command component, which this version of Spindle cannot run yet; register its core module (a WASI preview 1 command) instead');
   }
   const m = structural(bytes);
