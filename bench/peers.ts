@@ -12,9 +12,10 @@
  *   warm-up of WARM_UP_TASKS jobs (bench/lib.ts); first enqueue → last result stored (the
  *   worker's store resolved).
  * - Latency: 200 jobs/s offered open-loop for 10 s as single enqueues, after the same warm-up,
- *   WARM_UP_TASKS single enqueues one at a time, and 2 s at that rate; enqueue → completion seen. BullMQ: a QueueEvents 'completed' event
- *   (the producer's side). pg-boss 10 has no completion notification, so: the worker's complete() resolved (its commit
- *   done) — the earliest a producer could learn it; polling getJobById would only add.
+ *   WARM_UP_TASKS single enqueues one at a time, and 2 s at that rate; enqueue → completion
+ *   seen. BullMQ: a QueueEvents 'completed' event (the producer's side). pg-boss 10 has no
+ *   completion notification, so: the worker's complete() resolved (its commit done), the
+ *   earliest a producer could learn it; polling getJobById would only add.
  *
  * Each phase gets a fresh queue (pg-boss: a fresh schema, dropped afterwards; BullMQ: a unique key
  * prefix, obliterated afterwards); a failed phase or an unreachable service records NaN with a note.
