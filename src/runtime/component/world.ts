@@ -3,11 +3,12 @@
  * from the binary (component model, binary format version 0x0d, layer 1: design/mvp/Binary.md of
  * WebAssembly/component-model), and the check that it is a WASI 0.2 command Spindle can host.
  *
- * Only the outer component's import (10) and export (11) sections are decoded; every other
- * section is skipped by its length (nested components, core modules and types are internal:
- * whatever they import must come through the outer imports). Names are read before anything else
- * sees the component, so a refusal can name the import and nothing from a refused component is
- * handed to a code generator.
+ * The world is the outer component's import (10) and export (11) sections; every other section
+ * is skipped by its length (nested components, core modules and types are internal: whatever they
+ * import must come through the outer imports). coreNames also reads the core names inside (core
+ * modules, core instances, aliases, nested components). Names are read before anything else sees
+ * the component, so a refusal can name them and nothing from a refused component is handed to a
+ * code generator.
  */
 import { InvalidModuleError } from '../module/errors.js';
 import { Reader } from '../module/reader.js';
@@ -105,38 +106,52 @@ function exportSort(r: Reader): ComponentSort {
   return sort;
 }
 
-/** The outer component's imports and exports, in the order they are declared. */
-export function readComponentWorld(bytes: Uint8Array): ComponentWorld {
+/** Throws unless the bytes start with a component's preamble. */
+function requireComponent(bytes: Uint8Array): void {
   if (!isComponent(bytes)) throw new InvalidModuleError('not a WebAssembly component (no component preamble)');
-  const world: ComponentWorld = { imports: [], exports: [] };
-  const r = new Reader(bytes, PREAMBLE.length, bytes.length);
-  while (r.pos < bytes.length) {
+}
+
+/** The sections of the component in bytes[from, to) (its preamble first), each within bounds. */
+function* sections(bytes: Uint8Array, from: number, to: number): Generator<{ id: number; s: Reader; end: number }> {
+  const r = new Reader(bytes, from + PREAMBLE.length, to);
+  while (r.pos < to) {
     const header = r.pos;
     const id = r.byte();
     const size = r.u32();
-    const start = r.pos;
-    const end = start + size;
+    const body = r.pos;
+    const end = body + size;
     if (id > 12) throw componentAt(header, `unknown section id ${id}`);
-    if (end > bytes.length) throw componentAt(header, `section ${id} runs past the end (${size} bytes declared, ${bytes.length - start} there)`);
-    if (id === IMPORT_SECTION || id === EXPORT_SECTION) {
-      const s = new Reader(bytes, start, end);
-      for (let n = s.u32(); n > 0; n--) {
-        if (id === IMPORT_SECTION) {
-          const name = externName(s);
-          world.imports.push({ name, sort: externType(s) });
-        } else {
-          const name = externName(s);
-          const sort = exportSort(s);
-          s.u32(); // the index of what is exported
-          const typed = s.byte(); // an optional extern type the export is ascribed
-          if (typed === 0x01) externType(s);
-          else if (typed !== 0x00) throw componentAt(s.pos - 1, `bad export type flag 0x${typed.toString(16)}`);
-          world.exports.push({ name, sort });
-        }
-      }
-      if (s.pos !== end) throw componentAt(s.pos, `section ${id} has ${end - s.pos} bytes left over`);
-    }
+    if (end > to) throw componentAt(header, `section ${id} runs past the end (${size} bytes declared, ${to - body} there)`);
+    yield { id, s: new Reader(bytes, body, end), end };
     r.pos = end;
+  }
+}
+
+/** A decoded section must use exactly its declared size. */
+function consumed(s: Reader, id: number): void {
+  if (s.pos !== s.end) throw componentAt(s.pos, `section ${id} has ${s.end - s.pos} bytes left over`);
+}
+
+/** The outer component's imports and exports, in the order they are declared. */
+export function readComponentWorld(bytes: Uint8Array): ComponentWorld {
+  requireComponent(bytes);
+  const world: ComponentWorld = { imports: [], exports: [] };
+  for (const { id, s } of sections(bytes, 0, bytes.length)) {
+    if (id !== IMPORT_SECTION && id !== EXPORT_SECTION) continue;
+    for (let n = s.u32(); n > 0; n--) {
+      const name = externName(s);
+      if (id === IMPORT_SECTION) {
+        world.imports.push({ name, sort: externType(s) });
+        continue;
+      }
+      const sort = exportSort(s);
+      s.u32(); // the index of what is exported
+      const typed = s.byte(); // an optional extern type the export is ascribed
+      if (typed === 0x01) externType(s);
+      else if (typed !== 0x00) throw componentAt(s.pos - 1, `bad export type flag 0x${typed.toString(16)}`);
+      world.exports.push({ name, sort });
+    }
+    consumed(s, id);
   }
   return world;
 }
@@ -218,29 +233,20 @@ const SAFE_CORE_NAME = /^[A-Za-z0-9_.:/@$#+\-[\]]*$/;
  * JavaScript it generates.
  */
 export function coreNames(bytes: Uint8Array): string[] {
-  if (!isComponent(bytes)) throw new InvalidModuleError('not a WebAssembly component (no component preamble)');
+  requireComponent(bytes);
   const names: string[] = [];
   walkCoreNames(bytes, 0, bytes.length, names);
   return names;
 }
 
 function walkCoreNames(bytes: Uint8Array, from: number, to: number, names: string[]): void {
-  const r = new Reader(bytes, from + PREAMBLE.length, to);
-  while (r.pos < to) {
-    const header = r.pos;
-    const id = r.byte();
-    const size = r.u32();
-    const body = r.pos;
-    const end = body + size;
-    if (end > to) throw componentAt(header, `section ${id} runs past the end (${size} bytes declared, ${to - body} there)`);
-    const s = new Reader(bytes, body, end);
+  for (const { id, s, end } of sections(bytes, from, to)) {
     switch (id) {
       case CORE_MODULE_SECTION: {
-        const m = readStructure(bytes.subarray(body, end));
+        const m = readStructure(bytes.subarray(s.pos, end));
         for (const i of m.imports) names.push(i.module, i.name);
         for (const e of m.exports) names.push(e.name);
-        s.pos = end;
-        break;
+        continue;
       }
       case CORE_INSTANCE_SECTION:
         for (let n = s.u32(); n > 0; n--) {
@@ -263,10 +269,9 @@ function walkCoreNames(bytes: Uint8Array, from: number, to: number, names: strin
         }
         break;
       case COMPONENT_SECTION:
-        if (!isComponent(bytes.subarray(body, end))) throw componentAt(body, 'a nested component without a component preamble');
-        walkCoreNames(bytes, body, end, names);
-        s.pos = end;
-        break;
+        if (!isComponent(bytes.subarray(s.pos, end))) throw componentAt(s.pos, 'a nested component without a component preamble');
+        walkCoreNames(bytes, s.pos, end, names);
+        continue;
       case ALIAS_SECTION:
         for (let n = s.u32(); n > 0; n--) {
           const at = s.pos;
@@ -283,10 +288,9 @@ function walkCoreNames(bytes: Uint8Array, from: number, to: number, names: strin
         }
         break;
       default:
-        s.pos = end;
+        continue;
     }
-    if (s.pos !== end) throw componentAt(s.pos, `section ${id} has ${end - s.pos} bytes left over`);
-    r.pos = end;
+    consumed(s, id);
   }
 }
 
