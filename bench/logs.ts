@@ -1,13 +1,13 @@
 /**
  * What a log line costs: the server's own logger (src/server/logger.ts: pino, the node on every
- * line, the request id mixin, redaction) writing synchronously to /dev/null, as it writes to
- * stdout. A lifecycle line shaped like `task finished`, outside and inside a request scope, and
+ * line, redaction) writing synchronously to /dev/null, as it writes to stdout. A lifecycle line
+ * shaped like `task finished`, from the node's logger and from a request's (requestLogger), and
  * the same call below the level (guarded by isLevelEnabled, as the executor guards its debug
  * lines). CPU time of this thread per line, best of a few rounds.
  */
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { makeLogger, requestScope } from '../src/server/logger.js';
+import { makeLogger, requestLogger } from '../src/server/logger.js';
 import type { Metric, Suite } from './lib.js';
 
 const LINES = 50_000;
@@ -36,14 +36,15 @@ export const logsSuite: Suite = {
     const on = makeLogger(config, pino.destination({ dest: '/dev/null', sync: true }));
     const off = makeLogger({ ...config, logLevel: 'info' }, pino.destination({ dest: '/dev/null', sync: true }));
     const line = perLine(() => on.debug(FIELDS, 'task finished'));
-    const scoped = requestScope.run({ requestId: 'bench-request-0001' }, () => perLine(() => on.info(FIELDS, 'task cancelled')));
+    const request = requestLogger(on, 'bench-request-0001');
+    const scoped = perLine(() => request.info(FIELDS, 'task cancelled'));
     const below = perLine(() => {
       if (off.isLevelEnabled('debug')) off.debug(FIELDS, 'task finished');
     });
     console.error(`  logs: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return [
       { name: 'log_line_us', value: round(line), unit: 'µs CPU', note: 'one lifecycle line (7 fields + node), written' },
-      { name: 'log_line_in_request_us', value: round(scoped), unit: 'µs CPU', note: 'the same inside a request scope (adds requestId)' },
+      { name: 'log_line_in_request_us', value: round(scoped), unit: 'µs CPU', note: "the same from a request's logger (adds requestId)" },
       { name: 'log_line_below_level_ns', value: Math.round(below * 1000), unit: 'ns CPU', note: 'a debug line at LOG_LEVEL=info, guarded by isLevelEnabled' },
     ];
   },

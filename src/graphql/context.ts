@@ -31,14 +31,16 @@ export interface Loaders {
 
 export interface Context {
   caller: Principal;
+  /** The transport's request id (HTTP request or WebSocket connection), for the lines the operation logs. */
+  requestId?: string;
   services: Services;
   pubsub: PubSub<Topics>;
   loaders: Loaders;
 }
 
-export function makeContext(deps: GraphQLDeps, caller: Principal, options: { live?: boolean } = {}): Context {
-  const services = deps.services.forRequest();
-  return { caller, services, pubsub: deps.pubsub, loaders: makeLoaders(services, caller, options.live ? false : true) };
+export function makeContext(deps: GraphQLDeps, caller: Principal, options: { live?: boolean; requestId?: string } = {}): Context {
+  const services = deps.services.forRequest(options.requestId);
+  return { caller, requestId: options.requestId, services, pubsub: deps.pubsub, loaders: makeLoaders(services, caller, options.live ? false : true) };
 }
 
 /** Batched reads of the request's services (which are made on first use: not here). */

@@ -51,6 +51,26 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   };
 }
 
+/**
+ * Which request's logger an error is logged with: Apollo's formatError sees the error but not the
+ * request, so a plugin, which sees both (server/graphql.ts), records the request's logger for each
+ * of its errors first (Apollo reports errors to plugins before it formats them). An error not
+ * recorded (one thrown before the request began, e.g. by the context function) is logged with the
+ * node's logger.
+ */
+const errorLoggers = new WeakMap<object, Logger>();
+
+/** Apollo's formatError: formatError with the logger of the request the error belongs to (see errorLoggers). */
+export const formatRequestError =
+  (nodeLogger: Logger) =>
+  (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError =>
+    formatError(formatted, error, (typeof error === 'object' && error !== null && errorLoggers.get(error)) || nodeLogger);
+
+/** Records that `errors` belong to the request logging with `logger` (server/graphql.ts's plugin calls it). */
+export function noteRequestErrors(errors: readonly object[], logger: Logger): void {
+  for (const error of errors) errorLoggers.set(error, logger);
+}
+
 /** For graphql-ws, which hands over GraphQLError instances rather than formatted ones. */
 export const formatGraphQLError = (error: GraphQLError, logger: Logger): GraphQLFormattedError =>
   formatError(error.toJSON(), error, logger);

@@ -20,13 +20,13 @@ import { checkNesting } from '../graphql/cost.js';
 import { INTERNAL_MESSAGE } from '../graphql/errors.js';
 import type { Authenticator } from '../services/index.js';
 import { RETRY_AFTER_SECONDS } from '../services/failures.js';
-import { requestScope, type Logger } from './logger.js';
+import { requestLogger, type Logger } from './logger.js';
 import { logRequestEnd, REQUEST_ID_HEADER, requestIdOf } from './request-log.js';
 
 export interface GraphQLHttpDeps {
   apollo: ApolloServer<Context>;
   authenticator: Authenticator;
-  context(principal: Principal): Promise<Context>;
+  context(principal: Principal, requestId: string): Promise<Context>;
   path: string;
   maxRequestBytes: number;
   maxNesting: number;
@@ -57,14 +57,14 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
     const start = performance.now();
     res.setHeader(REQUEST_ID_HEADER, requestId);
     res.once('finish', () => {
-      requestScope.run({ requestId }, () => logRequestEnd(logger, req.method!, deps.path, res.statusCode, start));
+      logRequestEnd(logger, requestId, req.method!, deps.path, res.statusCode, start);
       deps.observeHttp(deps.path, req.method!, res.statusCode, start);
     });
     let principal: Principal;
     try {
       principal = await authenticator.authenticate(req.headers);
     } catch (err) {
-      if (!(err instanceof SpindleError)) return fail(req, res, err);
+      if (!(err instanceof SpindleError)) return fail(req, res, requestId, err);
       const { status, headers, body } = authRefusal(err);
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
       sendJson(res, status, body);
@@ -92,7 +92,7 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
       for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
       const answer = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: 'POST', headers, search, body },
-        context: () => deps.context(principal),
+        context: () => deps.context(principal, requestId),
       });
       for (const [key, value] of answer.headers) res.setHeader(key, value);
       res.statusCode = answer.status ?? 200;
@@ -104,13 +104,13 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
       for await (const chunk of answer.body.asyncIterator) res.write(chunk);
       res.end();
     } catch (err) {
-      fail(req, res, err);
+      fail(req, res, requestId, err);
     }
   }
 
   /** As the Express chain's error handler: logged, and masked as a 500. */
-  function fail(req: IncomingMessage, res: ServerResponse, err: unknown) {
-    const body = unexpectedError(logger, err, req.method, req.url);
+  function fail(req: IncomingMessage, res: ServerResponse, requestId: string, err: unknown) {
+    const body = unexpectedError(requestLogger(logger, requestId), err, req.method, req.url);
     if (res.headersSent) return void res.end();
     sendJson(res, 500, body);
   }
@@ -118,8 +118,7 @@ export function graphqlHttp(deps: GraphQLHttpDeps) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const [path, search] = splitUrl(req.url);
     if (!takes(req, path)) return false;
-    const scope = { requestId: requestIdOf(req) };
-    requestScope.run(scope, () => void handle(req, res, scope.requestId, search));
+    void handle(req, res, requestIdOf(req), search);
     return true;
   };
 }

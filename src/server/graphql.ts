@@ -21,7 +21,7 @@ import { CloseCode, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Metrics, WebSocketCounts } from './metrics.js';
-import { requestScope } from './logger.js';
+import { requestLogger, type Logger } from './logger.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-log.js';
 import type { Tracer } from '@opentelemetry/api';
 import { tracedExecute, tracedOperations } from './tracing.js';
@@ -31,7 +31,7 @@ import { makeSharedFeeds, type Wire } from './ws-shared.js';
 import { SpindleError, type Principal } from '../domain/index.js';
 import { makeContext, type Context, type GraphQLDeps } from '../graphql/context.js';
 import { checkNesting, costError, depthLimitRule, limitError, makeCostCache, maxNestingFor } from '../graphql/cost.js';
-import { formatError, formatGraphQLError } from '../graphql/errors.js';
+import { formatGraphQLError, formatRequestError, noteRequestErrors } from '../graphql/errors.js';
 import type { Authenticator } from '../services/index.js';
 import { RETRY_AFTER_SECONDS } from '../services/failures.js';
 
@@ -88,15 +88,28 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
     socketIds.set(socket, { requestId: upgradeIds.get(req) ?? requestIdOf(req) });
     batchSends(socket, req.socket);
   });
-  /** Enters the connection's scope for the rest of this handler and what it starts. */
-  const enterScope = (ctx: WsContext<Record<string, unknown> | undefined, { socket: object }>) => {
-    const scope = socketIds.get(ctx.extra.socket);
-    if (scope) requestScope.enterWith(scope);
+  /** The logger of a connection: its lines carry the upgrade request's id. */
+  const socketLoggers = new WeakMap<object, Logger>();
+  const loggerOf = (ctx: WsContext<Record<string, unknown> | undefined, { socket: object }>): Logger => {
+    const socket = ctx.extra.socket;
+    let found = socketLoggers.get(socket);
+    if (!found) {
+      const scope = socketIds.get(socket);
+      found = scope ? requestLogger(logger, scope.requestId) : logger;
+      socketLoggers.set(socket, found);
+    }
+    return found;
   };
   const principals = new WeakMap<object, Principal>();
   const connections = new Set<WsContext>();
-  const formatResult = (result: ExecutionResult) => (result.errors ? { ...result, errors: result.errors.map((e) => formatGraphQLError(e, logger)) } : undefined);
-  const feeds = makeSharedFeeds({ subscribe: async (args) => subscribe(args), format: (result) => formatResult(result) ?? result });
+  /** `log` is asked for only when there are errors: most results have none. */
+  const formatResult = (result: ExecutionResult, log: () => Logger) => {
+    if (!result.errors) return undefined;
+    const errorLogger = log();
+    return { ...result, errors: result.errors.map((e) => formatGraphQLError(e, errorLogger)) };
+  };
+  // A shared feed serves many connections: its errors are the node's.
+  const feeds = makeSharedFeeds({ subscribe: async (args) => subscribe(args), format: (result) => formatResult(result, () => logger) ?? result });
   /** The shared subscriptions' contexts, with where their messages go and the feed they join. */
   const sharing = new WeakMap<object, Wire & { key: string }>();
   const ws = useServer(
@@ -106,11 +119,10 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
       isProd: true, // close reasons never carry internal messages
       connectionInitWaitTimeout: config.graphql.wsInitTimeoutMs,
       onConnect: async (ctx) => {
-        enterScope(ctx);
         try {
           principals.set(ctx, await authenticator.authenticate(ctx.connectionParams ?? {}));
           connections.add(ctx);
-          logger.info({}, 'websocket connected');
+          loggerOf(ctx).info({}, 'websocket connected');
           return true;
         } catch (err) {
           if (!(err instanceof SpindleError)) throw err;
@@ -120,7 +132,6 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
         }
       },
       onSubscribe: async (ctx, id, payload) => {
-        enterScope(ctx);
         // Counted before any await: a flood of subscribe messages is checked one by one, in order.
         const open = Object.keys(ctx.subscriptions).length;
         const max = config.graphql.maxSubscriptionsPerConnection;
@@ -140,14 +151,11 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
       },
       onClose: (ctx, code) => {
         if (!connections.delete(ctx)) return;
-        const scope = socketIds.get(ctx.extra.socket);
-        const log = () => logger.info({ code }, 'websocket closed');
-        if (scope) requestScope.run(scope, log);
-        else log();
+        loggerOf(ctx).info({ code }, 'websocket closed');
       },
       context: (ctx, id, payload, args) => {
         const caller = principals.get(ctx)!;
-        const context = makeContext(deps, caller, { live: true });
+        const context = makeContext(deps, caller, { live: true, requestId: socketIds.get(ctx.extra.socket)?.requestId });
         if (isShared(args)) {
           // What decides the events and how they resolve: who (tenant, role), and the operation.
           const key = JSON.stringify([caller.tenantId, caller.role, caller.system, payload.query, payload.operationName ?? null, payload.variables ?? null]);
@@ -159,8 +167,8 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
         const shared = sharing.get(args.contextValue as object);
         return shared ? feeds.join(shared.key, args, shared) : subscribe(args);
       },
-      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result),
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatGraphQLError(e, logger)),
+      onNext: (ctx, _id, _payload, _args, result) => formatResult(result, () => loggerOf(ctx)),
+      onError: (ctx, _id, _payload, errors) => errors.map((e) => formatGraphQLError(e, loggerOf(ctx))),
     },
     wss,
   );
@@ -235,9 +243,20 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
     },
   };
 
+  /** Ties each error of a request to the request's logger, for formatError (see graphql/errors.ts). */
+  const errorLines: ApolloServerPlugin<Context> = {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ contextValue, errors }) {
+          if (contextValue.requestId !== undefined) noteRequestErrors(errors, requestLogger(logger, contextValue.requestId));
+        },
+      };
+    },
+  };
+
   const apollo = new ApolloServer<Context>({
     schema,
-    formatError: (formatted, error) => formatError(formatted, error, logger),
+    formatError: formatRequestError(logger),
     includeStacktraceInErrorResponses: false,
     // Explicit, so NODE_ENV does not change the API (INTROSPECTION, default on: the schema is public).
     introspection: config.graphql.introspection,
@@ -251,6 +270,7 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
       metrics.graphql,
       costPlugin,
       unavailablePlugin,
+      errorLines,
       ...(tracer ? [tracedOperations] : []),
       // Apollo's stop() drains the WebSocket side first.
       { serverWillStart: async () => ({ drainServer: async () => ws.dispose() }) },
@@ -264,7 +284,7 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
       : graphqlHttp({
           apollo,
           authenticator,
-          context: async (principal) => makeContext(deps, principal),
+          context: async (principal, requestId) => makeContext(deps, principal, { requestId }),
           path: GRAPHQL_PATH,
           maxRequestBytes: config.maxRequestBytes,
           maxNesting,
@@ -276,7 +296,7 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
       authenticate(authenticator),
       express.json({ limit: config.maxRequestBytes }),
       nestingGuard(maxNesting),
-      expressMiddleware(apollo, { context: async ({ res }) => makeContext(deps, res.locals.principal as Principal) }),
+      expressMiddleware(apollo, { context: async ({ res }) => makeContext(deps, res.locals.principal as Principal, { requestId: res.locals.requestId as string | undefined }) }),
     ],
     stop: () => apollo.stop(),
     webSockets() {

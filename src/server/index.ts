@@ -20,7 +20,7 @@ import { dashboardRouter } from './dashboard.js';
 import { badBody, unexpectedError } from './graphql-http.js';
 import { authenticate, GRAPHQL_PATH, startGraphQL, type GraphQLTransports } from './graphql.js';
 import { healthHandler } from './health.js';
-import type { Logger } from './logger.js';
+import { requestLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { fail, modulesHandler } from './modules.js';
 import { requestLog } from './request-log.js';
@@ -148,6 +148,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       return void res.status(413).json({ errors: [{ message: `request body exceeds the maximum of ${err.limit} bytes (MAX_REQUEST_BYTES)`, extensions: { code: 'LIMIT_EXCEEDED' } }] });
     }
     if (status >= 400 && status < 500 && err?.type) return void res.status(status).json(badBody(err.message));
-    res.status(500).json(unexpectedError(logger, err, req.method, req.originalUrl));
+    const requestId = res.locals.requestId as string | undefined;
+    res.status(500).json(unexpectedError(requestId === undefined ? logger : requestLogger(logger, requestId), err, req.method, req.originalUrl));
   };
 }

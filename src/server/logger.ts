@@ -1,9 +1,11 @@
 /**
- * The process's logger (pino, JSON lines) and the request scope that tags every line a request
- * causes with its request id, whichever layer writes it (services, store, executor): the scope is
- * an AsyncLocalStorage read by pino's mixin, so no layer threads a logger through its calls.
+ * The process's logger (pino, JSON lines), and the request's: every line a request causes carries
+ * its request id, whichever layer writes it (transport, GraphQL, services), because the request
+ * hands its layers a child logger bound to that id (`requestLogger`; the services get theirs from
+ * `Services.forRequest`). Not through an AsyncLocalStorage: on Node 20 one, once used, hooks every
+ * promise of the process, and the executor's hot path is made of promises (measured: 13 % more
+ * server CPU per task at full load; see docs/RATIONALE.md "Request ids without AsyncLocalStorage").
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 
@@ -14,13 +16,8 @@ export interface RequestScope {
   requestId: string;
 }
 
-export const requestScope = new AsyncLocalStorage<RequestScope>();
-
-/** A new object per line: pino's default merge assigns the line's fields into what mixin returns. */
-function scopeFields(): Partial<RequestScope> {
-  const scope = requestScope.getStore();
-  return scope ? { requestId: scope.requestId } : {};
-}
+/** The logger of one request: `logger` with its id bound to every line. */
+export const requestLogger = (logger: Logger, requestId: string): Logger => logger.child({ requestId });
 
 /** Field names a secret could sit under: API keys (headers, connection params, a created key's secret) and SPINDLE_ADMIN_KEY. */
 const SECRET_FIELDS = new Set(['authorization', 'Authorization', 'secret', 'adminKey', 'connectionParams']);
@@ -62,13 +59,12 @@ function isWalked(v: unknown): v is object {
   return proto === Object.prototype || proto === null;
 }
 
-/** One JSON logger per process (pino), tagged with the node and the request in scope, with secrets redacted. */
+/** One JSON logger per process (pino), tagged with the node, with secrets redacted. */
 export function makeLogger(config: Pick<Config, 'logLevel' | 'nodeId'>, destination?: pino.DestinationStream): Logger {
   const options = {
     level: config.logLevel,
     base: { node: config.nodeId },
     formatters: { log: redactSecrets },
-    mixin: scopeFields,
   };
   return destination ? pino(options, destination) : pino(options);
 }

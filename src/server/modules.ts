@@ -10,7 +10,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { SpindleError, type Principal } from '../domain/index.js';
 import type { Services } from '../services/index.js';
 import { RETRY_AFTER_SECONDS, storeFailure } from '../services/failures.js';
-import type { Logger } from './logger.js';
+import { requestLogger, type Logger } from './logger.js';
 
 interface Deps {
   services: Services;
@@ -28,6 +28,9 @@ function refuse(req: Request, res: Response, status: number, code: string, messa
   res.on('finish', () => setTimeout(() => req.destroy(), 1000).unref());
   req.resume();
 }
+
+/** The request's id, which the request log put in `res.locals` (request-log.ts). */
+const requestIdOf = (res: Response): string => String(res.locals.requestId);
 
 /** Thrown by the body's opener: not a module upload at all. */
 class UnsupportedMediaType extends Error {}
@@ -56,7 +59,7 @@ export function modulesHandler({ services, logger }: Deps): RequestHandler {
           bodyRead = true;
         })();
       };
-      const uploaded = await services.modules.upload(caller, openBody, Number.isFinite(declared) ? declared : null);
+      const uploaded = await services.forRequest(requestIdOf(res)).modules.upload(caller, openBody, Number.isFinite(declared) ? declared : null);
       res.status(201).json(uploaded);
     } catch (err) {
       if (err instanceof UnsupportedMediaType) return refuse(req, res, 415, 'UNSUPPORTED_MEDIA_TYPE', err.message, { field: 'Content-Type' });
@@ -66,7 +69,7 @@ export function modulesHandler({ services, logger }: Deps): RequestHandler {
       switch (failure.code) {
         case 'UNAVAILABLE':
         case 'STATEMENT_TIMEOUT':
-          logger.warn({ err: { message: (err as Error).message }, code: failure.code }, 'database failure in POST /modules');
+          requestLogger(logger, requestIdOf(res)).warn({ err: { message: (err as Error).message }, code: failure.code }, 'database failure in POST /modules');
           res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
           return refuse(req, res, 503, failure.code, failure.message);
         case 'FORBIDDEN':

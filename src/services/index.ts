@@ -8,7 +8,7 @@
  * makeServices builds them once per node, with the state a node keeps (the API key cache, the
  * agent cache of the submit path, quota buckets, cached stats). `forRequest()` gives one API
  * request its own set over its own view of the store (store/per-request.ts: its reads go a few
- * at a time), sharing that node state.
+ * at a time), sharing that node state, with a logger that puts the request's id on every line.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -47,8 +47,11 @@ export interface Services {
   readonly modules: ModuleService;
   readonly stats: StatsService;
   readonly quotas: Quotas;
-  /** One API request's services: its reads of tasks and agents go a few at a time. */
-  forRequest(): Services;
+  /**
+   * One API request's services: its reads of tasks and agents go a few at a time, and the lines
+   * they log carry `requestId` (the transport's, see server/request-log.ts) when given.
+   */
+  forRequest(requestId?: string): Services;
 }
 
 export function makeServices(deps: ServiceDeps): Services {
@@ -56,7 +59,7 @@ export function makeServices(deps: ServiceDeps): Services {
   const stats = makeStatsService({ store, executor, node: config.nodeId, countExactMax: config.countExactMax });
   const quotas = makeQuotas({ config, store, stats });
   const auth = makeAuthenticator({ store, enabled: config.auth.enabled, onTouchError: (err) => logger.warn({ err }, 'could not record an API key use') });
-  return new ServiceSet({ ...deps, stats, quotas, auth, agentCache: makeAgentCache(store) }, store);
+  return new ServiceSet({ ...deps, stats, quotas, auth, agentCache: makeAgentCache(store) }, store, undefined);
 }
 
 /** The node's state, shared by every request. */
@@ -78,11 +81,18 @@ class ServiceSet implements Services {
   #tasks?: TaskService;
   #tenants?: TenantService;
   #keys?: KeyService;
+  #logger?: Logger;
 
   constructor(
     private readonly node: NodeState,
     private readonly view: Store,
+    private readonly requestId: string | undefined,
   ) {}
+
+  /** The node's logger, or the request's (made on first use: most operations log nothing). */
+  private get logger(): Logger {
+    return (this.#logger ??= this.requestId === undefined ? this.node.logger : this.node.logger.child({ requestId: this.requestId }));
+  }
 
   get auth() {
     return this.node.auth;
@@ -94,27 +104,26 @@ class ServiceSet implements Services {
     return this.node.quotas;
   }
   get modules() {
-    const { config, runtime, quotas, logger } = this.node;
-    return (this.#modules ??= makeModuleService({ config, store: this.view, runtime, quotas, logger }));
+    const { config, runtime, quotas } = this.node;
+    return (this.#modules ??= makeModuleService({ config, store: this.view, runtime, quotas, logger: this.logger }));
   }
   get agents() {
     const { config, runtime, agentCache } = this.node;
     return (this.#agents ??= makeAgentService({ config, store: this.view, runtime, modules: this.modules, agentCache }));
   }
   get tasks() {
-    const { config, executor, quotas, agentCache, onSubmitted, traced, logger } = this.node;
-    return (this.#tasks ??= makeTaskService({ config, store: this.view, executor, quotas, agentCache, agents: this.agents, onSubmitted, traced, logger }));
+    const { config, executor, quotas, agentCache, onSubmitted, traced } = this.node;
+    return (this.#tasks ??= makeTaskService({ config, store: this.view, executor, quotas, agentCache, agents: this.agents, onSubmitted, traced, logger: this.logger }));
   }
   get tenants() {
-    const { config, quotas, logger } = this.node;
-    return (this.#tenants ??= makeTenantService({ config, store: this.view, quotas, logger }));
+    const { config, quotas } = this.node;
+    return (this.#tenants ??= makeTenantService({ config, store: this.view, quotas, logger: this.logger }));
   }
   get keys() {
-    const { auth, logger } = this.node;
-    return (this.#keys ??= makeKeyService({ store: this.view, auth, logger }));
+    return (this.#keys ??= makeKeyService({ store: this.view, auth: this.node.auth, logger: this.logger }));
   }
-  forRequest(): Services {
-    return new ServiceSet(this.node, forRequest(this.node.store));
+  forRequest(requestId?: string): Services {
+    return new ServiceSet(this.node, forRequest(this.node.store), requestId);
   }
 }
 

@@ -13,6 +13,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CREATE_KEY = `mutation ($name: String!) { createApiKey(input: { name: $name, role: viewer }) { key { id } } }`;
 
 let s: TestServer;
+let agentsBroken = false;
 const lines: Record<string, any>[] = [];
 const linesOf = (requestId: string) => lines.filter((l) => l.requestId === requestId);
 
@@ -31,7 +32,17 @@ beforeAll(async () => {
       done();
     },
   });
-  s = await startTestServer({}, { logger: makeLogger({ logLevel: 'debug', nodeId: 'request-log' }, sink) });
+  s = await startTestServer(
+    {},
+    {
+      logger: makeLogger({ logLevel: 'debug', nodeId: 'request-log' }, sink),
+      // A store whose agent list can be made to throw what no layer expects (a bug's error).
+      wrapStore: (store) => ({
+        ...store,
+        agents: { ...store.agents, list: (...args) => (agentsBroken ? Promise.reject(new Error('agents list broke')) : store.agents.list(...args)) },
+      }),
+    },
+  );
 });
 afterAll(() => s?.close());
 
@@ -71,14 +82,19 @@ describe('request ids over HTTP', () => {
   });
 });
 
+/** A graphql-ws client whose upgrade request sends `x-request-id: requestId`. */
+function clientWithId(requestId: string) {
+  class Traced extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols, { headers: { 'x-request-id': requestId } });
+    }
+  }
+  return createClient({ url: s.wsUrl, webSocketImpl: Traced, lazy: false, retryAttempts: 0 });
+}
+
 describe('request ids over WebSocket', () => {
   it("tags the lines of a connection's operations with the upgrade request's id", async () => {
-    class Traced extends WebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols, { headers: { 'x-request-id': 'ws-conn-7' } });
-      }
-    }
-    const client = createClient({ url: s.wsUrl, webSocketImpl: Traced, lazy: false, retryAttempts: 0 });
+    const client = clientWithId('ws-conn-7');
     try {
       const result = await new Promise<any>((resolve, reject) => {
         client.subscribe({ query: CREATE_KEY, variables: { name: 'over-ws' } }, { next: resolve, error: reject, complete: () => {} });
@@ -90,5 +106,32 @@ describe('request ids over WebSocket', () => {
       await client.dispose();
     }
     await waitFor('the close line', async () => linesOf('ws-conn-7').some((l) => l.msg === 'websocket closed'), { timeoutMs: 5_000 });
+  });
+});
+
+describe('request ids on error lines', () => {
+  it("an operation's unexpected error is logged with its request's id, over HTTP and over a WebSocket", async () => {
+    agentsBroken = true;
+    try {
+      const res = await post({ query: '{ agents { name } }' }, 'err-http-1');
+      expect(((await res.json()) as { errors: unknown[] }).errors[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      const line = await waitFor('the error line', async () => linesOf('err-http-1').find((l) => l.msg === 'unexpected error in a GraphQL operation'), { timeoutMs: 5_000 });
+      expect(line).toMatchObject({ level: 50, path: ['agents'], err: { message: 'agents list broke' } });
+
+      const client = clientWithId('err-ws-2');
+      try {
+        const result = await new Promise<any>((resolve, reject) => {
+          client.subscribe({ query: '{ agents { name } }' }, { next: resolve, error: reject, complete: () => {} });
+        });
+        expect(result.errors[0].message).toBe('Internal server error');
+      } finally {
+        await client.dispose();
+      }
+      expect(await waitFor('the WebSocket error line', async () => linesOf('err-ws-2').find((l) => l.msg === 'unexpected error in a GraphQL operation'), { timeoutMs: 5_000 })).toMatchObject({ level: 50 });
+      // Each line once: the error is not logged again without its id.
+      expect(lines.filter((l) => l.msg === 'unexpected error in a GraphQL operation')).toHaveLength(2);
+    } finally {
+      agentsBroken = false;
+    }
   });
 });
