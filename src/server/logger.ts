@@ -3,7 +3,7 @@
  * its request id, whichever layer writes it (transport, GraphQL, services), because the request
  * hands its layers a child logger bound to that id (`requestLogger`; the services get theirs from
  * `Services.forRequest`). Not through an AsyncLocalStorage: on Node 20 one, once used, hooks every
- * promise of the process, and the executor's hot path is made of promises (measured: 13 % more
+ * promise of the process, and the executor's hot path is made of promises (measured: 3–17 % more
  * server CPU per task at full load; see docs/RATIONALE.md "Request ids without AsyncLocalStorage").
  */
 import { pino, type Logger } from 'pino';
@@ -73,34 +73,44 @@ export function makeLogger(config: Pick<Config, 'logLevel' | 'nodeId'>, destinat
 
 /** How long a line may wait in the buffer before it is written, in ms. */
 export const LOG_FLUSH_MS = 100;
-/** Buffered lines are written once they reach this many bytes, sooner than LOG_FLUSH_MS. */
-const LOG_BUFFER_BYTES = 8192;
+/** Buffered lines are written once they reach this many characters, sooner than LOG_FLUSH_MS. */
+const LOG_BUFFER_CHARS = 8192;
 
 /**
- * Lines to `fd` in batches: when LOG_BUFFER_BYTES are waiting, or within `flushMs` of a line,
- * and at once for an error or fatal line (it may be the last before a crash). pino's default
- * writes every line as it comes, through libuv's thread pool: on this project's 2-core machines
- * that costs ~100 µs of CPU per line (a thread woken, then the event loop woken back), so the
- * two lines of a one-task submit (`tasks submitted`, `request`) cost about a tenth of its server
- * CPU; batched, ~30 µs (`npm run bench logs`: log_line_paced_*; docs/RATIONALE.md, "Logs in
- * batches"). Lines still buffered when the process exits normally are written by pino's exit
- * hook; a SIGKILL loses at most LOG_FLUSH_MS of them.
+ * Lines to `dest` (a file descriptor or path) in batches: once LOG_BUFFER_CHARS are waiting, or
+ * `flushMs` after the first of them, and at once for an error or fatal line (it may be the last
+ * before a crash). pino's default writes every line as it comes, through libuv's thread pool: on
+ * this project's 2-core machines that costs 74–118 µs of CPU per line when lines come one at a
+ * time (a pool thread woken, then the event loop woken back), so the two lines of a one-task
+ * submit (`tasks submitted`, `request`) cost about a tenth of its server CPU; batched, a few µs
+ * to ~40 (`npm run bench logs`: log_line_paced_*; docs/RATIONALE.md, "Logs in batches"). What
+ * waits when the process exits is written synchronously then; a SIGKILL loses at most `flushMs`.
  */
-export function bufferedOutput(fd: number | string, flushMs = LOG_FLUSH_MS): pino.DestinationStream & { flush(cb?: (err?: Error) => void): void } {
-  const out = pino.destination({ dest: fd, sync: false, minLength: LOG_BUFFER_BYTES });
-  const ignore = () => {};
-  let waiting = false;
-  const flush = (cb: (err?: Error) => void = ignore) => {
-    waiting = false;
-    out.flush(cb);
+export function bufferedOutput(dest: number | string, flushMs = LOG_FLUSH_MS): pino.DestinationStream & { flush(): void } {
+  // minLength 0: what it is handed goes out at once (with whatever came while a write was under way).
+  const out = pino.destination({ dest, sync: false });
+  // Ended by pino's beforeExit hook at the very end (the field is missing from sonic-boom's types).
+  const ended = () => (out as unknown as { destroyed: boolean }).destroyed;
+  let waiting = '';
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (!waiting || ended()) return;
+    const batch = waiting;
+    waiting = '';
+    out.write(batch);
   };
-  setInterval(() => waiting && flush(), flushMs).unref();
+  process.once('exit', () => {
+    flush();
+    if (!ended()) out.flushSync();
+  });
   return {
     write(line: string) {
-      out.write(line);
+      waiting += line;
       // pino starts every line with its level: 50 error, 60 fatal.
-      if (line.startsWith('{"level":5') || line.startsWith('{"level":6')) flush();
-      else waiting = true;
+      if (line.startsWith('{"level":5') || line.startsWith('{"level":6') || waiting.length >= LOG_BUFFER_CHARS) flush();
+      else timer ??= setTimeout(flush, flushMs).unref();
     },
     flush,
   };

@@ -1,12 +1,15 @@
 // The server's log output (src/server/logger.ts bufferedOutput): lines go out in batches, within
 // the flush interval of being logged, and an error line at once.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bufferedOutput, makeLogger } from '../../src/server/logger.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'spindle-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -33,5 +36,18 @@ describe('buffered log output', () => {
     // Long before the minute's timer: only the error's own flush can have written them.
     await waitFor('the error line', async () => linesIn(file).length === 2, { timeoutMs: 5_000, everyMs: 5 });
     expect(linesIn(file).map((l) => [l.level, l.msg])).toEqual([[30, 'before'], [50, 'broke']]);
+  });
+});
+
+describe('log output at exit', () => {
+  it('writes the lines still waiting when the process exits', () => {
+    const code = `import { makeLogger } from './src/server/logger.ts';
+      const logger = makeLogger({ logLevel: 'info', nodeId: 'exiting' });
+      for (let i = 0; i < 3; i++) logger.info('waiting ' + i);
+      process.exit(0);`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const msgs = run.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(msgs).toEqual(['waiting 0', 'waiting 1', 'waiting 2']);
   });
 });
