@@ -2,9 +2,9 @@
  * Request ids and the request log. Every HTTP request (and the WebSocket upgrade) gets an id: the
  * client's `x-request-id` when it is a plain token of at most 128 characters, else a new UUID.
  * The id is echoed in the response's `x-request-id` and put on every log line the request causes
- * (logger.ts `requestLogger`; the later handlers find it in `res.locals.requestId`). When the response is sent, one line says what was asked and how it
- * went: `info` for the API, `debug` for /healthz and /metrics (polled every few seconds), `warn`
- * for a 5xx.
+ * (logger.ts `requestLogger`; the later handlers find it in `res.locals.requestId`). When the
+ * response is sent, one line says what was asked and how it went: `info` for the API, `debug`
+ * for /healthz and /metrics (polled every few seconds), `warn` for a 5xx.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';

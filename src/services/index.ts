@@ -89,7 +89,7 @@ class ServiceSet implements Services {
     private readonly requestId: string | undefined,
   ) {}
 
-  /** The node's logger, or the request's (made on first use: most operations log nothing). */
+  /** The node's logger, or the request's (made with the first service that logs, not for every request). */
   private get logger(): Logger {
     return (this.#logger ??= this.requestId === undefined ? this.node.logger : this.node.logger.child({ requestId: this.requestId }));
   }

@@ -1,7 +1,7 @@
 // The server's log output (src/server/logger.ts bufferedOutput): lines go out in batches, within
 // the flush interval of being logged, and an error line at once.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ describe('buffered log output', () => {
   it('holds info lines back until the flush interval, then writes them together, in order', async () => {
     const file = join(dir, 'info.log');
     const logger = makeLogger({ logLevel: 'info', nodeId: 'n' }, bufferedOutput(file, 1_000));
-    await sleep(50); // the file is open
+    await waitFor('the file to be open', () => existsSync(file), { timeoutMs: 5_000, everyMs: 5 });
     for (let i = 0; i < 5; i++) logger.info({ i }, `line ${i}`);
     await sleep(100);
     expect(readFileSync(file, 'utf8')).toBe(''); // the batch waits for the timer
@@ -30,7 +30,7 @@ describe('buffered log output', () => {
   it('writes an error line, and what waited before it, without waiting for the timer', async () => {
     const file = join(dir, 'error.log');
     const logger = makeLogger({ logLevel: 'info', nodeId: 'n' }, bufferedOutput(file, 60_000));
-    await sleep(50);
+    await waitFor('the file to be open', () => existsSync(file), { timeoutMs: 5_000, everyMs: 5 });
     logger.info('before');
     logger.error('broke');
     // Long before the minute's timer: only the error's own flush can have written them.
