@@ -86,7 +86,7 @@ const LOG_BUFFER_CHARS = 8192;
  * to ~40 (`npm run bench logs`: log_line_paced_*; docs/RATIONALE.md, "Logs in batches"). What
  * waits when the process exits is written synchronously then; a SIGKILL loses at most `flushMs`.
  */
-export function bufferedOutput(dest: number | string, flushMs = LOG_FLUSH_MS): pino.DestinationStream & { flush(): void } {
+export function bufferedOutput(dest: number | string, flushMs = LOG_FLUSH_MS): pino.DestinationStream {
   // minLength 0: what it is handed goes out at once (with whatever came while a write was under way).
   const out = pino.destination({ dest, sync: false });
   // Ended by pino's beforeExit hook at the very end (the field is missing from sonic-boom's types).
@@ -112,6 +112,5 @@ export function bufferedOutput(dest: number | string, flushMs = LOG_FLUSH_MS): p
       if (line.startsWith('{"level":5') || line.startsWith('{"level":6') || waiting.length >= LOG_BUFFER_CHARS) flush();
       else timer ??= setTimeout(flush, flushMs).unref();
     },
-    flush,
   };
 }
