@@ -24,6 +24,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { migrate, readMigrations, type MigrationConnection } from './migrate.js';
+import { encodeParams, queueTypes } from './pg-values.js';
 import { makeLocalNotifier, makePgNotifier, type Notifier } from './notify.js';
 import { makeScheduler, type Scheduler } from './schedule.js';
 
@@ -146,9 +147,9 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   // node-postgres over the PGlite instance: named statements are parsed once, and after a few runs
   // planned once (plan_cache_mode auto). Parsing and planning the queue's CTEs in Wasm was most of
   // a one-task submit's cost: at 200 submits/s, 1.0 core and p50 6-26 ms; prepared, 0.75 core and ~3 ms.
-  const client = new pg.Client(createPgConfig(db));
+  const client = new pg.Client({ ...createPgConfig(db), types: queueTypes });
   await client.connect();
-  const named = async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: params, name: statementName(text) })).rows as T[];
+  const named = async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: encodeParams(params), name: statementName(text) })).rows as T[];
   const query: Query = <T>(text: string, params?: unknown[]) => first(() => named<T>(text, params));
   return {
     kind: 'pglite',
@@ -216,8 +217,8 @@ async function openPostgres(opts: DatabaseOptions, url: string): Promise<Databas
   // sizes, and a cached generic plan for the finish statement measured ~15x slower. The inserts go
   // through a small pool of their own that keeps generic plans (Sql.queryStable).
   const session = `-c search_path="${schema}"`;
-  const connection: pg.ClientConfig = { connectionString: url, options: `${session} -c plan_cache_mode=force_custom_plan` };
-  const stableConnection: pg.ClientConfig = { connectionString: url, options: `${session} -c plan_cache_mode=auto` };
+  const connection: pg.ClientConfig = { connectionString: url, options: `${session} -c plan_cache_mode=force_custom_plan`, types: queueTypes };
+  const stableConnection: pg.ClientConfig = { connectionString: url, options: `${session} -c plan_cache_mode=auto`, types: queueTypes };
   const timeout = opts.apiStatementTimeoutMs ?? 0;
   const apiConnection: pg.ClientConfig = { connectionString: url, options: `${session}${timeout > 0 ? ` -c statement_timeout=${timeout}` : ''}` };
 
@@ -238,11 +239,11 @@ async function openPostgres(opts: DatabaseOptions, url: string): Promise<Databas
     kind: 'postgres',
     prisma,
     sql: {
-      query: async <T>(text: string, params?: unknown[]) => (await pool.query({ text, values: params, name: statementName(text) })).rows as T[],
-      queryStable: async <T>(text: string, params?: unknown[]) => (await stablePool.query({ text, values: params, name: statementName(text) })).rows as T[],
+      query: async <T>(text: string, params?: unknown[]) => (await pool.query({ text, values: encodeParams(params), name: statementName(text) })).rows as T[],
+      queryStable: async <T>(text: string, params?: unknown[]) => (await stablePool.query({ text, values: encodeParams(params), name: statementName(text) })).rows as T[],
       transaction: (work) => pgTransaction(pool, work),
     },
-    apiQuery: async <T>(text: string, params?: unknown[]) => (await apiPool.query({ text, values: params, name: statementName(text) })).rows as T[],
+    apiQuery: async <T>(text: string, params?: unknown[]) => (await apiPool.query({ text, values: encodeParams(params), name: statementName(text) })).rows as T[],
     notifier,
     ping: oneAtATime(async () => void (await pool.query('SELECT 1'))),
     close: async () => {
@@ -283,7 +284,7 @@ async function pgTransaction<R>(pool: pg.Pool, work: (query: Query) => Promise<R
   client.on('error', onError);
   try {
     await client.query('BEGIN');
-    const result = await work(async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: params, name: statementName(text) })).rows as T[]);
+    const result = await work(async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: encodeParams(params), name: statementName(text) })).rows as T[]);
     await client.query('COMMIT');
     return result;
   } catch (err) {
