@@ -9,6 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { compileComponent } from './component/compile.js';
+import type { ComponentCode, Transpiled } from './component/code.js';
+import { isComponent } from './component/world.js';
 import { inspectModule, prepareModule, type HostImports, type Signature } from './module/index.js';
 import { WASI_FUNCTIONS, WASI_SIGNATURES } from './wasi/index.js';
 import type { ModuleInfo, ModuleRef } from './types.js';
@@ -37,7 +40,10 @@ const SYNC_COMPILE_BYTES = 512 * 1024;
 export interface CompiledModule {
   /** Names this compiled module in the workers; never reused (an evicted module keeps its id). */
   id: number;
-  module: WebAssembly.Module;
+  /** A core module's code; null for a component (`component`). */
+  module: WebAssembly.Module | null;
+  /** A WASI 0.2 component's glue and core modules; null for a core module. */
+  component: ComponentCode | null;
   memory: { initialPages: number; maximumPages: number | null } | null;
   growFailedExport: string;
   fuelExport: string | null;
@@ -74,6 +80,8 @@ export class ModuleCache {
     private readonly capacity: number,
     /** Called with the id of each compiled module dropped from the cache. */
     private readonly onEvict: (id: number) => void,
+    /** Turns a component into glue and core modules (component/transpiler.ts). */
+    private readonly transpile: (bytes: Uint8Array) => Promise<Transpiled>,
     /** Most elements a module's tables may hold together (prepareModule's `maxTableElements`). */
     private readonly maxTableElements?: number,
   ) {}
@@ -141,6 +149,7 @@ export class ModuleCache {
 
   private async compile(digest: string, bytes: Uint8Array, fuel: boolean): Promise<CompileResult> {
     const started = performance.now();
+    if (isComponent(bytes)) return this.compileComponent(bytes, fuel, started);
     try {
       // No inspectModule here: V8 would validate the module twice. The rewrite refuses what
       // Spindle cannot run, including imports and `_start` by registration's own rules (`host`:
@@ -155,9 +164,32 @@ export class ModuleCache {
         compiled: {
           id: nextId++,
           module,
+          component: null,
           memory: prepared.memory,
           growFailedExport: prepared.exports.growFailed,
           fuelExport: prepared.exports.fuel,
+          compileMs: performance.now() - started,
+          evicted: false,
+        },
+      };
+    } catch (e) {
+      return { ok: false, error: errorText(e) };
+    }
+  }
+
+  private async compileComponent(bytes: Uint8Array, fuel: boolean, started: number): Promise<CompileResult> {
+    if (fuel) return { ok: false, error: 'fuel budgets (limits.fuel) are not metered in WASI 0.2 components yet: run it without one' };
+    try {
+      const c = compileComponent(await this.transpile(bytes), this.maxTableElements);
+      return {
+        ok: true,
+        compiled: {
+          id: nextId++,
+          module: null,
+          component: c.code,
+          memory: c.memory,
+          growFailedExport: '',
+          fuelExport: null,
           compileMs: performance.now() - started,
           evicted: false,
         },

@@ -10,22 +10,23 @@ import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
 import { classifyEnd, type GuestEnd } from './classify.js';
 import type { InlineRequest } from './channel.js';
 import type { LiveOutput } from './live.js';
-import type { DoneMessage } from './protocol.js';
+import type { RunEnd } from './protocol.js';
+import type { ComponentCode } from './component/code.js';
+import { executeComponent } from './component/run.js';
 
 const PAGE = 65536;
 
 /** A compiled module as a worker holds it. */
 export interface Loaded {
-  module: WebAssembly.Module;
+  /** A core module, or null for a component (`component`, run by component/run.ts). */
+  module: WebAssembly.Module | null;
+  component: ComponentCode | null;
   growFailedExport: string;
   fuelExport: string | null;
 }
 
-/** A run's end as the worker sends it (the wire format's fields), plus the memory to hand back. */
-export type Result = Omit<DoneMessage, 't' | 'seq'> & {
-  /** Wipes the task's memory and returns it to the pool; call after the result is sent. */
-  release: (() => void) | null;
-};
+/** A run's end as the worker sends it (protocol.ts). */
+export type Result = RunEnd;
 
 /**
  * Reused linear memories, by shape (initial and maximum pages). A new WebAssembly.Memory
@@ -60,6 +61,7 @@ function releaseMemory(shape: number, memory: WebAssembly.Memory, initialBytes: 
  * `reuse`: take the memory from (and later return it to) the pool.
  */
 export function execute(req: InlineRequest, files: FileEntry[], mounts: Mount[] | undefined, loaded: Loaded, seq: number, live: LiveOutput | null, reuse: boolean): Result {
+  if (loaded.component !== null) return executeComponent(req, files, loaded.component, seq, live);
   const host = makeWasiHost({
     args: req.argv,
     env: req.env,
@@ -86,7 +88,7 @@ export function execute(req: InlineRequest, files: FileEntry[], mounts: Mount[] 
   let instance: WebAssembly.Instance | null = null;
   const fuel = loaded.fuelExport !== null ? req.fuel : null;
   try {
-    instance = new WebAssembly.Instance(loaded.module, imports);
+    instance = new WebAssembly.Instance(loaded.module!, imports);
     if (fuel !== null) (instance.exports[loaded.fuelExport!] as WebAssembly.Global).value = fuel;
     (instance.exports._start as () => void)();
     end = { how: 'returned' };

@@ -8,7 +8,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
 import { InvalidModuleError } from './module/index.js';
-import { inspectBytes, ModuleCache, type CompileResult } from './cache.js';
+import { inspectBytes, ModuleCache, sha256Hex, type CompileResult } from './cache.js';
+import { Transpiler, type TranspilerStarter } from './component/transpiler.js';
+import { checkCommandWorld, isComponent, readComponentWorld } from './component/world.js';
 import { makeJob } from './job.js';
 import { Pool, type WorkerStarter } from './pool.js';
 import type { RunMessage } from './protocol.js';
@@ -77,13 +79,23 @@ function workerStarter(entryOverride?: URL): WorkerStarter {
     resourceLimits: { maxOldGenerationSizeMb: 256 },
   };
   const start = (entry: URL): WorkerStarter => (workerData, transferList) => new Worker(entry, { ...options, workerData, transferList });
-  if (entryOverride !== undefined) return start(entryOverride);
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return start(new URL('./worker.js', here));
-  return start((bundledWorker ??= bundleWorker(new URL('./worker.ts', here))));
+  return start(entryOverride ?? workerEntry('worker'));
 }
 
-let bundledWorker: URL | undefined;
+/** The component transpiler's thread (component/transpiler.ts): Node's own flags, its heap limit. */
+const transpilerStarter: TranspilerStarter = (workerData, resourceLimits) =>
+  new Worker(workerEntry('component/transpile-worker'), { name: 'spindle-transpiler', execArgv: [], workerData, resourceLimits });
+
+const bundled = new Map<string, URL>();
+
+/** A worker entry next to this file: the compiled .js, or from TypeScript sources bundled once per process. */
+function workerEntry(name: string): URL {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL(`./${name}.js`, here);
+  let url = bundled.get(name);
+  if (url === undefined) bundled.set(name, (url = bundleWorker(new URL(`./${name}.ts`, here))));
+  return url;
+}
 
 function bundleWorker(entry: URL): URL {
   const require = createRequire(import.meta.url);
@@ -136,7 +148,8 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   validateOptions(opts);
   const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
   const pool = new Pool(opts.workers, flushMs, workerStarter(internals.workerEntry));
-  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id), opts.maxTableElements);
+  const transpiler = new Transpiler(transpilerStarter);
+  const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id), (bytes) => transpiler.transpile(bytes), opts.maxTableElements);
   let closed = false;
 
   // Workers are unref'd so a forgotten runtime never holds the process open; while runs are
@@ -160,6 +173,9 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   ): RunOutcome | Promise<RunOutcome> {
     if (!result.ok) return emptyOutcome('invalid_module', result.error, compileMs);
     const c = result.compiled;
+    if (c.component !== null && req.mounts !== undefined) {
+      return emptyOutcome('invalid_module', 'mounts are not available to WASI 0.2 components yet (they see one writable "/"): run it without mounts', compileMs);
+    }
     const capBytes = req.limits.memoryBytes;
     const capPages = Math.min(MAX_PAGES, Math.floor(capBytes / WASM_PAGE_BYTES));
     let initialPages = 0;
@@ -178,6 +194,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
       seq: 0, // assigned by the pool per worker
       moduleId: c.id,
       module: c.module,
+      component: c.component,
       keep: !c.evicted,
       argv: [req.argv0 ?? 'main.wasm', ...req.args],
       env: req.env,
@@ -241,7 +258,25 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
 
   return {
     async inspect(bytes: Uint8Array): Promise<ModuleInfo> {
-      return inspectBytes(bytes);
+      if (!isComponent(bytes)) return inspectBytes(bytes);
+      // A component is inspected by making it runnable: what it imports is checked before anything
+      // else (world.ts), and the transpiled result stays in the cache for its first run.
+      const world = readComponentWorld(bytes);
+      checkCommandWorld(world);
+      const digest = sha256Hex(bytes);
+      const r = await cache.lookup({ digest, bytes }, false)!;
+      if (!r.ok) throw new InvalidModuleError(r.error);
+      const c = r.compiled;
+      return {
+        digest,
+        size: bytes.length,
+        format: 'component',
+        imports: world.imports.map((i) => ({ module: i.name, name: '', kind: i.sort })),
+        exports: world.exports.map((e) => ({ name: e.name, kind: e.sort })),
+        memory: c.memory && { ...c.memory, imported: false },
+        tableElements: c.component!.tableElements,
+        isCommand: true,
+      };
     },
 
     async prepare(module: ModuleRef): Promise<void> {
@@ -260,7 +295,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     async close(): Promise<void> {
       closed = true;
       clearInterval(keepAlive);
-      await pool.close();
+      await Promise.all([pool.close(), transpiler.close()]);
     },
   };
 }

@@ -24,7 +24,7 @@ export function makeJob(
   resolve: (outcome: RunOutcome) => void,
 ): Job {
   return {
-    msg, module: msg.module!, timeoutMs, compileMs, signal, onOutput, onStart, resolve,
+    msg, module: msg.module, component: msg.component, timeoutMs, compileMs, signal, onOutput, onStart, resolve,
     done: false, slot: null, dispatchedAt: 0, deadline: 0,
     stdoutChunks: [], stderrChunks: [], stdoutSent: 0, stderrSent: 0,
     memoryBytes: msg.hasMemory ? msg.initialPages * 65536 : 0,

@@ -7,6 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { FileEntry, Mount, TrapInfo, OutcomeKind } from '../domain/index.js';
 import type { InlineRequest, InlineResult } from './channel.js';
+import type { ComponentCode } from './component/code.js';
 
 export { RUN_STATES } from './channel.js';
 
@@ -27,6 +28,8 @@ export interface RunMessage extends InlineRequest {
   seq: number;
   /** Present when this worker has not been sent `moduleId` yet (posting shares the machine code). */
   module: WebAssembly.Module | null;
+  /** The same for a WASI 0.2 component (its glue and core modules), in place of `module`. */
+  component: ComponentCode | null;
   /** False for a module already evicted on the main thread: use it, do not keep it. */
   keep: boolean;
   growFailedExport: string;
@@ -65,6 +68,12 @@ export interface DoneMessage {
   fuelUsed: bigint | undefined;
   memoryBytes: number;
 }
+
+/** A run's end as the worker sends it (the wire format's fields), plus the memory to hand back. */
+export type RunEnd = Omit<DoneMessage, 't' | 'seq'> & {
+  /** Wipes the task's memory and returns it to the pool; call after the result is sent. */
+  release: (() => void) | null;
+};
 
 /** A run's result as the worker published it: inline in the ring, or whole by message. */
 export type Result = InlineResult | DoneMessage;

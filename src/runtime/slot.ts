@@ -9,6 +9,7 @@
  */
 import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, WAKE_HOLD_MS, WAKE_MODE, type Channel } from './channel.js';
+import type { ComponentCode } from './component/code.js';
 import type { LiveOutput } from './live.js';
 import { PENDING, type DoneMessage, type Result, type RunMessage } from './protocol.js';
 import type { OutputChunk, RunOutcome } from './types.js';
@@ -17,8 +18,9 @@ import type { OutputChunk, RunOutcome } from './types.js';
 export interface Job {
   /** The request; it goes inline through the channel when it can, else whole by message. */
   readonly msg: RunMessage;
-  /** The compiled module; `msg.module` carries it only to workers that do not hold it yet. */
-  readonly module: WebAssembly.Module;
+  /** The compiled module or component; `msg.module`/`msg.component` carry it only to workers that do not hold it yet. */
+  readonly module: WebAssembly.Module | null;
+  readonly component: ComponentCode | null;
   readonly timeoutMs: number;
   readonly compileMs: number;
   readonly signal: AbortSignal | undefined;
@@ -98,6 +100,7 @@ export class Slot {
     Atomics.store(ch.states, job.seq % RUN_STATES, PENDING);
     if (!(known && msg.files.length === 0 && msg.mounts === null && ch.putRequest(index, job.seq, msg))) {
       msg.module = known ? null : job.module;
+      msg.component = known ? null : job.component;
       if (!known && msg.keep) this.known.add(msg.moduleId);
       // Posted before the entry is published, so the worker finds it when it reads the entry.
       this.data.postMessage(msg);

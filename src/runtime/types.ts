@@ -67,11 +67,17 @@ export interface RunOutcome {
 
 export type ImportKind = 'function' | 'table' | 'memory' | 'global' | 'tag';
 
+/** The sorts of a component's imports and exports (component/world.ts). */
+export type ComponentSort = 'core-module' | 'func' | 'value' | 'type' | 'component' | 'instance';
+
 export interface ModuleInfo {
   digest: string;
   size: number;
-  imports: { module: string; name: string; kind: ImportKind }[];
-  exports: { name: string; kind: ImportKind }[];
+  /** A core module (WASI preview 1) or a WASI 0.2 component. */
+  format: 'module' | 'component';
+  /** A component's are its world's: the interface name as `module`, `name` empty, the sort as `kind`. */
+  imports: { module: string; name: string; kind: ImportKind | ComponentSort }[];
+  exports: { name: string; kind: ImportKind | ComponentSort }[];
   /** The module's (first) memory, defined or imported; null when it has none. */
   memory: { initialPages: number; maximumPages: number | null; imported: boolean } | null;
   /** Initial elements of all its tables (defined or imported) together: what instantiating it allocates for them. */

@@ -142,8 +142,8 @@ function serve(): void {
       req = msg;
       files = msg.files;
       mounts = msg.mounts ?? undefined;
-      if (msg.module !== null) {
-        loaded = { module: msg.module, growFailedExport: msg.growFailedExport, fuelExport: msg.fuelExport };
+      if (msg.module !== null || msg.component !== null) {
+        loaded = { module: msg.module, component: msg.component, growFailedExport: msg.growFailedExport, fuelExport: msg.fuelExport };
         // Keep it even if the job is skipped: the pool now counts on this worker having it.
         if (msg.keep) modules.set(msg.moduleId, loaded);
       } else {
@@ -174,7 +174,7 @@ function serve(): void {
 const WARM_MODULE =
   'AGFzbQEAAAABDAJgBH9/f38Bf2AAAAI1AhZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCGZkX3dyaXRlAAAHc3BpbmRsZQZtZW1vcnkCAAEDAgEBBgYBfwFBAAsHDgIBZwMABl9zdGFydAABCh0BGwBBAEEQNgIAQQRBBTYCAEEBQQBBAUEIEAAaCwsLAQBBEAsFd2FybQo=';
 try {
-  const loaded = { module: new WebAssembly.Module(Buffer.from(WARM_MODULE, 'base64')), growFailedExport: 'g', fuelExport: null };
+  const loaded = { module: new WebAssembly.Module(Buffer.from(WARM_MODULE, 'base64')), component: null, growFailedExport: 'g', fuelExport: null };
   const req: InlineRequest = {
     moduleId: 0, argv: ['warm'], env: {}, stdin: new Uint8Array(0), initialPages: 1, maximumPages: 1, hasMemory: true,
     memoryCapBytes: 65536, maxOutputBytes: 1024, hardOutputBytes: 1 << 20, fuel: null, deterministic: null,

@@ -45,11 +45,11 @@ describe('inspectModule: rejections', () => {
     expect(rejection(new Uint8Array(0)).message).toMatch(/not a WebAssembly module/);
   });
 
-  it('names what a component imports that Spindle does not provide, and says a WASI 0.2 command cannot run yet', async () => {
+  it('names what a component imports that Spindle does not provide, and leaves a WASI 0.2 command to the runtime', async () => {
     expect(rejection(await loadComponent('foreign_import')).message).toMatch(/^component imports what Spindle does not provide: "wasi:sockets\/tcp@0.2.3", "phone-home";/);
     expect(rejection(await loadComponent('not_command')).message).toMatch(/^component is not a WASI command: it must export wasi:cli\/run@0.2.x/);
     expect(rejection(await loadComponent('hostile_names')).message).toMatch(/^component has core import or export names with characters Spindle does not accept/);
-    expect(rejection(await loadComponent('copy.component')).message).toMatch(/^this is a WASI 0.2 command component, which this version of Spindle cannot run yet/);
+    expect(rejection(await loadComponent('copy.component')).message).toMatch(/^this is a WASI 0.2 command component: it is inspected by the runtime/);
   });
 
   it('rejects a truncated module with the validator message', () => {
@@ -125,6 +125,7 @@ describe('inspectModule: what it reports', () => {
     expect(inspect(bytes)).toEqual({
       digest: 'd1',
       size: bytes.length,
+      format: 'module',
       imports: [
         { module: 'wasi_snapshot_preview1', name: 'fd_write', kind: 'function' },
         { module: 'wasi_snapshot_preview1', name: 'proc_exit', kind: 'function' },

@@ -13,6 +13,9 @@
 import { InvalidModuleError } from '../module/errors.js';
 import { Reader } from '../module/reader.js';
 import { readStructure } from '../module/structure.js';
+import type { ComponentSort } from '../types.js';
+
+export type { ComponentSort } from '../types.js';
 
 /** `\0asm`, version 0x0d 0x00, layer 0x01 0x00: the pre-standard component preamble. */
 const PREAMBLE = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00] as const;
@@ -23,7 +26,6 @@ const ALIAS_SECTION = 6;
 const IMPORT_SECTION = 10;
 const EXPORT_SECTION = 11;
 
-export type ComponentSort = 'core-module' | 'func' | 'value' | 'type' | 'component' | 'instance';
 
 export interface ComponentName {
   /** The extern name as written, e.g. `wasi:cli/run@0.2.3` or `greet`. */

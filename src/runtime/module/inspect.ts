@@ -46,10 +46,11 @@ function structural(bytes: Uint8Array): ModuleStructure | InvalidModuleError {
 
 export function inspectModule(bytes: Uint8Array, opts: InspectOptions): ModuleInfo {
   if (isComponent(bytes)) {
-    // What it imports is named first: that refusal stands whatever this version can run.
+    // The runtime inspects components by transpiling them (runtime/index.ts inspect); here, where
+    // only core modules are read, what it imports is still named first.
     checkCommandWorld(readComponentWorld(bytes));
     checkCoreNames(bytes);
-    throw new InvalidModuleError('this is a WASI 0.2 command component, which this version of Spindle cannot run yet; register its core module (a WASI preview 1 command) instead');
+    throw new InvalidModuleError('this is a WASI 0.2 command component: it is inspected by the runtime, not as a core module');
   }
   const m = structural(bytes);
   if (!wasm.validate(bytes)) {
@@ -75,6 +76,7 @@ export function inspectModule(bytes: Uint8Array, opts: InspectOptions): ModuleIn
     exports: m.exports.map(({ name, kind }) => ({ name, kind })),
     memory: mem ? { initialPages: mem.limits.min, maximumPages: mem.limits.max, imported: mem.importIndex !== null } : null,
     tableElements: m.tables.reduce((sum, t) => sum + t.min, 0),
+    format: 'module',
     isCommand: true,
   };
 }
