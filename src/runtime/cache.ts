@@ -55,6 +55,8 @@ export interface CompiledModule {
 export type CompileResult = { ok: true; compiled: CompiledModule } | { ok: false; error: string };
 
 interface Entry {
+  /** A component's transpiled form, shared by its two compiled variants. */
+  transpiled?: Promise<Transpiled>;
   /** Settled results are stored unwrapped so a cache hit dispatches without awaiting. */
   plain?: CompileResult | Promise<CompileResult>;
   fueled?: CompileResult | Promise<CompileResult>;
@@ -149,7 +151,7 @@ export class ModuleCache {
 
   private async compile(digest: string, bytes: Uint8Array, fuel: boolean): Promise<CompileResult> {
     const started = performance.now();
-    if (isComponent(bytes)) return this.compileComponent(bytes, fuel, started);
+    if (isComponent(bytes)) return this.compileComponent(digest, bytes, fuel, started);
     try {
       // No inspectModule here: V8 would validate the module twice. The rewrite refuses what
       // Spindle cannot run, including imports and `_start` by registration's own rules (`host`:
@@ -177,10 +179,11 @@ export class ModuleCache {
     }
   }
 
-  private async compileComponent(bytes: Uint8Array, fuel: boolean, started: number): Promise<CompileResult> {
-    if (fuel) return { ok: false, error: 'fuel budgets (limits.fuel) are not metered in WASI 0.2 components yet: run it without one' };
+  private async compileComponent(digest: string, bytes: Uint8Array, fuel: boolean, started: number): Promise<CompileResult> {
     try {
-      const c = compileComponent(await this.transpile(bytes), this.maxTableElements);
+      const entry = this.entries.get(digest);
+      const transpiled = entry ? (entry.transpiled ??= this.transpile(bytes)) : this.transpile(bytes);
+      const c = compileComponent(await transpiled, fuel, this.maxTableElements);
       return {
         ok: true,
         compiled: {

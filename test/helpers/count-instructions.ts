@@ -58,7 +58,7 @@ export interface Ran {
   /** How `_start` ended: 'returned', `exit N`, or the trap message. */
   end: string;
   stdout: Uint8Array;
-  /** The fuel global's drop (`meter: 'fuel'`) or the oracle's count (`meter: 'oracle'`). */
+  /** The fuel global's drop (`meter: 'fuel'` or `'shared'`) or the oracle's count (`meter: 'oracle'`). */
   count: bigint;
 }
 
@@ -66,8 +66,8 @@ export interface Ran {
  * Run `bytes` on this thread with the service's WASI host: rewritten with fuel (`count` is
  * `fuelUsed`), or as a counting module without fuel (`count` is the oracle's).
  */
-export function runCounted(bytes: Uint8Array, meter: 'fuel' | 'oracle', run: GuestRun = {}): Ran {
-  const prepared = prepareModule(bytes, { fuel: meter === 'fuel' });
+export function runCounted(bytes: Uint8Array, meter: 'fuel' | 'shared' | 'oracle', run: GuestRun = {}): Ran {
+  const prepared = prepareModule(bytes, { fuel: meter !== 'oracle', sharedFuel: meter === 'shared' });
   const host = makeWasiHost({
     args: ['main.wasm', ...(run.args ?? [])],
     env: {},
@@ -84,10 +84,13 @@ export function runCounted(bytes: Uint8Array, meter: 'fuel' | 'oracle', run: Gue
     host.setMemory(memory);
     imports.spindle = { memory };
   }
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(prepared.bytes), imports);
-  const global = instance.exports[meter === 'fuel' ? prepared.exports.fuel! : COUNTER] as WebAssembly.Global;
   const budget = 1n << 62n;
-  global.value = meter === 'fuel' ? budget : 0n;
+  // 'shared': the budget is a global the module imports (sharedFuel), set before instantiation.
+  const shared = meter === 'shared' ? new WebAssembly.Global({ value: 'i64', mutable: true }, budget) : null;
+  if (shared) imports.spindle = { ...imports.spindle, fuel: shared };
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(prepared.bytes), imports);
+  const global = shared ?? (instance.exports[meter === 'fuel' ? prepared.exports.fuel! : COUNTER] as WebAssembly.Global);
+  if (!shared) global.value = meter === 'fuel' ? budget : 0n;
   let end = 'returned';
   try {
     (instance.exports._start as () => void)();
@@ -97,5 +100,5 @@ export function runCounted(bytes: Uint8Array, meter: 'fuel' | 'oracle', run: Gue
   const value = global.value as bigint;
   const out = host.result();
   host.dispose();
-  return { end, stdout: out.stdout, count: meter === 'fuel' ? budget - value : value };
+  return { end, stdout: out.stdout, count: meter === 'oracle' ? value : budget - value };
 }

@@ -104,10 +104,28 @@ describe('a component runs as its preview 1 module does', () => {
     expect(o.kind).toBe('output_limit');
   });
 
-  it('refuses what it cannot honour yet, naming it: a fuel budget, mounts', async () => {
-    const fuel = await rt.run(runRequest(await componentRef('copy'), { limits: { fuel: 1_000_000n } }));
-    expect(fuel).toMatchObject({ kind: 'invalid_module' });
-    expect(fuel.error).toMatch(/limits\.fuel/);
+  it('meters fuel across all its core modules against one budget', async () => {
+    const over = { stdin: bytes('hello component\n'), limits: { fuel: 10_000_000n } };
+    const { p1, p2 } = await both('sha256sum', over);
+    expect(visible(p2)).toEqual(visible(p1));
+    // The program's own instructions are the same; jco's preview 1 adapter adds its own.
+    expect(p2.fuelUsed).toBeGreaterThan(p1.fuelUsed!);
+    expect(p2.fuelUsed).toBeLessThan(p1.fuelUsed! * 4n);
+    const again = await rt.run(runRequest(await componentRef('sha256sum'), over));
+    expect(again.fuelUsed).toBe(p2.fuelUsed);
+    const unmetered = await rt.run(runRequest(await componentRef('sha256sum'), { stdin: over.stdin }));
+    expect(unmetered.fuelUsed).toBeUndefined();
+  });
+
+  it('ends a run that spends its budget as fuel_exhausted, in the program or in the adapter', async () => {
+    const spin = await rt.run(runRequest(await componentRef('interp'), { stdin: bytes('while (1) { x = x + 1; }'), limits: { fuel: 2_000_000n } }));
+    expect(spin).toMatchObject({ kind: 'fuel_exhausted', fuelUsed: 2_000_000n });
+    // Printing in a loop spends most of the budget in the adapter (fd_write → wasi:io/streams).
+    const chatty = await rt.run(runRequest(await componentRef('interp'), { stdin: bytes('while (1) { print 1; }'), limits: { fuel: 2_000_000n, maxOutputBytes: 1 << 20 } }));
+    expect(chatty).toMatchObject({ kind: 'fuel_exhausted', fuelUsed: 2_000_000n });
+  });
+
+  it('refuses what it cannot honour yet, naming it: mounts', async () => {
     const mounts: RunRequest['mounts'] = [{ path: '/data', readOnly: true }];
     const mounted = await rt.run(runRequest(await componentRef('copy'), { mounts }));
     expect(mounted).toMatchObject({ kind: 'invalid_module' });

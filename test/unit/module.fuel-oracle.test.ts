@@ -10,11 +10,14 @@ import { loadWasm, loadWat, watToWasm } from '../helpers/fixtures.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
+/** Also checks that the budget as an imported global (sharedFuel: defined globals renumbered) counts the same. */
 async function compare(wasm: Uint8Array, run: GuestRun = {}) {
   const fuel = runCounted(wasm, 'fuel', run);
   const oracle = runCounted(await countingModule(wasm), 'oracle', run);
   expect(fuel.end).toBe(oracle.end);
   expect(fuel.stdout).toEqual(oracle.stdout);
+  const shared = runCounted(wasm, 'shared', run);
+  expect({ end: shared.end, stdout: shared.stdout, count: shared.count }).toEqual({ end: fuel.end, stdout: fuel.stdout, count: fuel.count });
   return { fuel: fuel.count, oracle: oracle.count, end: fuel.end };
 }
 

@@ -348,3 +348,45 @@ describe.skipIf(built.length === 0)('prepareModule: clang-built fixtures', () =>
     }
   });
 });
+
+describe('prepareModule: one fuel budget shared by several modules (sharedFuel)', () => {
+  const SOURCE = `(module
+    (import "env" "base" (global $base i32))
+    (import "env" "f" (func $f))
+    (global $count (mut i32) (global.get $base))
+    (global $seven i32 (i32.const 7))
+    (memory 1)
+    (func (export "_start")
+      (global.set $count (i32.add (global.get $count) (global.get $seven)))
+      (call $f))
+    (export "count" (global $count))
+    (export "base" (global $base)))`;
+
+  it("imports the budget after the module's own global imports and renumbers the defined globals", () => {
+    const p = prepareModule(wat(SOURCE), { fuel: true, sharedFuel: true });
+    expect(p.exports.fuel).toBeNull();
+    const module = new WA.Module(p.bytes);
+    expect(WA.Module.imports(module)).toEqual([
+      { module: 'env', name: 'base', kind: 'global' },
+      { module: 'env', name: 'f', kind: 'function' },
+      { module: 'spindle', name: 'memory', kind: 'memory' },
+      { module: 'spindle', name: 'fuel', kind: 'global' },
+    ]);
+    // Another module charging the same budget: a call to an import is followed by a reload.
+    const fuel = new WA.Global({ value: 'i64', mutable: true }, 1000n);
+    const memory = new WA.Memory({ initial: 1 });
+    const instance = new WA.Instance(module, {
+      env: { base: new WA.Global({ value: 'i32' }, 35), f: () => (fuel.value = fuel.value - 100n) },
+      spindle: { memory, fuel },
+    });
+    instance.exports._start();
+    expect(instance.exports.count.value).toBe(42);
+    expect(instance.exports.base.value).toBe(35);
+    // _start: global.get, global.get, i32.add, global.set, call = 5; f took 100.
+    expect(fuel.value).toBe(1000n - 5n - 100n);
+  });
+
+  it('needs fuel', () => {
+    expect(() => prepareModule(wat(SOURCE), { fuel: false, sharedFuel: true })).toThrow(/sharedFuel needs fuel/);
+  });
+});

@@ -15,6 +15,8 @@ export interface ComponentCore {
   /** Its memory as the rewrite left it (an import either way); null when it has none. */
   memory: { initialPages: number; maximumPages: number | null; imported: boolean } | null;
   growFailedExport: string;
+  /** It imports the run's fuel budget as spindle.fuel (compiled for a run with a budget). */
+  fuel: boolean;
 }
 
 /** A component ready to run: what the cache keeps and a worker is sent once. */

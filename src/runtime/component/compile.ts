@@ -5,8 +5,9 @@
  * the runtime needs to size a run comes with it: the memory the program starts with and its
  * tables' elements, summed over the cores.
  *
- * Fuel is not metered in components yet: each core would need the one budget as an imported
- * global. A run that asks for fuel is refused before it starts (runtime/index.ts).
+ * For a run with a fuel budget every core is metered against one budget, a global they all import
+ * (`sharedFuel`): the program's core, jco's preview 1 adapter and its shims alike, so fuelUsed
+ * counts every instruction the component executed (the glue's JavaScript, like the WASI host, is not).
  */
 import { prepareModule } from '../module/index.js';
 import { readStructure } from '../module/structure.js';
@@ -18,7 +19,7 @@ export interface CompiledComponent {
   memory: { initialPages: number; maximumPages: number | null } | null;
 }
 
-export function compileComponent(t: Transpiled, maxTableElements?: number): CompiledComponent {
+export function compileComponent(t: Transpiled, fuel: boolean, maxTableElements?: number): CompiledComponent {
   const cores: Record<string, ComponentCore> = {};
   let initialPages = 0;
   let maximumPages: number | null | undefined;
@@ -27,11 +28,12 @@ export function compileComponent(t: Transpiled, maxTableElements?: number): Comp
     const m = readStructure(bytes);
     const mem = m.memories[0];
     const imported = mem !== undefined && mem.importIndex !== null;
-    const prepared = prepareModule(bytes, { fuel: false, fast: true, maxTableElements });
+    const prepared = prepareModule(bytes, { fuel, sharedFuel: fuel, fast: true, maxTableElements });
     cores[name] = {
       module: new WebAssembly.Module(prepared.bytes),
       memory: prepared.memory && { ...prepared.memory, imported },
       growFailedExport: prepared.exports.growFailed,
+      fuel,
     };
     if (prepared.memory && !imported) {
       initialPages += prepared.memory.initialPages;

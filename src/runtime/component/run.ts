@@ -41,10 +41,18 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], code: C
   for (const core of Object.values(code.cores)) byModule.set(core.module, core);
   const instances: [WebAssembly.Instance, ComponentCore][] = [];
   const memories: WebAssembly.Memory[] = [];
+  // One budget for every core (compile.ts): set before the first instantiation, so start
+  // functions are metered too.
+  const fuel = req.fuel !== null ? new WebAssembly.Global({ value: 'i64', mutable: true }, req.fuel) : null;
   live?.begin(seq, null);
 
   const instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports = {}): WebAssembly.Instance => {
     const core = byModule.get(module);
+    const spindle: Record<string, WebAssembly.Memory | WebAssembly.Global> = {};
+    if (core?.fuel) {
+      if (fuel === null) throw new Error('component: compiled with fuel, run without a budget');
+      spindle.fuel = fuel;
+    }
     if (core?.memory) {
       let memory: WebAssembly.Memory | undefined;
       if (core.memory.imported) {
@@ -62,8 +70,9 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], code: C
         memory = new WebAssembly.Memory({ initial, maximum: memories.length === 0 ? Math.min(core.memory.maximumPages ?? room, room) : initial });
         memories.push(memory);
       }
-      imports = { ...imports, spindle: { memory } };
+      spindle.memory = memory;
     }
+    if (core?.memory || core?.fuel) imports = { ...imports, spindle };
     const instance = new WebAssembly.Instance(module, imports);
     if (core) instances.push([instance, core]);
     return instance;
@@ -92,9 +101,11 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], code: C
   const flood = host.flood();
   if (flood !== null) end = { how: 'output_limit', message: flood.message };
   const growFailed = instances.some(([instance, core]) => (instance.exports[core.growFailedExport] as WebAssembly.Global | undefined)?.value === 1);
+  const fuelLeft = fuel === null ? null : (fuel.value as bigint);
+  const fuelExhausted = fuelLeft !== null && fuelLeft < 0n;
   const c = end.how === 'threw' && end.error instanceof MemoryCapExceeded
     ? { kind: 'memory_limit' as const, exitCode: null, trap: undefined, error: end.error.message }
-    : classifyEnd(end, { growFailed, fuelExhausted: false, memoryCapBytes: req.memoryCapBytes });
+    : classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: req.memoryCapBytes });
   const out = host.result();
   return {
     kind: c.kind,
@@ -107,7 +118,7 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], code: C
     stderrTruncated: out.stderrTruncated,
     files: out.files,
     runMs,
-    fuelUsed: undefined,
+    fuelUsed: req.fuel === null ? undefined : fuelExhausted ? req.fuel : req.fuel - fuelLeft!,
     memoryBytes: memories.reduce((sum, m) => sum + m.buffer.byteLength, 0),
     release: null,
   };

@@ -29,6 +29,11 @@ export interface CodeRewrite {
    * an unknown opcode there is V8's CompileError rather than our InvalidModuleError.
    */
   skipClean: boolean;
+  /**
+   * sharedFuel (rewrite.ts): global indices from this one up move up by one (the fuel global was
+   * imported before them), and calls to imported functions reload the fuel too. Null otherwise.
+   */
+  globalShift: number | null;
 }
 
 /**
@@ -69,8 +74,11 @@ function rewriteBody(r: Reader, opts: CodeRewrite, w: Writer, func: number): boo
       w.u32(groups + 1).copy(buf, groupsAt, pos).byte(0x01).byte(0x7e);
       out.from = pos;
     }
-    meter = new BodyMeter(out, new FuelCode(opts.fuelGlobal, spare ? locals : null), opts, pos);
+    // Shared fuel: an imported function may be another module's, charging the same budget.
+    const calls = opts.globalShift === null ? opts : { firstFunc: 0, callsMayThrow: opts.callsMayThrow };
+    meter = new BodyMeter(out, new FuelCode(opts.fuelGlobal, spare ? locals : null), calls, pos);
   }
+  const shift = opts.globalShift;
   const growFunc = opts.growFunc;
   let modified = meter !== null;
   let depth = 0;
@@ -80,7 +88,13 @@ function rewriteBody(r: Reader, opts: CodeRewrite, w: Writer, func: number): boo
     pos = immediates(buf, pos, op);
     if (pos < 0) throw unknownOpcode(at, `0x${op.toString(16)}${op >= 0xfc ? ` ${(uleb(buf, at + 1), ulebValue)}` : ''}`, func);
     meter?.step(at, pos, op);
-    if (op === 0x40) {
+    if ((op === 0x23 || op === 0x24) && shift !== null) {
+      const index = (uleb(buf, at + 1), ulebValue);
+      if (index < shift) continue;
+      out.upTo(at).byte(op).u32(index + 1);
+      out.from = pos;
+      modified = true;
+    } else if (op === 0x40) {
       if (growFunc === null) continue;
       out.upTo(at).byte(0x10).u32(growFunc);
       out.from = pos;

@@ -6,7 +6,9 @@
  * exception-handling markers `try`, `catch`, `catch_all`, `delegate`, `try_table`), which count
  * 0; `if`, `br_if`, `call` and the like count 1. Instructions of the helper functions Spindle
  * appends are not charged (the `memory.grow` they stand in for is). The start function, if any,
- * runs before the host sets the budget and is not metered (the global starts at 2^63 - 1).
+ * runs before the host sets the budget and is not metered (the global starts at 2^63 - 1), except
+ * where the budget is an imported global (rewrite.ts `sharedFuel`, the core modules of a WASI 0.2
+ * component): it is set before instantiation, and calls to imported functions reload it too.
  *
  * Charging is per basic block (meter.ts finds them): a checkpoint at the start of each block
  * actually entered charges the block's length, so `fuelUsed` is exactly the number of

@@ -11,11 +11,13 @@ import { rewriteCode } from './code.js';
 import { checkCommand, type HostImports } from './command.js';
 import { InvalidModuleError } from './errors.js';
 import { FUEL_UNSET } from './fuel.js';
-import { Writer } from './leb.js';
+import { u32Size, Writer } from './leb.js';
 import { Reader, SECTION_ORDER, SectionId, type Section } from './reader.js';
 import { checkMemories, readStructure, TYPE_I32_I32, type Limits, type ModuleStructure } from './structure.js';
 
 export const MEMORY_IMPORT = { module: 'spindle', name: 'memory' } as const;
+/** The fuel global a module with `sharedFuel` imports (mutable i64): one budget for several modules. */
+export const FUEL_IMPORT = { module: 'spindle', name: 'fuel' } as const;
 export const GROW_FAILED_EXPORT = '__spindle_grow_failed';
 export const FUEL_EXPORT = '__spindle_fuel';
 /** Export names a guest may not use (they would clash with the ones Spindle adds). */
@@ -33,6 +35,16 @@ export interface PreparedModule {
 export interface PrepareOptions {
   /** Meter fuel (every body is then decoded and instrumented). */
   fuel: boolean;
+  /**
+   * With `fuel`: import the fuel global (FUEL_IMPORT) instead of defining and exporting it, so
+   * the core modules of one component draw on one budget. The import comes after the module's
+   * own global imports, so every defined global's index moves up by one: `global.get`/`global.set`
+   * in code and the exports of globals are renumbered. Constant expressions keep their indices:
+   * Node 20's V8 lets them read imported globals only, which do not move. (A name section's
+   * global names are left as they are, one off.) After every call, imported functions included
+   * (another module may have charged the budget), the function reloads its local copy.
+   */
+  sharedFuel?: boolean;
   /**
    * Without fuel, copy function bodies that cannot contain `memory.grow` (a byte filter)
    * instead of decoding them: several times faster on large modules. Such bodies are then
@@ -122,14 +134,39 @@ function growBody(growFailed: number): Uint8Array {
   return new Writer(40).u32(body.len).append(body).toBytes();
 }
 
-function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: boolean, maxTableElements: number): Map<number, Transform> {
+/** The export section with every exported defined global's index moved up by one (sharedFuel). */
+function shiftGlobalExports(bytes: Uint8Array, s: Section, firstDefined: number, out: Writer, extra: Writer, n: number): boolean {
+  const r = new Reader(bytes, s.start, s.end);
+  const count = r.u32();
+  out.u32(count + n);
+  for (let i = 0; i < count; i++) {
+    const start = r.pos;
+    r.name();
+    const kind = r.byte();
+    const index = r.u32();
+    if (kind === 0x03 && index >= firstDefined) {
+      out.copy(bytes, start, r.pos - u32Size(index)).u32(index + 1);
+    } else {
+      out.copy(bytes, start, r.pos);
+    }
+  }
+  out.append(extra);
+  return true;
+}
+
+function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, shared: boolean, fast: boolean, maxTableElements: number): Map<number, Transform> {
   const mem = m.memories[0] ?? null;
   let growType = m.types.indexOf(TYPE_I32_I32);
   const addType = mem !== null && growType < 0;
   if (growType < 0) growType = m.types.length;
-  const growFailed = m.numGlobalImports + m.numDefinedGlobals;
-  const fuelGlobal = fuel ? growFailed + 1 : null;
+  // sharedFuel: the fuel global is imported after the module's own global imports (index
+  // numGlobalImports), so every defined global, and the appended grow flag, moves up by one.
+  const shift = shared ? 1 : 0;
+  const growFailed = m.numGlobalImports + shift + m.numDefinedGlobals;
+  const fuelGlobal = !fuel ? null : shared ? m.numGlobalImports : growFailed + 1;
   const t = new Map<number, Transform>();
+  const fuelImport = new Writer(32);
+  if (shared) fuelImport.name(FUEL_IMPORT.module).name(FUEL_IMPORT.name).byte(0x03).byte(0x7e).byte(0x01);
 
   if (addType) {
     const entry = new Writer(8).byte(0x60).byte(1).byte(0x7f).byte(1).byte(0x7f);
@@ -139,13 +176,14 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: 
     const memImport = new Writer(32).name(MEMORY_IMPORT.module).name(MEMORY_IMPORT.name).byte(0x02);
     memImport.copy(bytes, mem.limits.start, mem.limits.end);
     if (mem.importIndex === null) {
-      t.set(SectionId.Import, (s, out) => appendVec(bytes, s, out, memImport, 1));
+      t.set(SectionId.Import, (s, out) => appendVec(bytes, s, out, memImport.append(fuelImport), 1 + shift));
       t.set(SectionId.Memory, () => false); // its only memory moved into the import section
     } else {
       const old = m.imports[mem.importIndex]!;
-      // Same count, the memory entry renamed in place (limits unchanged).
+      // The memory entry renamed in place (limits unchanged), the fuel import appended.
       t.set(SectionId.Import, (s, out) => {
-        out.copy(bytes, s!.start, old.start).append(memImport).copy(bytes, old.end, s!.end);
+        const r = new Reader(bytes, s!.start, s!.end);
+        out.u32(r.u32() + shift).copy(bytes, r.pos, old.start).append(memImport).copy(bytes, old.end, s!.end).append(fuelImport);
         return true;
       });
     }
@@ -157,12 +195,16 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: 
     const maximums = tableMaximums(defined, maxTableElements);
     t.set(SectionId.Table, (s, out) => rewriteTables(bytes, s!, defined, maximums, out));
   }
+  if (shared && !mem) t.set(SectionId.Import, (s, out) => appendVec(bytes, s, out, fuelImport, 1));
+  const ownFuel = fuel && !shared;
   const globals = new Writer(32).byte(0x7f).byte(0x01).byte(0x41).byte(0x00).byte(0x0b);
-  if (fuel) globals.byte(0x7e).byte(0x01).byte(0x42).s64(FUEL_UNSET).byte(0x0b);
-  t.set(SectionId.Global, (s, out) => appendVec(bytes, s, out, globals, fuel ? 2 : 1));
+  if (ownFuel) globals.byte(0x7e).byte(0x01).byte(0x42).s64(FUEL_UNSET).byte(0x0b);
+  t.set(SectionId.Global, (s, out) => appendVec(bytes, s, out, globals, ownFuel ? 2 : 1));
   const exports = new Writer(64).name(GROW_FAILED_EXPORT).byte(0x03).u32(growFailed);
-  if (fuel) exports.name(FUEL_EXPORT).byte(0x03).u32(fuelGlobal!);
-  t.set(SectionId.Export, (s, out) => appendVec(bytes, s, out, exports, fuel ? 2 : 1));
+  if (ownFuel) exports.name(FUEL_EXPORT).byte(0x03).u32(fuelGlobal!);
+  t.set(SectionId.Export, (s, out) =>
+    shared && s !== null ? shiftGlobalExports(bytes, s, m.numGlobalImports, out, exports, 1) : appendVec(bytes, s, out, exports, ownFuel ? 2 : 1),
+  );
 
   const code = {
     growFunc: mem ? m.funcTypes.length : null, // appended after every existing function
@@ -172,6 +214,7 @@ function transforms(bytes: Uint8Array, m: ModuleStructure, fuel: boolean, fast: 
     firstFunc: m.numFuncImports,
     callsMayThrow: m.sections.some((s) => s.id === SectionId.Tag) || m.imports.some((i) => i.kind === 'tag'),
     skipClean: fast && !fuel,
+    globalShift: shared ? m.numGlobalImports : null,
   };
   t.set(SectionId.Code, (s, out) => {
     rewriteCode(bytes, s, code, out);
@@ -193,7 +236,8 @@ export function prepareModule(bytes: Uint8Array, opts: PrepareOptions): Prepared
   const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
 
-  const t = transforms(bytes, m, opts.fuel, opts.fast === true, opts.maxTableElements ?? TABLE_ELEMENTS_DEFAULT);
+  if (opts.sharedFuel && !opts.fuel) throw new Error('prepareModule: sharedFuel needs fuel');
+  const t = transforms(bytes, m, opts.fuel, opts.sharedFuel === true, opts.fast === true, opts.maxTableElements ?? TABLE_ELEMENTS_DEFAULT);
   // One buffer, sized so it rarely grows (fuel adds ~20 bytes per function and loop): the
   // rewrite of a large module should allocate and copy it about once.
   const out = new Writer(Math.ceil(bytes.length * (opts.fuel ? 1.25 : 1)) + 4096);
@@ -223,6 +267,6 @@ export function prepareModule(bytes: Uint8Array, opts: PrepareOptions): Prepared
   return {
     bytes: out.toBytes(),
     memory: mem ? { initialPages: mem.limits.min, maximumPages: mem.limits.max } : null,
-    exports: { growFailed: GROW_FAILED_EXPORT, fuel: opts.fuel ? FUEL_EXPORT : null },
+    exports: { growFailed: GROW_FAILED_EXPORT, fuel: opts.fuel && !opts.sharedFuel ? FUEL_EXPORT : null },
   };
 }
