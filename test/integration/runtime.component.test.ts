@@ -71,6 +71,29 @@ describe('a component runs as its preview 1 module does', () => {
     expect(text(p2.stderr)).toBe(text(p1.stderr));
   });
 
+  it.each(['unreachable', 'oob', 'div'])('traps with the same trap code as the module (%s), keeping the output before it', async (mode) => {
+    const { p1, p2 } = await both('trap', { args: [mode] });
+    expect(p1.kind).toBe('trap');
+    expect(visible(p2)).toEqual(visible(p1));
+  });
+
+  it('is deterministic in deterministic mode: the same clock, sleep and random bytes on every run', async () => {
+    const det = { seed: 1234, epochMs: Date.UTC(2024, 0, 1) };
+    const ref = await componentRef('clock_random');
+    const [a, b, c] = await Promise.all([
+      rt.run(runRequest(ref, { deterministic: det })),
+      rt.run(runRequest(ref, { deterministic: det })),
+      rt.run(runRequest(ref, { deterministic: { ...det, seed: 99 } })),
+    ]);
+    expect(a.kind).toBe('exited');
+    expect(text(a.stdout)).toBe(text(b.stdout));
+    expect(text(a.stdout)).toMatch(new RegExp(`^wall ${det.epochMs}\\nslept \\d+\\nrandom [0-9a-f]{16}\\n$`));
+    expect(text(c.stdout).split('\n')[2]).not.toBe(text(a.stdout).split('\n')[2]);
+    const real = await rt.run(runRequest(ref));
+    expect(Number(text(real.stdout).match(/^wall (\d+)/)![1])).toBeGreaterThan(Date.now() - 60_000);
+    expect(Number(text(real.stdout).match(/slept (\d+)/)![1])).toBeGreaterThanOrEqual(5_000_000);
+  });
+
   it('holds every memory to the cap: malloc answers NULL and the run is memory_limit', async () => {
     const { p1, p2 } = await both('malloc_until_null', { limits: { memoryBytes: 16 << 20 } });
     expect(p1.kind).toBe('memory_limit');
