@@ -61,7 +61,7 @@ function releaseMemory(shape: number, memory: WebAssembly.Memory, initialBytes: 
  * `reuse`: take the memory from (and later return it to) the pool.
  */
 export function execute(req: InlineRequest, files: FileEntry[], mounts: Mount[] | undefined, loaded: Loaded, seq: number, live: LiveOutput | null, reuse: boolean): Result {
-  if (loaded.component !== null) return executeComponent(req, files, loaded.component, seq, live);
+  if (loaded.component !== null) return executeComponent(req, files, mounts, loaded.component, seq, live);
   const host = makeWasiHost({
     args: req.argv,
     env: req.env,

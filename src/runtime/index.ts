@@ -173,9 +173,6 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   ): RunOutcome | Promise<RunOutcome> {
     if (!result.ok) return emptyOutcome('invalid_module', result.error, compileMs);
     const c = result.compiled;
-    if (c.component !== null && req.mounts !== undefined) {
-      return emptyOutcome('invalid_module', 'mounts are not available to WASI 0.2 components yet (they see one writable "/"): run it without mounts', compileMs);
-    }
     const capBytes = req.limits.memoryBytes;
     const capPages = Math.min(MAX_PAGES, Math.floor(capBytes / WASM_PAGE_BYTES));
     let initialPages = 0;

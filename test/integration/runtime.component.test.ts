@@ -148,11 +148,16 @@ describe('a component runs as its preview 1 module does', () => {
     expect(chatty).toMatchObject({ kind: 'fuel_exhausted', fuelUsed: 2_000_000n });
   });
 
-  it('refuses what it cannot honour yet, naming it: mounts', async () => {
-    const mounts: RunRequest['mounts'] = [{ path: '/data', readOnly: true }];
-    const mounted = await rt.run(runRequest(await componentRef('copy'), { mounts }));
-    expect(mounted).toMatchObject({ kind: 'invalid_module' });
-    expect(mounted.error).toMatch(/mounts/);
+  it('sees the task\'s mounts: reads a read-only /in, writes a writable /out, changes nothing in /in', async () => {
+    const mounts: RunRequest['mounts'] = [{ path: '/in', readOnly: true }, { path: '/out', readOnly: false }];
+    const files = [{ path: '/in/a.txt', bytes: bytes('mounted\n') }];
+    const ok = await both('copy', { args: ['/in/a.txt', '/out/b.txt'], mounts, files });
+    expect(visible(ok.p2)).toEqual(visible(ok.p1));
+    expect(ok.p2.files.map((f) => [f.path, text(f.bytes)])).toEqual([['/out/b.txt', 'mounted\n']]);
+    const refused = await both('copy', { args: ['/in/a.txt', '/in/b.txt'], mounts, files });
+    expect(refused.p1).toMatchObject({ kind: 'exited', exitCode: 4 });
+    expect(refused.p2).toMatchObject({ kind: 'exited', exitCode: 1, files: [] });
+    expect(text(refused.p2.stderr)).toContain('/in/b.txt');
   });
 });
 

@@ -2,14 +2,15 @@
  * Spindle's own WASI 0.2 host, the import object
  * jco's instantiation-mode glue asks for (keys without versions: 'wasi:cli/environment', …), over
  * the same parts as the preview 1 host: Output (stdout/stderr with both caps), Clock
- * (deterministic mode included), RandomSource and the in-memory Fs (one writable preopen "/").
+ * (deterministic mode included), RandomSource and the in-memory Fs, with one preopen per mount
+ * (read-only ones refuse every change, as the preview 1 host's rights do).
  * Nothing here touches the host's filesystem, network or process.
  *
  * Conventions of jco's glue: a resource is a class whose instances the glue tracks; a function
  * returning `result<T, E>` returns T or throws a value carrying E in `payload`; `option<T>` is T
  * or undefined; u64 are bigint.
  */
-import type { FileEntry } from '../../domain/index.js';
+import { DEFAULT_MOUNTS, type FileEntry, type Mount } from '../../domain/index.js';
 import { FILETYPE } from '../wasi/abi.js';
 import { Clock } from '../wasi/clock.js';
 import { E, OutputLimitExceeded, type Errno } from '../wasi/errno.js';
@@ -76,6 +77,8 @@ export interface P2HostOptions {
   clock: Clock;
   random: RandomSource;
   fsLimits: { maxBytes: number; maxInodes: number };
+  /** The preopened directories (default: "/" alone, writable). */
+  mounts?: readonly Mount[];
 }
 
 export function makeP2Host(opts: P2HostOptions) {
@@ -186,7 +189,13 @@ export function makeP2Host(opts: P2HostOptions) {
   const stderr = new OutputStream((bytes) => write('stderr', bytes));
 
   class Descriptor {
+    /** `writable`: a file opened for writing, or a directory in a writable mount. */
     constructor(readonly node: Inode, private readonly writable: boolean) {}
+    /** Refuses a change through a directory of a read-only mount. */
+    private mutable(): DirNode {
+      if (!this.writable) throw new ResultError('read-only');
+      return this.dir();
+    }
     private file(): FileNode {
       if (this.node.type !== FILETYPE.REGULAR_FILE) throw new ResultError(this.node.type === FILETYPE.DIRECTORY ? 'is-directory' : 'invalid');
       return this.node;
@@ -260,28 +269,29 @@ export function makeP2Host(opts: P2HostOptions) {
       return fsCall(() => {
         const r = fs.resolve(this.dir(), path, flags.symlinkFollow ?? false);
         let node = r.node;
+        const write = Boolean(descFlags.write);
+        // Nothing of a read-only mount may change: no file created, truncated or opened for writing.
+        if (!this.writable && (write || open.truncate || (node === undefined && open.create))) throw E.ROFS;
         if (node === undefined) {
           if (!open.create) throw E.NOENT;
-          if (!this.writable) throw E.PERM;
           node = fs.attach(r.parent!, r.name, fs.newFile());
         } else if (open.create && open.exclusive) throw E.EXIST;
         if (open.directory && node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
-        const write = Boolean(descFlags.write) && this.writable;
         if (write && node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
         if (open.truncate && node.type === FILETYPE.REGULAR_FILE) fs.setSize(node, 0);
-        return new Descriptor(node, this.writable);
+        return new Descriptor(node, node.type === FILETYPE.DIRECTORY ? this.writable : write);
       });
     }
     createDirectoryAt(path: string) {
       fsCall(() => {
-        const r = fs.resolve(this.dir(), path, false);
+        const r = fs.resolve(this.mutable(), path, false);
         if (r.node !== undefined) throw E.EXIST;
         fs.attach(r.parent!, r.name, fs.newDir());
       });
     }
     removeDirectoryAt(path: string) {
       fsCall(() => {
-        const r = fs.resolve(this.dir(), path, false);
+        const r = fs.resolve(this.mutable(), path, false);
         if (r.node === undefined) throw E.NOENT;
         if (r.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
         if (r.node.entries.size > 0) throw E.NOTEMPTY;
@@ -290,7 +300,7 @@ export function makeP2Host(opts: P2HostOptions) {
     }
     unlinkFileAt(path: string) {
       fsCall(() => {
-        const r = fs.resolve(this.dir(), path, false);
+        const r = fs.resolve(this.mutable(), path, false);
         if (r.node === undefined) throw E.NOENT;
         if (r.node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
         fs.detach(r.parent!, r.name);
@@ -298,8 +308,8 @@ export function makeP2Host(opts: P2HostOptions) {
     }
     renameAt(oldPath: string, newDescriptor: Descriptor, newPath: string) {
       fsCall(() => {
-        const from = fs.resolve(this.dir(), oldPath, false);
-        const to = fs.resolve(newDescriptor.dir(), newPath, false);
+        const from = fs.resolve(this.mutable(), oldPath, false);
+        const to = fs.resolve(newDescriptor.mutable(), newPath, false);
         if (from.node === undefined) throw E.NOENT;
         fs.rename(from.parent!, from.name, to.parent!, to.name);
       });
@@ -311,7 +321,7 @@ export function makeP2Host(opts: P2HostOptions) {
     }
     symlinkAt(oldPath: string, newPath: string) {
       fsCall(() => {
-        const r = fs.resolve(this.dir(), newPath, false);
+        const r = fs.resolve(this.mutable(), newPath, false);
         if (r.node !== undefined) throw E.EXIST;
         fs.attach(r.parent!, r.name, fs.newLink(oldPath));
       });
@@ -350,7 +360,10 @@ export function makeP2Host(opts: P2HostOptions) {
     };
   }
 
-  const root = new Descriptor(fs.root, true);
+  // One preopen per mount (DEFAULT_MOUNTS: "/" alone, writable), as the preview 1 host gives them.
+  const mounts = opts.mounts ?? DEFAULT_MOUNTS;
+  const preopens = mounts.map((m): [Descriptor, string] => [new Descriptor(fs.mkdirs(m.path.split('/').filter((p) => p !== '')), !m.readOnly), m.path]);
+  const writableRoots = mounts.flatMap((m, i) => (m.readOnly ? [] : [{ path: m.path, node: preopens[i]![0].node as DirNode }]));
   const u64 = () => {
     const b = new Uint8Array(8);
     random.fill(b);
@@ -404,7 +417,7 @@ export function makeP2Host(opts: P2HostOptions) {
       DirectoryEntryStream: class {},
       filesystemErrorCode: () => undefined,
     },
-    'wasi:filesystem/preopens': { getDirectories: () => [[root, '/']] },
+    'wasi:filesystem/preopens': { getDirectories: () => preopens },
   };
 
   return {
@@ -419,7 +432,7 @@ export function makeP2Host(opts: P2HostOptions) {
         stderr: err.bytes,
         stdoutTruncated: out.truncated,
         stderrTruncated: err.truncated,
-        files: fs.modifiedFiles([{ path: '/', node: fs.root }]),
+        files: fs.modifiedFiles(writableRoots),
       };
     },
   };

@@ -7,7 +7,7 @@
  * preview 1 adapter) gets the one the glue hands it. The WASI 0.2 host is ours (host.ts).
  */
 import { performance } from 'node:perf_hooks';
-import type { FileEntry } from '../../domain/index.js';
+import type { FileEntry, Mount } from '../../domain/index.js';
 import { classifyEnd, type GuestEnd } from '../classify.js';
 import type { InlineRequest } from '../channel.js';
 import type { LiveOutput } from '../live.js';
@@ -23,7 +23,7 @@ import { ComponentExit, makeP2Host } from './host.js';
 const FS_LIMITS = { maxBytes: 64 << 20, maxInodes: 65536 };
 const PAGE = 65536;
 
-export function executeComponent(req: InlineRequest, files: FileEntry[], code: ComponentCode, seq: number, live: LiveOutput | null): RunEnd {
+export function executeComponent(req: InlineRequest, files: FileEntry[], mounts: Mount[] | undefined, code: ComponentCode, seq: number, live: LiveOutput | null): RunEnd {
   const det = req.deterministic;
   const host = makeP2Host({
     args: req.argv,
@@ -36,6 +36,7 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], code: C
     clock: new Clock(det !== null, det?.epochMs ?? 0),
     random: det !== null ? seededRandom(det.seed) : cryptoRandom,
     fsLimits: FS_LIMITS,
+    mounts,
   });
   const byModule = new Map<WebAssembly.Module, ComponentCore>();
   for (const core of Object.values(code.cores)) byModule.set(core.module, core);
