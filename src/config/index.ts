@@ -68,6 +68,8 @@ export interface Config {
   /** A task's retry policy when it sets none (field by field), and the most it may ask for. */
   retryPolicy: { defaults: RetryPolicy; max: Omit<RetryPolicy, 'retryOn'> };
   maxModuleBytes: number;
+  /** Builds from source: at once per node, the deadline of each, the source's total size (BUILD_CONCURRENCY, BUILD_TIMEOUT_MS, MAX_SOURCE_BYTES). */
+  build: { concurrency: number; timeoutMs: number; maxSourceBytes: number };
   /** MAX_TABLE_ELEMENTS: most elements a module's tables may hold together, declared (registration) or grown (run time). */
   maxTableElements: number;
   maxStdinBytes: number;
@@ -159,6 +161,7 @@ export function loadConfig(env: Env): Config {
       max: { maxAttempts: v.MAX_ATTEMPTS_LIMIT, initialBackoffMs: v.BACKOFF_MAX_MS_LIMIT, maxBackoffMs: v.BACKOFF_MAX_MS_LIMIT },
     },
     maxModuleBytes: v.MAX_MODULE_BYTES,
+    build: { concurrency: v.BUILD_CONCURRENCY, timeoutMs: v.BUILD_TIMEOUT_MS, maxSourceBytes: v.MAX_SOURCE_BYTES },
     maxTableElements: v.MAX_TABLE_ELEMENTS,
     maxStdinBytes: v.MAX_STDIN_BYTES,
     maxFilesBytes: v.MAX_FILES_BYTES,

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   | 'CONFLICT'
   | 'INVALID_MODULE'
+  /** A build from source failed: `details.diagnostics` (file, line, column, message) and `details.log`. */
+  | 'BUILD_FAILED'
   /** The database cannot be reached now: retry later (HTTP 503 with Retry-After). */
   | 'UNAVAILABLE'
   /** The database cancelled a statement that ran past its timeout: retry, or ask for less. */

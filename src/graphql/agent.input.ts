@@ -1,9 +1,37 @@
 import 'reflect-metadata';
-import { Field, InputType } from 'type-graphql';
+import { Field, InputType, registerEnumType } from 'type-graphql';
 import type { RegisterAgentParams } from '../services/agent.service.js';
+import type { SourceParams } from '../services/build.service.js';
 import { LimitsInput } from './limits.input.js';
 
-@InputType('RegisterAgentInput', { description: 'Exactly one of wasmBase64, wat, moduleDigest (from POST /modules).' })
+export enum SourceLanguage {
+  ASSEMBLYSCRIPT = 'assemblyscript',
+}
+registerEnumType(SourceLanguage, {
+  name: 'SourceLanguage',
+  description: 'Languages the server builds from source (others: build a WASI module or component yourself and register the .wasm).',
+  valuesConfig: { ASSEMBLYSCRIPT: { description: 'AssemblyScript with the WASI shim: console, process (argv, env, stdin, stdout, exit), Date and Math.random are WASI calls.' } },
+});
+
+@InputType('SourceFileInput')
+export class SourceFileInput {
+  @Field(() => String, { description: 'Relative path ending in .ts, e.g. "main.ts" or "lib/util.ts" (up to 256 characters).' })
+  path!: string;
+
+  @Field(() => String)
+  text!: string;
+}
+
+@InputType('SourceInput', { description: 'Source to build the module from; at most 64 files and MAX_SOURCE_BYTES together.' })
+export class SourceInput implements SourceParams {
+  @Field(() => SourceLanguage)
+  language!: SourceLanguage;
+
+  @Field(() => [SourceFileInput], { description: 'The first file is the entry.' })
+  files!: SourceFileInput[];
+}
+
+@InputType('RegisterAgentInput', { description: 'Exactly one of wasmBase64, wat, moduleDigest (from POST /modules), source.' })
 export class RegisterAgentInput implements RegisterAgentParams {
   @Field(() => String, { description: '1-64 characters: letters, digits, ".", "_", "-"; starts with a letter or digit.' })
   name!: string;
@@ -19,6 +47,12 @@ export class RegisterAgentInput implements RegisterAgentParams {
 
   @Field(() => String, { nullable: true, description: 'Digest returned by POST /modules.' })
   moduleDigest?: string | null;
+
+  @Field(() => SourceInput, {
+    nullable: true,
+    description: 'Source the server builds the module from, in a sandboxed thread (BUILD_CONCURRENCY at once per node, BUILD_TIMEOUT_MS each); the same source again reuses the first build. A failed build answers BUILD_FAILED with extensions.diagnostics (file, line, column, message) and extensions.log.',
+  })
+  source?: SourceInput | null;
 
   @Field(() => LimitsInput, { nullable: true })
   defaultLimits?: LimitsInput | null;

@@ -9,6 +9,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
 import { InvalidModuleError } from './module/index.js';
 import { inspectBytes, ModuleCache, sha256Hex, type CompileResult } from './cache.js';
+import { Builder } from './build/builder.js';
 import { Transpiler, type TranspilerStarter } from './component/transpiler.js';
 import { checkCommandWorld, isComponent, readComponentWorld } from './component/world.js';
 import { makeJob } from './job.js';
@@ -18,6 +19,8 @@ import type { ModuleInfo, ModuleRef, OutputChunk, PoolStats, RunOutcome, RunRequ
 
 export type { Runtime, RuntimeOptions, RunRequest, RunOutcome, PoolStats, ModuleInfo, ModuleRef, OutputChunk } from './types.js';
 export { InvalidModuleError } from './module/index.js';
+export { BUILD_DEFAULTS } from './build/builder.js';
+export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage } from './build/types.js';
 
 /** Defaults for the optional RuntimeOptions. */
 export const RUNTIME_DEFAULTS = {
@@ -82,9 +85,10 @@ function workerStarter(entryOverride?: URL): WorkerStarter {
   return start(entryOverride ?? workerEntry('worker'));
 }
 
-/** The component transpiler's thread (component/transpiler.ts): Node's own flags, its heap limit. */
-const transpilerStarter: TranspilerStarter = (workerData, resourceLimits) =>
-  new Worker(workerEntry('component/transpile-worker'), { name: 'spindle-transpiler', execArgv: [], workerData, resourceLimits });
+/** A tool thread (tools.ts: the component transpiler, a build): Node's own flags, its heap limit. */
+const toolThread = (entry: string, workerData: unknown, resourceLimits: { maxOldGenerationSizeMb: number }) =>
+  new Worker(workerEntry(entry), { name: `spindle-${entry.replace(/.*\//, '')}`, execArgv: [], workerData, resourceLimits });
+const transpilerStarter: TranspilerStarter = (workerData, resourceLimits) => toolThread('component/transpile-worker', workerData, resourceLimits);
 
 const bundled = new Map<string, URL>();
 
@@ -149,6 +153,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
   const pool = new Pool(opts.workers, flushMs, workerStarter(internals.workerEntry));
   const transpiler = new Transpiler(transpilerStarter);
+  const builder = new Builder(toolThread, { concurrency: opts.buildConcurrency, timeoutMs: opts.buildTimeoutMs });
   const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id), (bytes) => transpiler.transpile(bytes), opts.maxTableElements);
   let closed = false;
 
@@ -285,6 +290,9 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
 
     run,
 
+    build: (req) => builder.build(req),
+    compiler: (language) => builder.compiler(language),
+
     stats(): PoolStats {
       return { ...pool.counters(), compiledModules: cache.size };
     },
@@ -292,7 +300,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     async close(): Promise<void> {
       closed = true;
       clearInterval(keepAlive);
-      await Promise.all([pool.close(), transpiler.close()]);
+      await Promise.all([pool.close(), transpiler.close(), builder.close()]);
     },
   };
 }

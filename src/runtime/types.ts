@@ -3,6 +3,7 @@
  * storage: it runs one module with one request and classifies how it ended.
  */
 import type { FileEntry, Limits, Mount, OutcomeKind, TrapInfo } from '../domain/index.js';
+import type { BuildRequest, BuildResult, SourceLanguage } from './build/types.js';
 
 /** A module to run, identified by the sha256 (hex) of its original bytes. */
 export interface ModuleRef {
@@ -117,6 +118,13 @@ export interface Runtime {
    * and may be called again if the run had to be handed to a fresh worker.
    */
   run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void, onStart?: () => void): Promise<RunOutcome>;
+  /**
+   * Build a module from source in a tool thread (build/builder.ts). Never rejects for the
+   * source's sake: a failed build is a result with its log and diagnostics.
+   */
+  build(req: BuildRequest): Promise<BuildResult>;
+  /** The compiler (and version) `language` builds with: part of a build's cache key. */
+  compiler(language: SourceLanguage): string;
   stats(): PoolStats;
   /** Terminate all workers. In-flight runs end as 'cancelled'. */
   close(): Promise<void>;
@@ -137,4 +145,8 @@ export interface RuntimeOptions {
    * reaches the listener within about this long, even if the guest never calls the host again.
    */
   outputFlushMs?: number;
+  /** Builds from source at once on this node (BUILD_CONCURRENCY, default 1); more wait in order. */
+  buildConcurrency?: number;
+  /** A build that takes longer fails (BUILD_TIMEOUT_MS, default 60 s). */
+  buildTimeoutMs?: number;
 }

@@ -80,7 +80,12 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
   const metrics = makeMetrics();
   const tracing = await startTracing(config, options.spanProcessor);
   const tracer = tracing?.tracer;
-  const runtime = makeRuntime({ workers: config.role === 'api' ? 1 : config.workers, maxTableElements: config.maxTableElements });
+  const runtime = makeRuntime({
+    workers: config.role === 'api' ? 1 : config.workers,
+    maxTableElements: config.maxTableElements,
+    buildConcurrency: config.build.concurrency,
+    buildTimeoutMs: config.build.timeoutMs,
+  });
   const bus = makeEventBus({
     redisUrl: config.redisUrl,
     channelPrefix: config.redisPrefix,

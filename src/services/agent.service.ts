@@ -13,6 +13,7 @@ import { requireRole } from './auth.service.js';
 import { base64Size, decodeBase64 } from './codec.js';
 import { checkId, notFoundAt } from './ids.js';
 import { checkLimits, resolveLimits } from './limits.js';
+import type { BuildService, SourceParams } from './build.service.js';
 import { compileWat, inspectModule, type ModuleInfo, type ModuleService } from './module.service.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -26,6 +27,8 @@ export interface RegisterAgentParams {
   wasmBase64?: string | null;
   wat?: string | null;
   moduleDigest?: string | null;
+  /** Source to build the module from (build.service.ts). */
+  source?: SourceParams | null;
   defaultLimits?: Requested<Limits> | null;
 }
 
@@ -59,12 +62,13 @@ export interface AgentDeps {
   store: Store;
   runtime: Runtime;
   modules: ModuleService;
+  builds: BuildService;
   /** Told about every change, so this node's next submit sees it at once. */
   agentCache: AgentCache;
 }
 
 export function makeAgentService(deps: AgentDeps): AgentService {
-  const { config, store, runtime, modules, agentCache } = deps;
+  const { config, store, runtime, modules, builds, agentCache } = deps;
   const mine = <T extends { tenantId: string }>(caller: Principal, row: T | null): T | null => (row && row.tenantId === caller.tenantId ? row : null);
 
   const find = async (caller: Principal, idOrName: string): Promise<AgentRow | null> => {
@@ -102,16 +106,18 @@ export function makeAgentService(deps: AgentDeps): AgentService {
       if (input.description != null && input.description.length > MAX_DESCRIPTION) {
         throw badInput(`${field}.description`, `must be at most ${MAX_DESCRIPTION} characters`);
       }
-      const given = (['wasmBase64', 'wat', 'moduleDigest'] as const).filter((k) => input[k] != null);
+      const given = (['wasmBase64', 'wat', 'moduleDigest', 'source'] as const).filter((k) => input[k] != null);
       if (given.length !== 1) {
-        throw badInput(field, `exactly one of wasmBase64, wat, moduleDigest must be given (got ${given.length ? given.join(', ') : 'none'})`);
+        throw badInput(field, `exactly one of wasmBase64, wat, moduleDigest, source must be given (got ${given.length ? given.join(', ') : 'none'})`);
       }
       const source = given[0]!;
       const sourceField = `${field}.${source}`;
       const defaultLimits = checkLimits(`${field}.defaultLimits`, input.defaultLimits, config);
 
       let module: { digest: string; info: ModuleInfo; size: number };
-      if (source === 'moduleDigest') {
+      if (source === 'source') {
+        module = await builds.build(tenantId, sourceField, input.source!);
+      } else if (source === 'moduleDigest') {
         const digest = input.moduleDigest!.trim().toLowerCase();
         if (!DIGEST.test(digest)) throw badInput(sourceField, 'must be a sha256 digest (64 hex characters) as returned by POST /modules');
         // Only a module this tenant uploaded: a digest alone must not reach another tenant's bytes.

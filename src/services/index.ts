@@ -17,6 +17,7 @@ import type { Runtime } from '../runtime/types.js';
 import { forRequest, type Store } from '../store/index.js';
 import { makeAgentCache, type AgentCache } from './agent.cache.js';
 import { makeAgentService, type AgentService } from './agent.service.js';
+import { makeBuildService } from './build.service.js';
 import { makeAuthenticator, type Authenticator } from './auth.service.js';
 import { makeKeyService, type KeyService } from './key.service.js';
 import { makeModuleService, type ModuleService } from './module.service.js';
@@ -109,7 +110,10 @@ class ServiceSet implements Services {
   }
   get agents() {
     const { config, runtime, agentCache } = this.node;
-    return (this.#agents ??= makeAgentService({ config, store: this.view, runtime, modules: this.modules, agentCache }));
+    return (this.#agents ??= makeAgentService({
+      config, store: this.view, runtime, modules: this.modules, agentCache,
+      builds: makeBuildService({ config, store: this.view, runtime, modules: this.modules }),
+    }));
   }
   get tasks() {
     const { config, executor, quotas, agentCache, onSubmitted, traced } = this.node;

@@ -479,6 +479,25 @@ export interface ModuleRepository {
   storedBytes(tenantId: string): Promise<number>;
 }
 
+/** A successful build from source (store/builds.ts). */
+export interface SourceBuildRow {
+  inputDigest: string;
+  moduleDigest: string;
+  language: string;
+  compiler: string;
+  log: string;
+  diagnostics: { severity: string; code: string; message: string; file: string | null; line: number | null; column: number | null }[];
+  buildMs: number;
+  createdAt: Date;
+}
+
+export interface BuildRepository {
+  /** The build of these inputs this tenant made before, or null. */
+  get(tenantId: string, inputDigest: string): Promise<SourceBuildRow | null>;
+  /** Keeps a successful build (after its module is recorded for the tenant); idempotent. */
+  record(tenantId: string, build: Omit<SourceBuildRow, 'createdAt'>): Promise<void>;
+}
+
 export interface BlobStore {
   /** Stores bytes under their sha256 (hex) and returns it; storing the same bytes twice is a no-op. */
   put(bytes: Uint8Array): Promise<string>;
@@ -539,6 +558,7 @@ export interface Store {
   tenants: TenantRepository;
   apiKeys: ApiKeyRepository;
   modules: ModuleRepository;
+  builds: BuildRepository;
   blobs: BlobStore;
   /** Which database backs the store ('pglite' | 'postgres'), for logs and /healthz. */
   kind: 'pglite' | 'postgres';

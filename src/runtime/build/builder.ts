@@ -1,0 +1,107 @@
+/**
+ * Building agents from source inside the service (DESIGN: agents built from source). Each build
+ * runs in a tool thread (tools.ts): the compiler is JavaScript over the user's text, with a heap
+ * limit, a deadline and in-memory I/O (asc-worker.ts), at most `concurrency` at once per node
+ * (BUILD_CONCURRENCY); a build that waits for a thread waits in order. docs/RATIONALE.md says
+ * why a thread suffices for a compiler written in JavaScript.
+ *
+ * Languages: AssemblyScript, with the WASI shim (`@assemblyscript/wasi-shim`), so its `console`,
+ * `process` (argv, env, stdin, stdout, exit), `Date` and `Math.random` are WASI preview 1 calls
+ * and the output is a WASI command (`_start`) like any other module.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { ToolFailure, ToolPool } from '../tools.js';
+import type { BuildRequest, BuildResult, SourceLanguage } from './types.js';
+
+export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage } from './types.js';
+
+/** Defaults of the build options (config: BUILD_CONCURRENCY, BUILD_TIMEOUT_MS). */
+export const BUILD_DEFAULTS = { concurrency: 1, timeoutMs: 60_000 } as const;
+/** A build thread's heap limit: the compiler's own heap (the AssemblyScript compiler and Binaryen). */
+export const BUILD_HEAP_MB = 512;
+const BUILD_IDLE_MS = 60_000;
+
+/** Starts a build thread with its data and heap limit (runtime/index.ts knows how). */
+export type BuildStarter = (entry: 'build/asc-worker', workerData: unknown, resourceLimits: { maxOldGenerationSizeMb: number }) => Worker;
+
+const require = createRequire(import.meta.url);
+const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+
+interface AscSetup {
+  ascUrl: string;
+  shimDir: string;
+  shimOptions: { use: string[]; exportStart: string };
+  version: string;
+}
+
+let asc: AscSetup | undefined;
+/** Where the compiler and the shim are, and the shim's options (its asconfig.json, read as data). */
+function ascSetup(): AscSetup {
+  if (asc) return asc;
+  const ascDir = packageDir('assemblyscript');
+  const shimRoot = packageDir('@assemblyscript/wasi-shim');
+  const shimConfig = JSON.parse(readFileSync(join(shimRoot, 'asconfig.json'), 'utf8')) as { options: { use: string[]; exportStart: string } };
+  const version = (JSON.parse(readFileSync(join(ascDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const shimVersion = (JSON.parse(readFileSync(join(shimRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  return (asc = {
+    ascUrl: pathToFileURL(join(ascDir, 'dist', 'asc.js')).href,
+    shimDir: join(shimRoot, 'assembly'),
+    shimOptions: { use: shimConfig.options.use, exportStart: shimConfig.options.exportStart },
+    version: `assemblyscript ${version}, @assemblyscript/wasi-shim ${shimVersion}`,
+  });
+}
+
+export interface BuilderOptions {
+  concurrency?: number;
+  timeoutMs?: number;
+}
+
+export class Builder {
+  private readonly pool: ToolPool<BuildRequest, BuildResult>;
+  private readonly timeoutMs: number;
+
+  constructor(start: BuildStarter, opts: BuilderOptions = {}) {
+    this.timeoutMs = opts.timeoutMs ?? BUILD_DEFAULTS.timeoutMs;
+    this.pool = new ToolPool({
+      start: () => {
+        const { ascUrl, shimDir, shimOptions } = ascSetup();
+        return start('build/asc-worker', { ascUrl, shimDir, shimOptions }, { maxOldGenerationSizeMb: BUILD_HEAP_MB });
+      },
+      size: opts.concurrency ?? BUILD_DEFAULTS.concurrency,
+      timeoutMs: this.timeoutMs,
+      idleMs: BUILD_IDLE_MS,
+      doing: 'the build',
+    });
+  }
+
+  /** The compiler a language builds with, as part of a build's cache key. */
+  compiler(language: SourceLanguage): string {
+    if (language !== 'assemblyscript') throw new Error(`no compiler for ${String(language)}`);
+    return ascSetup().version;
+  }
+
+  /** Never rejects for the source's sake: a failure is a result with the log and diagnostics. */
+  async build(req: BuildRequest): Promise<BuildResult> {
+    const started = performance.now();
+    try {
+      return await this.pool.run(req);
+    } catch (e) {
+      if (!(e instanceof ToolFailure)) throw e;
+      const message = e.message;
+      return { ok: false, log: message, diagnostics: [{ severity: 'error', code: 'BUILD', message, file: null, line: null, column: null }], buildMs: performance.now() - started };
+    }
+  }
+
+  /** Builds waiting for a thread. */
+  get waiting(): number {
+    return this.pool.waiting;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

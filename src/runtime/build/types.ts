@@ -1,0 +1,31 @@
+/** Building an agent from source: what is asked and what comes back (builder.ts). */
+
+/** Languages Spindle builds itself (README: others are built outside and registered as .wasm). */
+export type SourceLanguage = 'assemblyscript';
+
+export interface SourceFile {
+  /** Relative, `/`-separated, ending in the language's extension (`main.ts`, `lib/util.ts`). */
+  path: string;
+  text: string;
+}
+
+export interface BuildRequest {
+  language: SourceLanguage;
+  /** The first file is the entry. */
+  files: SourceFile[];
+}
+
+export interface Diagnostic {
+  severity: 'error' | 'warning' | 'info';
+  /** The compiler's code, e.g. `TS2322` or `AS110`. */
+  code: string;
+  message: string;
+  /** Where, when the compiler says: a file of the request (or a library file), 1-based line and column. */
+  file: string | null;
+  line: number | null;
+  column: number | null;
+}
+
+export type BuildResult =
+  | { ok: true; wasm: Uint8Array; log: string; diagnostics: Diagnostic[]; buildMs: number }
+  | { ok: false; log: string; diagnostics: Diagnostic[]; buildMs: number };
