@@ -4,6 +4,8 @@
  * the same inputs give the same outcome, output and files.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRuntime } from '../../src/runtime/index.js';
 import type { ModuleRef, RunRequest, Runtime } from '../../src/runtime/types.js';
@@ -159,6 +161,21 @@ describe('a component runs as its preview 1 module does', () => {
     expect(refused.p2).toMatchObject({ kind: 'exited', exitCode: 1, files: [] });
     expect(text(refused.p2.stderr)).toContain('/in/b.txt');
   });
+});
+
+describe('a component written in JavaScript (componentize-js, no AOT: StarlingMonkey, 12 MB)', () => {
+  it('reads stdin, args and env and writes stdout through wasi:cli', async () => {
+    const wasm = new Uint8Array(gunzipSync(await readFile(new URL('../fixtures/components/js/hello.component.wasm.gz', import.meta.url))));
+    const ref = { digest: sha256Hex(wasm), bytes: wasm };
+    const info = await rt.inspect(wasm);
+    expect(info.format).toBe('component');
+    const o = await rt.run(runRequest(ref, { args: ['a', 'b'], env: { NAME: 'x' }, stdin: bytes('hello\n'), limits: { memoryBytes: 256 << 20 } }));
+    expect(o).toMatchObject({ kind: 'exited', exitCode: 0 });
+    expect(text(o.stdout)).toBe('js: HELLO\nargs: ["main.wasm","a","b"]\nNAME=x\n');
+    // Its memory is what it starts with (StarlingMonkey's heap), within the cap.
+    expect(o.memoryPeakBytes).toBeGreaterThan(1 << 20);
+    expect(o.memoryPeakBytes).toBeLessThanOrEqual(256 << 20);
+  }, 120_000);
 });
 
 describe('inspecting a component', () => {
