@@ -66,6 +66,23 @@ describe('dashboard', { shuffle: false }, () => {
     expect(await page.locator('li[data-agent]').count()).toBeGreaterThanOrEqual(2);
   });
 
+  it('builds an agent from AssemblyScript source, and shows where a broken one fails', async () => {
+    await page.goto(`${server.url}/#/agents`);
+    await page.getByRole('button', { name: '…or write source for the server to build' }).click();
+    await page.locator('input[name="agent-name"]').fill('e2e-as');
+    const code = page.locator('textarea[name="source-code"]');
+    await code.fill('let x: i32 = "oops";\n');
+    await page.getByRole('button', { name: 'Register agent' }).click();
+    const diagnostics = page.getByRole('list', { name: 'Build diagnostics' });
+    await diagnostics.waitFor({ ...WAIT, timeout: 60_000 });
+    expect(await diagnostics.textContent()).toContain("main.ts:1:14 TS2322 Type '~lib/string/String' is not assignable to type 'i32'.");
+    await screenshot(page, 'agents-build-failed');
+    await code.fill('console.log("built by the server");\n');
+    await page.getByRole('button', { name: 'Register agent' }).click();
+    await page.locator('li[data-agent="e2e-as"]').waitFor({ ...WAIT, timeout: 60_000 });
+    expect(await diagnostics.count()).toBe(0);
+  });
+
   it('shows submitted tasks turning SUCCEEDED live, without a reload', async () => {
     // A second tab watches the task list while the first one submits.
     const watcher = await browser.newPage();

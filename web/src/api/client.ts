@@ -22,7 +22,12 @@ const KEY_STORAGE = 'spindle.apiKey';
 export const connection = makeStore<Connection>({ state: 'connecting', epoch: 0, generation: 0 });
 
 export class ApiError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+    /** The error's GraphQL extensions (a build's `diagnostics` and `log`, a `field`, …). */
+    readonly extensions: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -69,11 +74,11 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>)
   });
   const body = (await res.json().catch(() => null)) as {
     data?: T;
-    errors?: { message: string; extensions?: { code?: string } }[];
+    errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
   } | null;
   if (body?.errors?.length) {
     const [first] = body.errors;
-    throw new ApiError(first.message, first.extensions?.code);
+    throw new ApiError(first.message, first.extensions?.code, first.extensions ?? {});
   }
   if (!res.ok || !body?.data) throw new ApiError(`HTTP ${res.status} ${res.statusText}`, 'HTTP');
   return body.data;

@@ -5,12 +5,32 @@ import { fmtBytes } from '../format.js';
 import { EMPTY_LIMITS, LimitsFields, limitsInput } from './LimitsFields.js';
 import { ErrorNote } from './Status.js';
 
-type Source = { kind: 'wat' } | { kind: 'wasm'; file: File };
+type Source = { kind: 'wat' } | { kind: 'wasm'; file: File } | { kind: 'source' };
+
+/** Languages the server builds (SourceLanguage), with a starting program for each. */
+const LANGUAGES = {
+  ASSEMBLYSCRIPT: {
+    label: 'AssemblyScript',
+    template: 'const args = process.argv;\nconsole.log("hello, " + (args.length > 1 ? args[1] : "world"));\n',
+  },
+} as const;
+type Language = keyof typeof LANGUAGES;
+
+interface BuildDiagnostic {
+  severity: string;
+  code: string;
+  message: string;
+  file: string | null;
+  line: number | null;
+  column: number | null;
+}
 
 export function RegisterAgent({ onDone }: { onDone: (name: string, version: number) => void }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [wat, setWat] = useState('');
+  const [language, setLanguage] = useState<Language>('ASSEMBLYSCRIPT');
+  const [code, setCode] = useState<string>(LANGUAGES.ASSEMBLYSCRIPT.template);
   const [source, setSource] = useState<Source>({ kind: 'wat' });
   const [limits, setLimits] = useState(EMPTY_LIMITS);
   const [dragging, setDragging] = useState(false);
@@ -32,12 +52,13 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
       const input: Record<string, unknown> = { name: name.trim(), description: description.trim() || undefined, defaultLimits: limitsInput(limits) };
       // Modules go up as raw bytes (POST /modules), never base64 inside a GraphQL body.
       if (source.kind === 'wasm') input.moduleDigest = (await uploadModule(await source.file.arrayBuffer())).digest;
+      else if (source.kind === 'source') input.source = { language, files: [{ path: 'main.ts', text: code }] };
       else input.wat = wat;
       const r = await gql<{ registerAgent: { name: string; latestVersion: number } }>(REGISTER_AGENT, { input });
       setName('');
       setDescription('');
       setWat('');
-      setSource({ kind: 'wat' });
+      if (source.kind !== 'source') setSource({ kind: 'wat' });
       setResets((n) => n + 1);
       onDone(r.registerAgent.name, r.registerAgent.latestVersion);
     } catch (err) {
@@ -78,6 +99,29 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
           </p>
         ) : null}
       </div>
+      <p class="small">
+        {source.kind === 'source' ? (
+          <button type="button" class="link" onClick={() => setSource({ kind: 'wat' })}>paste WAT instead</button>
+        ) : (
+          <button type="button" class="link" onClick={() => setSource({ kind: 'source' })}>…or write source for the server to build</button>
+        )}
+      </p>
+      {source.kind === 'source' ? (
+        <>
+          <label>
+            Language
+            <select name="source-language" value={language} onChange={(e) => setLanguage(e.currentTarget.value as Language)}>
+              {Object.entries(LANGUAGES).map(([value, l]) => (
+                <option key={value} value={value}>{l.label}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            main.ts
+            <textarea name="source-code" rows={12} class="mono" required spellcheck={false} value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          </label>
+        </>
+      ) : null}
       {source.kind === 'wat' ? (
         <label>
           …or paste WebAssembly text (WAT)
@@ -91,7 +135,32 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
         <LimitsFields prefix="agent" value={limits} onChange={setLimits} />
       </details>
       <ErrorNote error={error} />
-      <button type="submit" disabled={busy}>{busy ? 'Registering…' : 'Register agent'}</button>
+      {error?.code === 'BUILD_FAILED' ? <BuildReport extensions={error.extensions} /> : null}
+      <button type="submit" disabled={busy}>{busy ? (source.kind === 'source' ? 'Building…' : 'Registering…') : 'Register agent'}</button>
+      {busy && source.kind === 'source' ? <p class="muted small" role="status">Building on the server: a few seconds the first time, about a second after.</p> : null}
     </form>
+  );
+}
+
+/** A failed build: its diagnostics (where and what) and the compiler's log. */
+function BuildReport({ extensions }: { extensions: Record<string, unknown> }) {
+  const diagnostics = (extensions.diagnostics ?? []) as BuildDiagnostic[];
+  const log = typeof extensions.log === 'string' ? extensions.log : '';
+  return (
+    <div class="build-report">
+      <ul class="diagnostics" aria-label="Build diagnostics">
+        {diagnostics.map((d, i) => (
+          <li key={i} class={`diag-${d.severity}`}>
+            <code>{d.file ?? '?'}{d.line !== null ? `:${d.line}:${d.column}` : ''}</code> <code>{d.code}</code> {d.message}
+          </li>
+        ))}
+      </ul>
+      {log ? (
+        <details>
+          <summary>Compiler log</summary>
+          <pre class="mono log">{log}</pre>
+        </details>
+      ) : null}
+    </div>
   );
 }
