@@ -14,3 +14,17 @@ describe('component glue', () => {
     expect(() => evaluateGlue('\nexport function instantiate() {}\nexport function instantiate() {}\n')).toThrow(/expected one/);
   });
 });
+
+describe('component glue, kept between runs', () => {
+  it('is evaluated once, and afresh when a run left a global behind', () => {
+    const source = '\nexport function instantiate(g, imports) { const fresh = {}; if (imports.leak) globalThis.leaked = 1; return { fresh, leaked: typeof leaked }; }\n';
+    const a = evaluateGlue(source);
+    expect(evaluateGlue(source)).toBe(a); // kept
+    const first = a.instantiate(() => null as never, {}, () => null as never);
+    expect(a.instantiate(() => null as never, {}, () => null as never).fresh).not.toBe(first.fresh); // state is per call
+    expect(a.instantiate(() => null as never, { leak: {} } as never, () => null as never).leaked).toBe('number');
+    const b = evaluateGlue(source); // the leak is seen: a new context
+    expect(b).not.toBe(a);
+    expect(b.instantiate(() => null as never, {}, () => null as never).leaked).toBe('undefined');
+  });
+});
