@@ -146,7 +146,7 @@ module.exports = {
   options: {
     // The Prisma client and packages are nodes (rules see edges into them) but are not walked.
     doNotFollow: { path: ['node_modules', '^src/generated/'] },
-    exclude: { path: ['^web/dist/', '^dist/'] },
+    exclude: { path: ['^web/dist/', '^dist/', '^test/fixtures/'] },
     // Type-only imports are dependencies too ("services never see Prisma types").
     tsPreCompilationDeps: true,
     // Resolves the ESM `.js` specifiers to the `.ts` sources (NodeNext), as tsc does.
