@@ -5,7 +5,7 @@
 import type { OutcomeKind, TaskStatus } from '../domain/index.js';
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { Tracer } from '@opentelemetry/api';
-import type { NewTask, Store, TaskRow } from '../store/types.js';
+import type { AgentBuildRow, NewTask, Store, TaskRow } from '../store/types.js';
 import type { PoolStats, Runtime } from '../runtime/types.js';
 
 /** Published after every state change is written (DESIGN §5). */
@@ -49,6 +49,8 @@ export type Topics = {
   TASK_EVENTS_OF: [taskId: string, events: TaskEvent[]];
   /** Derived from TASK_DELETED, like TASK_EVENTS_OF: that one task was deleted (`[taskId]`). */
   TASK_DELETED_OF: [taskId: string, taskIds: string[]];
+  /** A build asked for with buildAgent changed (services/build.jobs.ts): its row as it is now. */
+  BUILD_UPDATED: [buildId: string, build: AgentBuildRow];
 };
 
 /** One node's activity during one second, shared so every node can answer `stats` for the cluster. */

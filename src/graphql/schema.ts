@@ -9,6 +9,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { Topics } from '../services/types.js';
 import { AgentResolver, AgentVersionResolver } from './agent.resolver.js';
+import { BuildResolver } from './build.resolver.js';
 import { guardArguments } from './args.guard.js';
 import { StatsResolver } from './stats.resolver.js';
 import { TaskEventResolver } from './task-event.resolver.js';
@@ -24,7 +25,7 @@ const PASS_THROUGH = ['taskUpdated', 'taskEvents'];
 
 export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [AgentResolver, AgentVersionResolver, TaskResolver, TaskConnectionResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver, TenantFieldsResolver],
+    resolvers: [AgentResolver, AgentVersionResolver, BuildResolver, TaskResolver, TaskConnectionResolver, TaskAttemptResolver, TaskEventResolver, StatsResolver, TenantResolver, TenantFieldsResolver],
     pubSub: pubsub as never,
     // Inputs are validated by hand: their text here (args.guard.ts), the rest by the services; no class-validator.
     validate: false,

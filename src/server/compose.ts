@@ -119,7 +119,10 @@ export async function startSpindle(config: Config, options: ComposeOptions = {})
     onDeleted: metrics.swept,
     onTasksDeleted: (ids) => bus.pubsub.publish('TASK_DELETED', ids),
   });
-  const services = makeServices({ config, store, runtime, executor, logger, onSubmitted: metrics.submitted, traced: tracing !== null });
+  const services = makeServices({
+    config, store, runtime, executor, logger, onSubmitted: metrics.submitted, traced: tracing !== null,
+    onBuildUpdated: (build) => bus.pubsub.publish('BUILD_UPDATED', build.id, build),
+  });
   const server = await makeServer({ config, services, store, runtime, executor, bus, logger, metrics, tracer, dashboardDir: options.dashboardDir });
   if (config.role !== 'api') {
     await executor.start();

@@ -7,13 +7,14 @@
 import type { Config } from '../config/index.js';
 import { badInput, isUuid, SpindleError, type Limits, type Principal, type Requested } from '../domain/index.js';
 import type { Runtime } from '../runtime/types.js';
-import type { AgentRow, AgentVersionRow, Store } from '../store/index.js';
+import type { AgentBuildRow, AgentRow, AgentVersionRow, Store } from '../store/index.js';
 import type { AgentCache } from './agent.cache.js';
 import { requireRole } from './auth.service.js';
 import { base64Size, decodeBase64 } from './codec.js';
 import { checkId, notFoundAt } from './ids.js';
 import { checkLimits, resolveLimits } from './limits.js';
-import type { BuildService, SourceParams } from './build.service.js';
+import { presentBuild, type BuildJobs } from './build.jobs.js';
+import type { BuildService, BuiltModule, SourceParams } from './build.service.js';
 import { compileWat, inspectModule, type ModuleInfo, type ModuleService } from './module.service.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -42,7 +43,15 @@ export interface AgentService {
   /** Like find, NOT_FOUND naming `field` when there is none. */
   require(caller: Principal, field: string, idOrName: string): Promise<AgentRow>;
   /** Registers an agent, or a new version of an existing one (same name). `field` names the input in errors. */
-  register(caller: Principal, input: RegisterAgentParams, field?: string): Promise<{ agent: AgentRow; version: AgentVersionRow }>;
+  register(caller: Principal, input: RegisterAgentParams, field?: string): Promise<{ agent: AgentRow; version: AgentVersionRow; built?: BuiltModule }>;
+  /**
+   * buildAgent: records a build of `input.source` and runs it in the background (registering the
+   * agent as registerAgent would); the build as recorded (QUEUED). What registerAgent would refuse
+   * at once (name, limits, the source's files) is refused here the same way.
+   */
+  startBuild(caller: Principal, input: RegisterAgentParams, field?: string): Promise<AgentBuildRow>;
+  /** One of the caller's builds, or null (one whose node stopped reads as FAILED). */
+  getBuild(caller: Principal, id: string): Promise<AgentBuildRow | null>;
   /** Deletes an agent by id or name (soft: its tasks and versions stay readable); false when there was none. */
   delete(caller: Principal, idOrName: string): Promise<boolean>;
   /** Version `n` of one of the caller's agents, or its latest when n is absent. */
@@ -63,12 +72,15 @@ export interface AgentDeps {
   runtime: Runtime;
   modules: ModuleService;
   builds: BuildService;
+  /** The node's background builds (buildAgent), and who hears of their changes. */
+  jobs: BuildJobs;
+  onBuildUpdated: (build: AgentBuildRow) => void;
   /** Told about every change, so this node's next submit sees it at once. */
   agentCache: AgentCache;
 }
 
 export function makeAgentService(deps: AgentDeps): AgentService {
-  const { config, store, runtime, modules, builds, agentCache } = deps;
+  const { config, store, runtime, modules, builds, jobs, onBuildUpdated, agentCache } = deps;
   const mine = <T extends { tenantId: string }>(caller: Principal, row: T | null): T | null => (row && row.tenantId === caller.tenantId ? row : null);
 
   const find = async (caller: Principal, idOrName: string): Promise<AgentRow | null> => {
@@ -76,6 +88,22 @@ export function makeAgentService(deps: AgentDeps): AgentService {
     if (isUuid(idOrName)) return (await agents.get(caller.tenantId, idOrName.toLowerCase())) ?? agents.getByName(caller.tenantId, idOrName);
     return agents.getByName(caller.tenantId, idOrName);
   };
+
+  /** What registerAgent and buildAgent refuse before doing anything: name, description, one source, limits. */
+  function checkRegistration(input: RegisterAgentParams, field: string) {
+    if (!AGENT_NAME.test(input.name)) {
+      throw badInput(`${field}.name`, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
+    }
+    if (input.description != null && input.description.length > MAX_DESCRIPTION) {
+      throw badInput(`${field}.description`, `must be at most ${MAX_DESCRIPTION} characters`);
+    }
+    const given = (['wasmBase64', 'wat', 'moduleDigest', 'source'] as const).filter((k) => input[k] != null);
+    if (given.length !== 1) {
+      throw badInput(field, `exactly one of wasmBase64, wat, moduleDigest, source must be given (got ${given.length ? given.join(', ') : 'none'})`);
+    }
+    const source = given[0]!;
+    return { source, sourceField: `${field}.${source}`, defaultLimits: checkLimits(`${field}.defaultLimits`, input.defaultLimits, config) };
+  }
 
   return {
     async list(caller) {
@@ -100,23 +128,12 @@ export function makeAgentService(deps: AgentDeps): AgentService {
     async register(caller, input, field = 'input') {
       requireRole(caller, 'submitter', 'registerAgent');
       const { tenantId } = caller;
-      if (!AGENT_NAME.test(input.name)) {
-        throw badInput(`${field}.name`, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
-      }
-      if (input.description != null && input.description.length > MAX_DESCRIPTION) {
-        throw badInput(`${field}.description`, `must be at most ${MAX_DESCRIPTION} characters`);
-      }
-      const given = (['wasmBase64', 'wat', 'moduleDigest', 'source'] as const).filter((k) => input[k] != null);
-      if (given.length !== 1) {
-        throw badInput(field, `exactly one of wasmBase64, wat, moduleDigest, source must be given (got ${given.length ? given.join(', ') : 'none'})`);
-      }
-      const source = given[0]!;
-      const sourceField = `${field}.${source}`;
-      const defaultLimits = checkLimits(`${field}.defaultLimits`, input.defaultLimits, config);
+      const { source, sourceField, defaultLimits } = checkRegistration(input, field);
 
       let module: { digest: string; info: ModuleInfo; size: number };
+      let built: BuiltModule | undefined;
       if (source === 'source') {
-        module = await builds.build(tenantId, sourceField, input.source!);
+        module = built = await builds.build(tenantId, sourceField, input.source!);
       } else if (source === 'moduleDigest') {
         const digest = input.moduleDigest!.trim().toLowerCase();
         if (!DIGEST.test(digest)) throw badInput(sourceField, 'must be a sha256 digest (64 hex characters) as returned by POST /modules');
@@ -151,7 +168,40 @@ export function makeAgentService(deps: AgentDeps): AgentService {
         defaultLimits,
       });
       agentCache.invalidate(tenantId);
-      return registered;
+      return { ...registered, built };
+    },
+
+    async startBuild(caller, input, field = 'input') {
+      requireRole(caller, 'submitter', 'buildAgent');
+      if (input.source == null) throw badInput(`${field}.source`, 'buildAgent builds from source: give source (or use registerAgent)');
+      // What registerAgent would refuse at once is refused here, before a build is recorded.
+      checkRegistration(input, field);
+      builds.check(`${field}.source`, input.source);
+      const created = await store.agentBuilds.create({ tenantId: caller.tenantId, agentName: input.name, language: input.source.language, node: config.nodeId });
+      const update = async (change: Parameters<Store['agentBuilds']['update']>[1]) => onBuildUpdated(await store.agentBuilds.update(created.id, change));
+      jobs.run(created.id, async () => {
+        await update({ status: 'RUNNING', startedAt: new Date() });
+        try {
+          const { agent, version, built } = await this.register(caller, input, field);
+          await update({ status: 'SUCCEEDED', finishedAt: new Date(), agentId: agent.id, agentVersion: version.version, cached: built?.cached ?? false, log: built?.log ?? '', diagnostics: built?.diagnostics ?? [] });
+        } catch (err) {
+          const details = err instanceof SpindleError ? err.details : {};
+          await update({
+            status: 'FAILED',
+            finishedAt: new Date(),
+            error: err instanceof SpindleError ? err.message : 'the build failed on the server (see its logs)',
+            log: typeof details.log === 'string' ? details.log : '',
+            diagnostics: Array.isArray(details.diagnostics) ? (details.diagnostics as AgentBuildRow['diagnostics']) : [],
+          });
+          if (!(err instanceof SpindleError)) throw err;
+        }
+      });
+      return created;
+    },
+
+    async getBuild(caller, id) {
+      const row = await store.agentBuilds.get(caller.tenantId, id);
+      return row && presentBuild(row);
     },
 
     async delete(caller, idOrName) {

@@ -38,10 +38,15 @@ export interface BuiltModule {
   size: number;
   /** Taken from the tenant's build cache (the same inputs were built before). */
   cached: boolean;
+  /** The compiler's log and diagnostics (warnings), of this build or the cached one. */
+  log: string;
+  diagnostics: Diagnostic[];
 }
 
 export interface BuildService {
   build(tenantId: string, field: string, source: SourceParams): Promise<BuiltModule>;
+  /** Refuses a source beyond its limits (files, paths, MAX_SOURCE_BYTES), naming the field. */
+  check(field: string, source: SourceParams): void;
 }
 
 export function makeBuildService({ config, store, runtime, modules }: BuildDeps): BuildService {
@@ -67,6 +72,7 @@ export function makeBuildService({ config, store, runtime, modules }: BuildDeps)
   }
 
   return {
+    check,
     async build(tenantId, field, source) {
       check(field, source);
       const compiler = runtime.compiler(source.language);
@@ -77,7 +83,7 @@ export function makeBuildService({ config, store, runtime, modules }: BuildDeps)
       const bytes = cached && (await store.blobs.get(cached.moduleDigest));
       if (cached && bytes) {
         const { digest, info } = await modules.add(tenantId, field, bytes);
-        return { digest, info, size: bytes.length, cached: true };
+        return { digest, info, size: bytes.length, cached: true, log: cached.log, diagnostics: cached.diagnostics as Diagnostic[] };
       }
       const result = await runtime.build({ language: source.language, files: source.files });
       if (!result.ok) throw buildFailed(field, result.diagnostics, result.log);
@@ -86,7 +92,7 @@ export function makeBuildService({ config, store, runtime, modules }: BuildDeps)
       }
       const { digest, info } = await modules.add(tenantId, field, result.wasm);
       await store.builds.record(tenantId, { inputDigest, moduleDigest: digest, language: source.language, compiler, log: result.log, diagnostics: result.diagnostics, buildMs: result.buildMs });
-      return { digest, info, size: result.wasm.length, cached: false };
+      return { digest, info, size: result.wasm.length, cached: false, log: result.log, diagnostics: result.diagnostics };
     },
   };
 }

@@ -14,9 +14,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Executor } from '../executor/types.js';
 import type { Runtime } from '../runtime/types.js';
-import { forRequest, type Store } from '../store/index.js';
+import { forRequest, type AgentBuildRow, type Store } from '../store/index.js';
 import { makeAgentCache, type AgentCache } from './agent.cache.js';
 import { makeAgentService, type AgentService } from './agent.service.js';
+import { makeBuildJobs, type BuildJobs } from './build.jobs.js';
 import { makeBuildService } from './build.service.js';
 import { makeAuthenticator, type Authenticator } from './auth.service.js';
 import { makeKeyService, type KeyService } from './key.service.js';
@@ -36,6 +37,8 @@ export interface ServiceDeps {
   onSubmitted?: (created: number) => void;
   /** Traces are on: a submit stores the active trace context with its tasks (task.submit.ts). */
   traced?: boolean;
+  /** Told about every change of a build asked for with buildAgent (the bus: buildUpdated). */
+  onBuildUpdated?: (build: AgentBuildRow) => void;
 }
 
 export interface Services {
@@ -60,7 +63,8 @@ export function makeServices(deps: ServiceDeps): Services {
   const stats = makeStatsService({ store, executor, node: config.nodeId, countExactMax: config.countExactMax });
   const quotas = makeQuotas({ config, store, stats });
   const auth = makeAuthenticator({ store, enabled: config.auth.enabled, onTouchError: (err) => logger.warn({ err }, 'could not record an API key use') });
-  return new ServiceSet({ ...deps, stats, quotas, auth, agentCache: makeAgentCache(store) }, store, undefined);
+  const buildJobs = makeBuildJobs(store, (err) => logger.error({ err }, 'a build from source failed on the server'));
+  return new ServiceSet({ ...deps, stats, quotas, auth, agentCache: makeAgentCache(store), buildJobs }, store, undefined);
 }
 
 /** The node's state, shared by every request. */
@@ -69,6 +73,7 @@ interface NodeState extends ServiceDeps {
   quotas: Quotas;
   auth: Authenticator;
   agentCache: AgentCache;
+  buildJobs: BuildJobs;
 }
 
 /**
@@ -110,8 +115,10 @@ class ServiceSet implements Services {
   }
   get agents() {
     const { config, runtime, agentCache } = this.node;
+    const { buildJobs, onBuildUpdated } = this.node;
     return (this.#agents ??= makeAgentService({
       config, store: this.view, runtime, modules: this.modules, agentCache,
+      jobs: buildJobs, onBuildUpdated: onBuildUpdated ?? (() => {}),
       builds: makeBuildService({ config, store: this.view, runtime, modules: this.modules }),
     }));
   }

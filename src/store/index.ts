@@ -15,7 +15,7 @@ import { makeFsBlobStore } from './blobs-fs.js';
 import { makeRunningCapsCache } from './caps.js';
 import type { S3Options } from './blobs-s3.js';
 import { openDatabase } from './db.js';
-import { makeBuildRepository } from './builds.js';
+import { makeAgentBuildRepository, makeBuildRepository } from './builds.js';
 import { makeModuleRepository } from './modules.js';
 import { makeRetentionRepository } from './retention.js';
 import { makeTaskRepository } from './tasks.js';
@@ -68,6 +68,7 @@ export async function makeStore(opts: StoreOptions): Promise<Store> {
     apiKeys: makeApiKeyRepository(prisma),
     modules: makeModuleRepository(prisma),
     builds: makeBuildRepository(prisma),
+    agentBuilds: makeAgentBuildRepository(prisma),
     blobs,
     notifyQueued: () => notifier.notify(),
     onQueued: (listener) => notifier.on(listener),

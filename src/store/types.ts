@@ -498,6 +498,37 @@ export interface BuildRepository {
   record(tenantId: string, build: Omit<SourceBuildRow, 'createdAt'>): Promise<void>;
 }
 
+export type AgentBuildStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+/** A build asked for with buildAgent (store/builds.ts). */
+export interface AgentBuildRow {
+  id: string;
+  tenantId: string;
+  agentName: string;
+  language: string;
+  status: AgentBuildStatus;
+  log: string;
+  diagnostics: SourceBuildRow['diagnostics'];
+  error: string | null;
+  cached: boolean;
+  agentId: string | null;
+  agentVersion: number | null;
+  node: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  heartbeatAt: Date;
+}
+
+export interface AgentBuildRepository {
+  create(row: Pick<AgentBuildRow, 'tenantId' | 'agentName' | 'language' | 'node'>): Promise<AgentBuildRow>;
+  /** Changes a build's state (and renews its heartbeat); the row as it is now. */
+  update(id: string, change: Partial<Pick<AgentBuildRow, 'status' | 'log' | 'diagnostics' | 'error' | 'cached' | 'agentId' | 'agentVersion' | 'startedAt' | 'finishedAt'>>): Promise<AgentBuildRow>;
+  /** Renews the heartbeat of builds this node is doing. */
+  heartbeat(ids: string[]): Promise<void>;
+  get(tenantId: string, id: string): Promise<AgentBuildRow | null>;
+}
+
 export interface BlobStore {
   /** Stores bytes under their sha256 (hex) and returns it; storing the same bytes twice is a no-op. */
   put(bytes: Uint8Array): Promise<string>;
@@ -559,6 +590,7 @@ export interface Store {
   apiKeys: ApiKeyRepository;
   modules: ModuleRepository;
   builds: BuildRepository;
+  agentBuilds: AgentBuildRepository;
   blobs: BlobStore;
   /** Which database backs the store ('pglite' | 'postgres'), for logs and /healthz. */
   kind: 'pglite' | 'postgres';

@@ -91,4 +91,39 @@ describe('registerAgent from source', () => {
     expect((await s.gql(REGISTER, { input: { name: 'as-limits', wat: '(module)', source: { language: 'ASSEMBLYSCRIPT', files: [file('main.ts')] } } })).errors?.[0]?.message).toMatch(/exactly one of wasmBase64, wat, moduleDigest, source/);
     expect(builds - before).toBe(3); // the three sources within the limits
   }, 120_000);
+
+  it('buildAgent answers the build at once; buildUpdated follows it to SUCCEEDED, then build(id) reads it', async () => {
+    const BUILD = `mutation ($input: RegisterAgentInput!) { buildAgent(input: $input) { id status agentName language } }`;
+    const FIELDS = `id status error cached agentVersion log diagnostics { severity code file line column message } agent { name latestVersion } startedAt finishedAt`;
+    const source = { language: 'ASSEMBLYSCRIPT', files: [{ path: 'main.ts', text: 'console.log("built in the background");\n' }] };
+    const { buildAgent } = await s.gqlOk(BUILD, { input: { name: 'as-async', source } });
+    expect(buildAgent).toMatchObject({ status: expect.stringMatching(/^(QUEUED|RUNNING)$/), agentName: 'as-async', language: 'ASSEMBLYSCRIPT' });
+    const sub = s.subscribe(`subscription ($id: ID!) { buildUpdated(id: $id) { ${FIELDS} } }`, { id: buildAgent.id });
+    const seen = await sub.until((d) => ['SUCCEEDED', 'FAILED'].includes(d.buildUpdated.status), 60_000);
+    await sub.ended;
+    const last = seen.at(-1)!.buildUpdated;
+    expect(last).toMatchObject({ status: 'SUCCEEDED', error: null, cached: false, agentVersion: 1, agent: { name: 'as-async', latestVersion: 1 } });
+    expect(last.finishedAt).not.toBeNull();
+    expect((await s.gqlOk(`query ($id: ID!) { build(id: $id) { ${FIELDS} } }`, { id: buildAgent.id })).build).toEqual(last);
+    expect(await runTask({ agent: 'as-async' })).toMatchObject({ status: 'SUCCEEDED', stdout: 'built in the background\n' });
+    // The same source again: the cached module.
+    const again = (await s.gqlOk(BUILD, { input: { name: 'as-async', source } })).buildAgent;
+    const done = await waitFor('the cached build', async () => {
+      const { build } = await s.gqlOk(`query ($id: ID!) { build(id: $id) { ${FIELDS} } }`, { id: again.id });
+      return build.status === 'SUCCEEDED' ? build : undefined;
+    }, { timeoutMs: 30_000, everyMs: 50 });
+    expect(done).toMatchObject({ cached: true, agentVersion: 1 });
+  }, 120_000);
+
+  it('a failed buildAgent ends FAILED with its error, diagnostics and log; what registerAgent refuses at once, it refuses at once', async () => {
+    const BUILD = `mutation ($input: RegisterAgentInput!) { buildAgent(input: $input) { id } }`;
+    const { buildAgent } = await s.gqlOk(BUILD, { input: { name: 'as-async-broken', source: { language: 'ASSEMBLYSCRIPT', files: [{ path: 'main.ts', text: 'let x: i32 = "oops";\n' }] } } });
+    const sub = s.subscribe(`subscription ($id: ID!) { buildUpdated(id: $id) { status error log diagnostics { code file line column } } }`, { id: buildAgent.id });
+    const last = (await sub.until((d) => ['SUCCEEDED', 'FAILED'].includes(d.buildUpdated.status), 60_000)).at(-1)!.buildUpdated;
+    expect(last).toMatchObject({ status: 'FAILED', error: expect.stringContaining('input.source: the build failed: main.ts:1:14'), diagnostics: [{ code: 'TS2322', file: 'main.ts', line: 1, column: 14 }] });
+    expect(last.log).toContain('FAILURE 1 compile error(s)');
+    expect((await s.gql(BUILD, { input: { name: 'x', wat: '(module)' } })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.source' });
+    expect((await s.gql(BUILD, { input: { name: 'bad name!', source: { language: 'ASSEMBLYSCRIPT', files: [{ path: 'main.ts', text: '' }] } } })).errors?.[0]?.extensions).toMatchObject({ field: 'input.name' });
+    expect((await s.gql(BUILD, { input: { name: 'x', source: { language: 'ASSEMBLYSCRIPT', files: [{ path: '../main.ts', text: '' }] } } })).errors?.[0]?.extensions).toMatchObject({ field: 'input.source.files[0].path' });
+  }, 120_000);
 });
