@@ -79,7 +79,9 @@ describe('dashboard', { shuffle: false }, () => {
     await screenshot(page, 'agents-build-failed');
     await code.fill('console.log("built by the server");\n');
     await page.getByRole('button', { name: 'Register agent' }).click();
-    await page.locator('li[data-agent="e2e-as"]').waitFor({ ...WAIT, timeout: 60_000 });
+    // The build's progress comes live (buildUpdated) until it ends.
+    await page.locator('[data-build-status="SUCCEEDED"]').waitFor({ ...WAIT, timeout: 60_000 });
+    await page.locator('li[data-agent="e2e-as"]').waitFor(WAIT);
     expect(await diagnostics.count()).toBe(0);
   });
 

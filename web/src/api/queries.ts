@@ -70,6 +70,21 @@ export const AGENTS_QUERY = `query Agents { agents {
 export const REGISTER_AGENT = `mutation Register($input: RegisterAgentInput!) {
   registerAgent(input: $input) { id name latestVersion }
 }`;
+export const BUILD_AGENT = `mutation Build($input: RegisterAgentInput!) { buildAgent(input: $input) { id status } }`;
+export const BUILD_UPDATED = `subscription BuildUpdated($id: ID!) {
+  buildUpdated(id: $id) { id status error cached agentVersion log diagnostics { severity code message file line column } agent { name } }
+}`;
+
+export interface BuildState {
+  id: string;
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  error: string | null;
+  cached: boolean;
+  agentVersion: number | null;
+  log: string;
+  diagnostics: { severity: string; code: string; message: string; file: string | null; line: number | null; column: number | null }[];
+  agent: { name: string } | null;
+}
 export const SUBMIT_TASKS = `mutation Submit($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { ${ROW} } }`;
 
 export interface TaskDetail extends TaskRow {

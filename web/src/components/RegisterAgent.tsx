@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import { ApiError, gql, uploadModule } from '../api/client.js';
-import { REGISTER_AGENT } from '../api/queries.js';
+import { ApiError, gql, subscribe, uploadModule } from '../api/client.js';
+import { BUILD_AGENT, BUILD_UPDATED, REGISTER_AGENT, type BuildState } from '../api/queries.js';
 import { fmtBytes } from '../format.js';
 import { EMPTY_LIMITS, LimitsFields, limitsInput } from './LimitsFields.js';
 import { ErrorNote } from './Status.js';
@@ -37,6 +37,7 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
   const [resets, setResets] = useState(0); // remounts the file input, which cannot be cleared otherwise
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
+  const [build, setBuild] = useState<Pick<BuildState, 'status' | 'cached'>>();
 
   const pick = (file: File | undefined) => {
     if (!file) return;
@@ -48,19 +49,25 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
     e.preventDefault();
     setBusy(true);
     setError(undefined);
+    setBuild(undefined);
     try {
       const input: Record<string, unknown> = { name: name.trim(), description: description.trim() || undefined, defaultLimits: limitsInput(limits) };
+      let registered: { name: string; latestVersion: number };
       // Modules go up as raw bytes (POST /modules), never base64 inside a GraphQL body.
       if (source.kind === 'wasm') input.moduleDigest = (await uploadModule(await source.file.arrayBuffer())).digest;
-      else if (source.kind === 'source') input.source = { language, files: [{ path: 'main.ts', text: code }] };
-      else input.wat = wat;
-      const r = await gql<{ registerAgent: { name: string; latestVersion: number } }>(REGISTER_AGENT, { input });
+      else if (source.kind === 'wat') input.wat = wat;
+      if (source.kind === 'source') {
+        input.source = { language, files: [{ path: 'main.ts', text: code }] };
+        registered = await buildAndFollow(input, setBuild);
+      } else {
+        registered = (await gql<{ registerAgent: { name: string; latestVersion: number } }>(REGISTER_AGENT, { input })).registerAgent;
+      }
       setName('');
       setDescription('');
       setWat('');
       if (source.kind !== 'source') setSource({ kind: 'wat' });
       setResets((n) => n + 1);
-      onDone(r.registerAgent.name, r.registerAgent.latestVersion);
+      onDone(registered.name, registered.latestVersion);
     } catch (err) {
       setError(err as ApiError);
     } finally {
@@ -137,9 +144,37 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
       <ErrorNote error={error} />
       {error?.code === 'BUILD_FAILED' ? <BuildReport extensions={error.extensions} /> : null}
       <button type="submit" disabled={busy}>{busy ? (source.kind === 'source' ? 'Building…' : 'Registering…') : 'Register agent'}</button>
-      {busy && source.kind === 'source' ? <p class="muted small" role="status">Building on the server: a few seconds the first time, about a second after.</p> : null}
+      {build && source.kind === 'source' ? (
+        <p class="muted small" role="status" data-build-status={build.status}>
+          {build.status === 'QUEUED' ? 'Build queued…' : build.status === 'RUNNING' ? 'Building on the server: a few seconds the first time, about a second after…' : build.status === 'SUCCEEDED' ? `Built${build.cached ? ' (the same source was built before: reused)' : ''}.` : 'Build failed.'}
+        </p>
+      ) : null}
     </form>
   );
+}
+
+/**
+ * buildAgent, then its buildUpdated until it ends: `onState` hears every state; the registered
+ * agent when it SUCCEEDED, a BUILD_FAILED ApiError (with its diagnostics and log) when it FAILED.
+ */
+async function buildAndFollow(input: Record<string, unknown>, onState: (b: BuildState) => void): Promise<{ name: string; latestVersion: number }> {
+  const { buildAgent } = await gql<{ buildAgent: BuildState }>(BUILD_AGENT, { input });
+  onState(buildAgent);
+  return new Promise((resolve, reject) => {
+    let stop = () => {};
+    stop = subscribe<{ buildUpdated: BuildState }>(
+      BUILD_UPDATED,
+      { id: buildAgent.id },
+      ({ buildUpdated: b }) => {
+        onState(b);
+        if (b.status === 'SUCCEEDED') resolve({ name: b.agent?.name ?? String(input.name), latestVersion: b.agentVersion ?? 1 });
+        else if (b.status === 'FAILED') reject(new ApiError(b.error ?? 'the build failed', 'BUILD_FAILED', { diagnostics: b.diagnostics, log: b.log }));
+        else return;
+        stop();
+      },
+      (e) => (stop(), reject(e)),
+    );
+  });
 }
 
 /** A failed build: its diagnostics (where and what) and the compiler's log. */
