@@ -4,7 +4,8 @@
  * Timeouts and cancellation never reach this file: the main thread decides those when it
  * terminates the worker.
  */
-import type { OutcomeKind, TrapCode, TrapInfo } from '../domain/index.js';
+import type { FileEntry, OutcomeKind, TrapCode, TrapInfo } from '../domain/index.js';
+import type { RunEnd } from './protocol.js';
 
 /** What the worker saw, before any interpretation. */
 export type GuestEnd =
@@ -92,4 +93,40 @@ export function classifyEnd(end: GuestEnd, facts: EndFacts): Classified {
   const trap: TrapInfo = { code, message: messageOf(error) };
   if (facts.growFailed) return { kind: 'memory_limit', exitCode: null, trap, error: memoryError };
   return { kind: 'trap', exitCode: null, trap };
+}
+
+/** What a host hands back after a run (the preview 1 and the WASI 0.2 host alike). */
+export interface HostOutput {
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  files: FileEntry[];
+}
+
+/**
+ * The run's end as the worker sends it: how it was classified, what the host kept, and fuel used
+ * (none asked: undefined; the budget when exhausted; what the global says was spent otherwise).
+ */
+export function runEnd(
+  c: Classified,
+  out: HostOutput,
+  run: { runMs: number; budget: bigint | null; fuelLeft: bigint | null; memoryBytes: number; release: (() => void) | null },
+): RunEnd {
+  const { budget, fuelLeft } = run;
+  return {
+    kind: c.kind,
+    exitCode: c.exitCode,
+    trap: c.trap,
+    error: c.error,
+    stdout: out.stdout,
+    stderr: out.stderr,
+    stdoutTruncated: out.stdoutTruncated,
+    stderrTruncated: out.stderrTruncated,
+    files: out.files,
+    runMs: run.runMs,
+    fuelUsed: budget === null ? undefined : fuelLeft === null ? 0n : fuelLeft < 0n ? budget : budget - fuelLeft,
+    memoryBytes: run.memoryBytes,
+    release: run.release,
+  };
 }

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FileEntry, Mount } from '../domain/index.js';
 import { makeWasiHost, OutputLimitExceeded, ProcExit } from './wasi/index.js';
-import { classifyEnd, type GuestEnd } from './classify.js';
+import { classifyEnd, runEnd, type GuestEnd } from './classify.js';
 import type { InlineRequest } from './channel.js';
 import type { LiveOutput } from './live.js';
 import type { RunEnd } from './protocol.js';
@@ -109,22 +109,13 @@ export function execute(req: InlineRequest, files: FileEntry[], mounts: Mount[] 
   const c = classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: req.memoryCapBytes });
   const out = host.result();
   host.dispose();
-  const memoryBytes = memory === null ? 0 : memory.buffer.byteLength;
   const initialBytes = req.initialPages * PAGE;
   const kept = memory;
-  return {
-    kind: c.kind,
-    exitCode: c.exitCode,
-    trap: c.trap,
-    error: c.error,
-    stdout: out.stdout,
-    stderr: out.stderr,
-    stdoutTruncated: out.stdoutTruncated,
-    stderrTruncated: out.stderrTruncated,
-    files: out.files,
+  return runEnd(c, out, {
     runMs,
-    fuelUsed: req.fuel === null ? undefined : fuelLeft === null ? 0n : fuelExhausted ? req.fuel : req.fuel - fuelLeft,
-    memoryBytes,
+    budget: req.fuel,
+    fuelLeft,
+    memoryBytes: memory === null ? 0 : memory.buffer.byteLength,
     release: reuse && kept !== null ? () => releaseMemory(shape, kept, initialBytes) : null,
-  };
+  });
 }

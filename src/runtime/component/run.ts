@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { FileEntry, Mount } from '../../domain/index.js';
-import { classifyEnd, type GuestEnd } from '../classify.js';
+import { classifyEnd, runEnd, type GuestEnd } from '../classify.js';
 import type { InlineRequest } from '../channel.js';
 import type { LiveOutput } from '../live.js';
 import type { RunEnd } from '../protocol.js';
@@ -107,22 +107,8 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], mounts:
   const c = end.how === 'threw' && end.error instanceof MemoryCapExceeded
     ? { kind: 'memory_limit' as const, exitCode: null, trap: undefined, error: end.error.message }
     : classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: req.memoryCapBytes });
-  const out = host.result();
-  return {
-    kind: c.kind,
-    exitCode: c.exitCode,
-    trap: c.trap,
-    error: c.error,
-    stdout: out.stdout,
-    stderr: out.stderr,
-    stdoutTruncated: out.stdoutTruncated,
-    stderrTruncated: out.stderrTruncated,
-    files: out.files,
-    runMs,
-    fuelUsed: req.fuel === null ? undefined : fuelExhausted ? req.fuel : req.fuel - fuelLeft!,
-    memoryBytes: memories.reduce((sum, m) => sum + m.buffer.byteLength, 0),
-    release: null,
-  };
+  const memoryBytes = memories.reduce((sum, m) => sum + m.buffer.byteLength, 0);
+  return runEnd(c, host.result(), { runMs, budget: req.fuel, fuelLeft, memoryBytes, release: null });
 }
 
 /** A core's initial memory does not fit in what the task's cap leaves. */
