@@ -6,16 +6,22 @@ import { LimitsInput } from './limits.input.js';
 
 export enum SourceLanguage {
   ASSEMBLYSCRIPT = 'assemblyscript',
+  C = 'c',
+  CPP = 'cpp',
 }
 registerEnumType(SourceLanguage, {
   name: 'SourceLanguage',
   description: 'Languages the server builds from source (others: build a WASI module or component yourself and register the .wasm).',
-  valuesConfig: { ASSEMBLYSCRIPT: { description: 'AssemblyScript with the WASI shim: console, process (argv, env, stdin, stdout, exit), Date and Math.random are WASI calls.' } },
+  valuesConfig: {
+    ASSEMBLYSCRIPT: { description: 'AssemblyScript with the WASI shim: console, process (argv, env, stdin, stdout, exit), Date and Math.random are WASI calls. The first file is the entry; files end in .ts.' },
+    C: { description: 'C with clang -O2 and wasi-libc (wasm32-wasip1): every .c file is compiled, then linked; .h files are headers.' },
+    CPP: { description: 'C++ with clang++ -O2 -fno-exceptions, libc++ and wasi-libc: every .cpp, .cc, .cxx and .c file is compiled, then linked.' },
+  },
 });
 
 @InputType('SourceFileInput')
 export class SourceFileInput {
-  @Field(() => String, { description: 'Relative path ending in .ts, e.g. "main.ts" or "lib/util.ts" (up to 256 characters).' })
+  @Field(() => String, { description: 'Relative path with the language\'s extension, e.g. "main.ts", "src/util.c" (up to 256 characters).' })
   path!: string;
 
   @Field(() => String)

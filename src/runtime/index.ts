@@ -153,7 +153,14 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   const flushMs = opts.outputFlushMs ?? RUNTIME_DEFAULTS.outputFlushMs;
   const pool = new Pool(opts.workers, flushMs, workerStarter(internals.workerEntry));
   const transpiler = new Transpiler(transpilerStarter);
-  const builder = new Builder(toolThread, { concurrency: opts.buildConcurrency, timeoutMs: opts.buildTimeoutMs });
+  // C and C++ builds run clang (a WASI module) on a runtime of their own: BUILD_CONCURRENCY
+  // workers, made at the first such build, so builds never take a task's worker.
+  let buildRuntime: Runtime | undefined;
+  const builder = new Builder(toolThread, {
+    concurrency: opts.buildConcurrency,
+    timeoutMs: opts.buildTimeoutMs,
+    run: (req) => (buildRuntime ??= makeRuntime({ workers: opts.buildConcurrency ?? 1, moduleCacheSize: 2, maxTableElements: opts.maxTableElements })).run(req),
+  });
   const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id), (bytes) => transpiler.transpile(bytes), opts.maxTableElements);
   let closed = false;
 
@@ -300,7 +307,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     async close(): Promise<void> {
       closed = true;
       clearInterval(keepAlive);
-      await Promise.all([pool.close(), transpiler.close(), builder.close()]);
+      await Promise.all([pool.close(), transpiler.close(), builder.close(), buildRuntime?.close()]);
     },
   };
 }

@@ -22,8 +22,14 @@ export interface SourceParams {
 export const MAX_SOURCE_FILES = 64;
 /** Longest path of a source file. */
 export const MAX_SOURCE_PATH = 256;
-/** Relative, `/`-separated segments of letters, digits, `_`, `-` and `.` (not starting with `.`), ending in `.ts`. */
-const SOURCE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.ts$/;
+/** Relative, `/`-separated segments of letters, digits, `_`, `-` and `.` (not starting with `.`). */
+const SOURCE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+/** The extensions a language's files may have (AssemblyScript's compiler reads only `.ts`). */
+const EXTENSIONS: Record<SourceLanguage, readonly string[]> = {
+  assemblyscript: ['.ts'],
+  c: ['.c', '.h'],
+  cpp: ['.cpp', '.cc', '.cxx', '.c', '.hpp', '.hh', '.hxx', '.h'],
+};
 
 export interface BuildDeps {
   config: Config;
@@ -51,7 +57,8 @@ export interface BuildService {
 
 export function makeBuildService({ config, store, runtime, modules }: BuildDeps): BuildService {
   function check(field: string, source: SourceParams): void {
-    if (source.language !== 'assemblyscript') throw badInput(`${field}.language`, `must be ASSEMBLYSCRIPT (got ${String(source.language)})`);
+    const extensions = EXTENSIONS[source.language];
+    if (!extensions) throw badInput(`${field}.language`, `must be ASSEMBLYSCRIPT, C or CPP (got ${String(source.language)})`);
     const files = source.files;
     if (files.length === 0) throw badInput(`${field}.files`, 'must hold at least one file (the first is the entry)');
     if (files.length > MAX_SOURCE_FILES) throw badInput(`${field}.files`, `at most ${MAX_SOURCE_FILES} files (got ${files.length})`, { max: MAX_SOURCE_FILES });
@@ -60,7 +67,9 @@ export function makeBuildService({ config, store, runtime, modules }: BuildDeps)
     files.forEach((f, i) => {
       const at = `${field}.files[${i}].path`;
       if (f.path.length > MAX_SOURCE_PATH) throw badInput(at, `at most ${MAX_SOURCE_PATH} characters (got ${f.path.length})`, { max: MAX_SOURCE_PATH });
-      if (!SOURCE_PATH.test(f.path)) throw badInput(at, 'must be a relative path of letters, digits, "_", "-" and "." segments (none starting with ".") ending in .ts');
+      if (!SOURCE_PATH.test(f.path) || !extensions.some((e) => f.path.endsWith(e))) {
+        throw badInput(at, `must be a relative path of letters, digits, "_", "-" and "." segments (none starting with ".") ending in ${extensions.join(', ')}`);
+      }
       if (seen.has(f.path)) throw badInput(at, `${JSON.stringify(f.path)} is given twice`);
       seen.add(f.path);
       bytes += Buffer.byteLength(f.text, 'utf8');

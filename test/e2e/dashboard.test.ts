@@ -66,7 +66,7 @@ describe('dashboard', { shuffle: false }, () => {
     expect(await page.locator('li[data-agent]').count()).toBeGreaterThanOrEqual(2);
   });
 
-  it('builds an agent from AssemblyScript source, and shows where a broken one fails', async () => {
+  it('builds agents from AssemblyScript and C source, and shows where a broken one fails', async () => {
     await page.goto(`${server.url}/#/agents`);
     await page.getByRole('button', { name: '…or write source for the server to build' }).click();
     await page.locator('input[name="agent-name"]').fill('e2e-as');
@@ -83,6 +83,12 @@ describe('dashboard', { shuffle: false }, () => {
     await page.locator('[data-build-status="SUCCEEDED"]').waitFor({ ...WAIT, timeout: 60_000 });
     await page.locator('li[data-agent="e2e-as"]').waitFor(WAIT);
     expect(await diagnostics.count()).toBe(0);
+    // C too (clang compiled to WebAssembly, run by the server's runtime).
+    await page.locator('select[name="source-language"]').selectOption('C');
+    await code.fill('#include <stdio.h>\nint main(void) { puts("C from the dashboard"); }\n');
+    await page.locator('input[name="agent-name"]').fill('e2e-c');
+    await page.getByRole('button', { name: 'Register agent' }).click();
+    await page.locator('li[data-agent="e2e-c"]').waitFor({ ...WAIT, timeout: 90_000 });
   });
 
   it('shows submitted tasks turning SUCCEEDED live, without a reload', async () => {

@@ -38,19 +38,29 @@ async function runTask(input: Record<string, unknown>) {
 describe('registerAgent from source', () => {
   it('builds AssemblyScript, registers the module and runs it; the same source again is not built again', async () => {
     const source = { language: 'ASSEMBLYSCRIPT', files: [{ path: 'main.ts', text: await fixture('main.ts') }, { path: 'lib/greet.ts', text: await fixture('lib/greet.ts') }] };
+    const before = builds;
     const first = (await s.gqlOk(REGISTER, { input: { name: 'as-hello', source } })).registerAgent;
-    expect(builds).toBe(1);
+    expect(builds - before).toBe(1);
     const t = await runTask({ agent: 'as-hello', args: ['api'], env: { NAME: 'n' } });
     expect(t).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, stdout: 'hello, api\nNAME=n\n' });
     // The same inputs under another name: the cached module, no build.
     const again = (await s.gqlOk(REGISTER, { input: { name: 'as-hello-2', source } })).registerAgent;
     expect(again.version.moduleDigest).toBe(first.version.moduleDigest);
-    expect(builds).toBe(1);
+    expect(builds - before).toBe(1);
     // Any change to the inputs is a new build.
     const changed = { ...source, files: [source.files[0], { path: 'lib/greet.ts', text: source.files[1]!.text.replace('hello, ', 'hi, ') }] };
     await s.gqlOk(REGISTER, { input: { name: 'as-hello', source: changed } });
-    expect(builds).toBe(2);
+    expect(builds - before).toBe(2);
     expect(await runTask({ agent: 'as-hello', args: ['v2'] })).toMatchObject({ stdout: 'hi, v2\nNAME=nobody\n' });
+  }, 120_000);
+
+  it('builds C with clang compiled to WebAssembly, and refuses files of another language', async () => {
+    const source = { language: 'C', files: [{ path: 'main.c', text: '#include <stdio.h>\nint main(int argc, char **argv) { printf("C says %s\\n", argc > 1 ? argv[1] : "hi"); return 0; }\n' }] };
+    await s.gqlOk(REGISTER, { input: { name: 'c-hello', source } });
+    expect(await runTask({ agent: 'c-hello', args: ['api'] })).toMatchObject({ status: 'SUCCEEDED', stdout: 'C says api\n' });
+    const r = await s.gql(REGISTER, { input: { name: 'c-hello', source: { language: 'C', files: [{ path: 'main.ts', text: '' }] } } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.source.files[0].path' });
+    expect(r.errors?.[0]?.message).toMatch(/ending in \.c, \.h$/);
   }, 120_000);
 
   it('answers BUILD_FAILED with the diagnostics and the log, and registers nothing', async () => {

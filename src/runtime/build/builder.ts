@@ -7,7 +7,8 @@
  *
  * Languages: AssemblyScript, with the WASI shim (`@assemblyscript/wasi-shim`), so its `console`,
  * `process` (argv, env, stdin, stdout, exit), `Date` and `Math.random` are WASI preview 1 calls
- * and the output is a WASI command (`_start`) like any other module.
+ * and the output is a WASI command (`_start`) like any other module. C and C++ (clang.ts): clang
+ * compiled to WebAssembly, run on a runtime of the builds' own (`run`), with a task's limits.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,6 +16,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { ToolFailure, ToolPool } from '../tools.js';
+import type { RunOutcome, RunRequest } from '../types.js';
+import { clangVersion, ClangBuilds } from './clang.js';
 import type { BuildRequest, BuildResult, SourceLanguage } from './types.js';
 
 export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage } from './types.js';
@@ -58,14 +61,18 @@ function ascSetup(): AscSetup {
 export interface BuilderOptions {
   concurrency?: number;
   timeoutMs?: number;
+  /** Runs a module on the builds' own runtime (C and C++: clang's steps). */
+  run: (req: RunRequest) => Promise<RunOutcome>;
 }
 
 export class Builder {
   private readonly pool: ToolPool<BuildRequest, BuildResult>;
+  private readonly clang: ClangBuilds;
   private readonly timeoutMs: number;
 
-  constructor(start: BuildStarter, opts: BuilderOptions = {}) {
+  constructor(start: BuildStarter, opts: BuilderOptions) {
     this.timeoutMs = opts.timeoutMs ?? BUILD_DEFAULTS.timeoutMs;
+    this.clang = new ClangBuilds(opts.run, this.timeoutMs);
     this.pool = new ToolPool({
       start: () => {
         const { ascUrl, shimDir, shimOptions } = ascSetup();
@@ -80,13 +87,15 @@ export class Builder {
 
   /** The compiler a language builds with, as part of a build's cache key. */
   compiler(language: SourceLanguage): string {
-    if (language !== 'assemblyscript') throw new Error(`no compiler for ${String(language)}`);
-    return ascSetup().version;
+    if (language === 'assemblyscript') return ascSetup().version;
+    if (language === 'c' || language === 'cpp') return `${clangVersion()} (${language}, -O2${language === 'cpp' ? ', -fno-exceptions' : ''})`;
+    throw new Error(`no compiler for ${String(language)}`);
   }
 
   /** Never rejects for the source's sake: a failure is a result with the log and diagnostics. */
   async build(req: BuildRequest): Promise<BuildResult> {
     const started = performance.now();
+    if (req.language === 'c' || req.language === 'cpp') return this.clang.build(req);
     try {
       return await this.pool.run(req);
     } catch (e) {

@@ -1,17 +1,17 @@
 /** Building an agent from source: what is asked and what comes back (builder.ts). */
 
 /** Languages Spindle builds itself (README: others are built outside and registered as .wasm). */
-export type SourceLanguage = 'assemblyscript';
+export type SourceLanguage = 'assemblyscript' | 'c' | 'cpp';
 
 export interface SourceFile {
-  /** Relative, `/`-separated, ending in the language's extension (`main.ts`, `lib/util.ts`). */
+  /** Relative, `/`-separated, ending in one of the language's extensions (`main.ts`, `lib/util.c`). */
   path: string;
   text: string;
 }
 
 export interface BuildRequest {
   language: SourceLanguage;
-  /** The first file is the entry. */
+  /** AssemblyScript: the first file is the entry. C and C++: every source file is compiled, then linked. */
   files: SourceFile[];
 }
 

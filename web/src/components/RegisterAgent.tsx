@@ -11,7 +11,18 @@ type Source = { kind: 'wat' } | { kind: 'wasm'; file: File } | { kind: 'source' 
 const LANGUAGES = {
   ASSEMBLYSCRIPT: {
     label: 'AssemblyScript',
+    file: 'main.ts',
     template: 'const args = process.argv;\nconsole.log("hello, " + (args.length > 1 ? args[1] : "world"));\n',
+  },
+  C: {
+    label: 'C',
+    file: 'main.c',
+    template: '#include <stdio.h>\n\nint main(int argc, char **argv) {\n  printf("hello, %s\\n", argc > 1 ? argv[1] : "world");\n  return 0;\n}\n',
+  },
+  CPP: {
+    label: 'C++',
+    file: 'main.cpp',
+    template: '#include <iostream>\n\nint main(int argc, char **argv) {\n  std::cout << "hello, " << (argc > 1 ? argv[1] : "world") << std::endl;\n}\n',
   },
 } as const;
 type Language = keyof typeof LANGUAGES;
@@ -57,7 +68,7 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
       if (source.kind === 'wasm') input.moduleDigest = (await uploadModule(await source.file.arrayBuffer())).digest;
       else if (source.kind === 'wat') input.wat = wat;
       if (source.kind === 'source') {
-        input.source = { language, files: [{ path: 'main.ts', text: code }] };
+        input.source = { language, files: [{ path: LANGUAGES[language].file, text: code }] };
         registered = await buildAndFollow(input, setBuild);
       } else {
         registered = (await gql<{ registerAgent: { name: string; latestVersion: number } }>(REGISTER_AGENT, { input })).registerAgent;
@@ -117,14 +128,23 @@ export function RegisterAgent({ onDone }: { onDone: (name: string, version: numb
         <>
           <label>
             Language
-            <select name="source-language" value={language} onChange={(e) => setLanguage(e.currentTarget.value as Language)}>
+            <select
+              name="source-language"
+              value={language}
+              onChange={(e) => {
+                const next = e.currentTarget.value as Language;
+                // A template nobody edited follows the language.
+                if (code === LANGUAGES[language].template) setCode(LANGUAGES[next].template);
+                setLanguage(next);
+              }}
+            >
               {Object.entries(LANGUAGES).map(([value, l]) => (
                 <option key={value} value={value}>{l.label}</option>
               ))}
             </select>
           </label>
           <label>
-            main.ts
+            {LANGUAGES[language].file}
             <textarea name="source-code" rows={12} class="mono" required spellcheck={false} value={code} onInput={(e) => setCode(e.currentTarget.value)} />
           </label>
         </>
