@@ -110,6 +110,21 @@ describe('a component runs as its preview 1 module does', () => {
     expect(o.error).toMatch(/exceeds the limit of 65536 bytes/);
   });
 
+  it('hands on its output live, while it runs, as the module does', async () => {
+    const program = bytes('i = 0; while (i < 3) { print i; i = i + 1; } while (1) { x = x + 1; }');
+    const live = async (ref: ModuleRef) => {
+      let seen = '';
+      const o = await rt.run(runRequest(ref, { stdin: program, limits: { timeoutMs: 500 } }), undefined, (c) => (seen += text(c.data)));
+      return { kind: o.kind, seen, stdout: text(o.stdout) };
+    };
+    const [p1, p2] = await Promise.all([live(await wasmRef('interp')), live(await componentRef('interp'))]);
+    expect(p2).toEqual(p1);
+    expect(p2.kind).toBe('timeout');
+    // Written before the endless loop: seen while it ran, and kept in the timed-out run's output.
+    expect(p2.seen.length).toBeGreaterThan(0);
+    expect(p2.stdout.startsWith(p2.seen)).toBe(true);
+  });
+
   it('is stopped at its timeout', async () => {
     const o = await rt.run(runRequest(await componentRef('interp'), { stdin: bytes('while (1) { x = x + 1; }'), limits: { timeoutMs: 300 } }));
     expect(o.kind).toBe('timeout');
@@ -125,9 +140,9 @@ describe('a component runs as its preview 1 module does', () => {
   });
 
   it('ends a flood past the hard output cap as output_limit', async () => {
-    const o = await rt.run(runRequest(await componentRef('interp'), { stdin: bytes('while (1) { print 123456789; }'), limits: { maxOutputBytes: 100 } }));
+    const o = await rt.run(runRequest(await componentRef('interp'), { stdin: bytes('while (1) { print 1234567890123456789; }'), limits: { maxOutputBytes: 100, timeoutMs: 60_000 } }));
     expect(o.kind).toBe('output_limit');
-  });
+  }, 90_000);
 
   it('meters fuel across all its core modules against one budget', async () => {
     const over = { stdin: bytes('hello component\n'), limits: { fuel: 10_000_000n } };

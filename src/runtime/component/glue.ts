@@ -20,6 +20,7 @@ export interface Glue {
 }
 
 const INSTANTIATE = '\nexport function instantiate(';
+const JCO_DEBUG_CHECK = 'if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
 const UTIL = '\nexport const _util = ';
 
 /** The glue's two exports made script bindings, exactly once each; anything else is refused. */
@@ -31,6 +32,11 @@ function asScript(source: string): string {
   let script = source.replace(INSTANTIATE, '\nfunction instantiate(');
   if (util >= 0) script = script.replace(UTIL, '\nconst _util = ');
   if (/^\s*(?:import|export)\b/m.test(script)) throw new Error('transpiled glue: an import or export other than instantiate/_util');
+  // jco 1.x checks `globalThis?.process?.env?.JCO_DEBUG` at every host call; in a vm context a
+  // global property lookup goes through the context's interceptor, and that check was half the
+  // cost of a write to stdout (190 µs a call, 40 µs without). The context has no process: the
+  // check is always false, so it goes. (Unchanged glue, should jco word it otherwise, only runs slower.)
+  script = script.split(JCO_DEBUG_CHECK).join('return;');
   return `${script}\n;({ instantiate });`;
 }
 

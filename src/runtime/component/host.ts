@@ -393,9 +393,11 @@ export function makeP2Host(opts: P2HostOptions) {
     'wasi:cli/stderr': { getStderr: () => stderr },
     'wasi:cli/terminal-input': { TerminalInput },
     'wasi:cli/terminal-output': { TerminalOutput },
-    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
-    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
-    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    // Terminals, as the preview 1 host's stdio are character devices: libc then line-buffers
+    // stdout (isatty), so a component's output arrives live as a module's does, not at exit.
+    'wasi:cli/terminal-stdin': { getTerminalStdin: () => new TerminalInput() },
+    'wasi:cli/terminal-stdout': { getTerminalStdout: () => new TerminalOutput() },
+    'wasi:cli/terminal-stderr': { getTerminalStderr: () => new TerminalOutput() },
     'wasi:io/error': { Error: IoError },
     'wasi:io/poll': { Pollable, poll: (list: Pollable[]) => (list.forEach((p) => p.block()), new Uint32Array(list.map((_, i) => i))) },
     'wasi:io/streams': { InputStream, OutputStream },
