@@ -51,8 +51,16 @@ const submitHints = (): Hints => ({
   'SubmitTaskInput.runAt': fc.integer({ min: -60_000, max: 3_600_000 }).map((d) => new Date(Date.now() + d).toISOString()),
   'FileInput.path': fc.constantFrom('a.txt', '/in/b.bin', 'dir/c'),
 });
+/** Sources: one tiny AssemblyScript program (built once, then cached) and shapes refused before any build. */
+const SOURCES = [
+  { language: 'ASSEMBLYSCRIPT', files: [{ path: 'main.ts', text: 'console.log("fuzz");\n' }] },
+  { language: 'ASSEMBLYSCRIPT', files: [] },
+  { language: 'C', files: [{ path: '../main.c', text: '' }] },
+  { language: 'ASSEMBLYSCRIPT', files: [{ path: 'main.ts', text: '' }, { path: 'main.ts', text: '' }] },
+];
 const registerHints = (): Hints => ({
   'RegisterAgentInput.name': fc.constantFrom(...VICTIMS, 'fresh-agent'),
+  'RegisterAgentInput.source': fc.constantFrom(...SOURCES),
   'RegisterAgentInput.wat': fc.constantFrom(DEMO_AGENT_WAT, '(module)', '(module (func'),
   'RegisterAgentInput.wasmBase64': fc.constantFrom(w.wasmBase64, 'AGFzbQEAAAA=', '!!!!'),
   'RegisterAgentInput.moduleDigest': fc.constantFrom(w.digest, w.digest.toUpperCase(), '0'.repeat(64)),
@@ -76,6 +84,8 @@ const HINTS: Record<string, () => Hints> = {
     ),
   }),
   registerAgent: registerHints,
+  buildAgent: () => ({ ...registerHints(), 'RegisterAgentInput.source': fc.constantFrom(...SOURCES, null) }),
+  build: () => ({ 'build.id': fc.oneof(fc.uuid(), fc.constantFrom('not-an-id', '')) }),
   deleteAgent: () => ({ 'deleteAgent.id': fc.constantFrom(...VICTIMS, 'no-such-agent') }),
   cancelTask: () => ({ 'cancelTask.id': taskId() }),
   retryTask: () => ({ 'retryTask.id': taskId() }),

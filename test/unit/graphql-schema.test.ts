@@ -14,7 +14,7 @@ const root = new URL('../../', import.meta.url);
 describe('schema', () => {
   it('builds without a store, runtime or server', async () => {
     const schema = await makeSchema();
-    expect(Object.keys(schema.getSubscriptionType()!.getFields()).sort()).toEqual(['stats', 'taskEvents', 'taskOutput', 'taskUpdated']);
+    expect(Object.keys(schema.getSubscriptionType()!.getFields()).sort()).toEqual(['buildUpdated', 'stats', 'taskEvents', 'taskOutput', 'taskUpdated']);
   });
 
   it('keeps every name of docs/api-contract.graphql (no breaking change)', async () => {
