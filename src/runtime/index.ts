@@ -10,6 +10,7 @@ import { WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
 import { InvalidModuleError } from './module/index.js';
 import { inspectBytes, ModuleCache, sha256Hex, type CompileResult } from './cache.js';
 import { Builder } from './build/builder.js';
+import { forgetClang } from './build/clang.js';
 import { Transpiler, type TranspilerStarter } from './component/transpiler.js';
 import { checkCommandWorld, isComponent, readComponentWorld } from './component/world.js';
 import { makeJob } from './job.js';
@@ -38,6 +39,8 @@ export const RUNTIME_DEFAULTS = {
 export const hardOutputBytes = (maxOutputBytes: number): number => Math.max(8 * maxOutputBytes, 1 << 20);
 
 const MAX_PAGES = 65536; // 4 GiB: the wasm32 ceiling
+/** The builds' own runtime (C and C++) is closed after this long without a build. */
+const BUILD_RUNTIME_IDLE_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const EMPTY = new Uint8Array(0);
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -154,12 +157,33 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
   const pool = new Pool(opts.workers, flushMs, workerStarter(internals.workerEntry));
   const transpiler = new Transpiler(transpilerStarter);
   // C and C++ builds run clang (a WASI module) on a runtime of their own: BUILD_CONCURRENCY
-  // workers, made at the first such build, so builds never take a task's worker.
+  // workers, made at the first such build, so builds never take a task's worker; closed again
+  // when no build ran for BUILD_RUNTIME_IDLE_MS (clang compiled and its sysroot hold ~500 MB).
   let buildRuntime: Runtime | undefined;
+  let buildRuns = 0;
+  let buildIdle: NodeJS.Timeout | null = null;
   const builder = new Builder(toolThread, {
     concurrency: opts.buildConcurrency,
     timeoutMs: opts.buildTimeoutMs,
-    run: (req) => (buildRuntime ??= makeRuntime({ workers: opts.buildConcurrency ?? 1, moduleCacheSize: 2, maxTableElements: opts.maxTableElements })).run(req),
+    run: async (req) => {
+      if (buildIdle !== null) clearTimeout(buildIdle);
+      buildIdle = null;
+      buildRuns++;
+      try {
+        return await (buildRuntime ??= makeRuntime({ workers: opts.buildConcurrency ?? 1, moduleCacheSize: 2, maxTableElements: opts.maxTableElements })).run(req);
+      } finally {
+        if (--buildRuns === 0 && !closed) {
+          buildIdle = setTimeout(() => {
+            const idle = buildRuntime;
+            buildRuntime = undefined;
+            buildIdle = null;
+            forgetClang();
+            void idle?.close();
+          }, BUILD_RUNTIME_IDLE_MS);
+          buildIdle.unref();
+        }
+      }
+    },
   });
   const cache = new ModuleCache(opts.moduleCacheSize ?? RUNTIME_DEFAULTS.moduleCacheSize, (id) => pool.evict(id), (bytes) => transpiler.transpile(bytes), opts.maxTableElements);
   let closed = false;
@@ -307,6 +331,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     async close(): Promise<void> {
       closed = true;
       clearInterval(keepAlive);
+      if (buildIdle !== null) clearTimeout(buildIdle);
       await Promise.all([pool.close(), transpiler.close(), builder.close(), buildRuntime?.close()]);
     },
   };

@@ -69,6 +69,11 @@ function loadLlvm(): Llvm {
   return (llvm = { module: { digest: sha256Hex(bytes), bytes }, sysroot, version: clangVersion() });
 }
 
+/** Lets go of clang's bytes and sysroot (~105 MB) when builds have been idle (runtime/index.ts). */
+export function forgetClang(): void {
+  llvm = undefined;
+}
+
 /** The commands `clang -###` prints: one per line, each argument double-quoted with backslash escapes. */
 export function parseCommands(stderr: string): string[][] {
   const commands: string[][] = [];
