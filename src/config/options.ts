@@ -251,7 +251,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   // V8 refuses a table of more than 10,000,000 elements; each costs ~28 bytes outside the memory cap (measured on Node 20).
   intOpt('MAX_TABLE_ELEMENTS', TABLE_ELEMENTS_DEFAULT, 0, 10_000_000, 'Most elements the tables of a module may hold together (each ~28 bytes beside its memory): registerAgent refuses a module that declares more initially, and at run time table.grow past it returns -1.'),
   bytesOpt('MAX_MODULE_BYTES', 32 * MiB, 8, 1 * GiB, 'Largest module accepted by registerAgent and POST /modules.'),
-  intOpt('BUILD_CONCURRENCY', 1, 1, 64, 'Builds from source (registerAgent with `source`) running at once on this node, each in a thread of its own with a 512 MiB heap; more wait in order.'),
+  intOpt('BUILD_CONCURRENCY', 1, 1, 64, 'Builds from source (registerAgent or buildAgent with `source`) running at once on this node; more wait in order. AssemblyScript builds in a thread of its own (512 MiB JavaScript heap), C and C++ on a runtime of the builds\' own (clang\'s memory capped at 512 MiB).'),
   intOpt('BUILD_TIMEOUT_MS', 60_000, 1000, MAX_TIMEOUT_CEILING, 'A build from source that takes longer fails (BUILD_FAILED); its thread is stopped.'),
   bytesOpt('MAX_SOURCE_BYTES', 1 * MiB, 1, 64 * MiB, 'Largest total size of the source files of one build.'),
   bytesOpt('MAX_STDIN_BYTES', 8 * MiB, 0, 1 * GiB, 'Largest stdin per task.'),

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { compileComponent } from './component/compile.js';
 import type { ComponentCode, Transpiled } from './component/code.js';
+import { TranspileUnavailable } from './component/transpiler.js';
 import { isComponent } from './component/world.js';
 import { inspectModule, prepareModule, type HostImports, type Signature } from './module/index.js';
 import { WASI_FUNCTIONS, WASI_SIGNATURES } from './wasi/index.js';
@@ -52,7 +53,8 @@ export interface CompiledModule {
   evicted: boolean;
 }
 
-export type CompileResult = { ok: true; compiled: CompiledModule } | { ok: false; error: string };
+/** `transient`: a failure of ours (a component's transpiler was unavailable), not cached, reported as host_error. */
+export type CompileResult = { ok: true; compiled: CompiledModule } | { ok: false; error: string; transient?: boolean };
 
 interface Entry {
   /** A component's transpiled form, shared by its two compiled variants. */
@@ -127,7 +129,7 @@ export class ModuleCache {
       return mismatch(ref);
     }
     const pending = this.compile(ref.digest, ref.bytes, fuel).then((result) => {
-      if (entry[slot] === pending) entry[slot] = result;
+      if (entry[slot] === pending) entry[slot] = !result.ok && result.transient ? undefined : result;
       return result;
     });
     entry[slot] = pending;
@@ -183,7 +185,15 @@ export class ModuleCache {
     try {
       const entry = this.entries.get(digest);
       const transpiled = entry ? (entry.transpiled ??= this.transpile(bytes)) : this.transpile(bytes);
-      const c = compileComponent(await transpiled, fuel, this.maxTableElements);
+      let t: Transpiled;
+      try {
+        t = await transpiled;
+      } catch (e) {
+        if (!(e instanceof TranspileUnavailable)) throw e;
+        if (entry?.transpiled === transpiled) entry.transpiled = undefined;
+        return { ok: false, error: e.message, transient: true };
+      }
+      const c = await compileComponent(t, fuel, this.maxTableElements);
       return {
         ok: true,
         compiled: {

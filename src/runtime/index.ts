@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
+import { SpindleError, WASM_PAGE_BYTES, type OutcomeKind } from '../domain/index.js';
 import { InvalidModuleError } from './module/index.js';
 import { inspectBytes, ModuleCache, sha256Hex, type CompileResult } from './cache.js';
 import { Builder } from './build/builder.js';
@@ -207,7 +207,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     onOutput: ((chunk: OutputChunk) => void) | undefined,
     onStart: (() => void) | undefined,
   ): RunOutcome | Promise<RunOutcome> {
-    if (!result.ok) return emptyOutcome('invalid_module', result.error, compileMs);
+    if (!result.ok) return emptyOutcome(result.transient ? 'host_error' : 'invalid_module', result.error, compileMs);
     const c = result.compiled;
     const capBytes = req.limits.memoryBytes;
     const capPages = Math.min(MAX_PAGES, Math.floor(capBytes / WASM_PAGE_BYTES));
@@ -298,6 +298,8 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
       checkCommandWorld(world);
       const digest = sha256Hex(bytes);
       const r = await cache.lookup({ digest, bytes }, false)!;
+      // Our failure (the transpiler busy past its deadline, or stopping): ask to retry, refuse nothing.
+      if (!r.ok && r.transient) throw new SpindleError('UNAVAILABLE', `${r.error}; retry in a minute`, { retryAfterSeconds: 60 });
       if (!r.ok) throw new InvalidModuleError(r.error);
       const c = r.compiled;
       return {

@@ -17,8 +17,10 @@ export interface ToolPoolOptions {
   timeoutMs: number;
   /** An idle thread is let go after this long. */
   idleMs: number;
-  /** What the tool does, for messages: "transpiling", "building". */
+  /** What the tool does, for messages: "transpiling", "the build". */
   doing: string;
+  /** The setting that sets the deadline, named in its message (e.g. BUILD_TIMEOUT_MS). */
+  limitName?: string;
 }
 
 /** The job could not finish: its deadline passed, or its thread died (heap limit, crash). */
@@ -83,7 +85,7 @@ export class ToolPool<Req, Res> {
     if (thread.idle !== null) clearTimeout(thread.idle);
     thread.idle = null;
     thread.worker.ref();
-    thread.timer = setTimeout(() => void this.retire(thread, `${this.opts.doing} took longer than ${this.opts.timeoutMs} ms`), this.opts.timeoutMs);
+    thread.timer = setTimeout(() => void this.retire(thread, `${this.opts.doing} took longer than ${this.opts.timeoutMs} ms${this.opts.limitName ? ` (${this.opts.limitName})` : ''}`), this.opts.timeoutMs);
     thread.worker.postMessage({ id: job.id, req: job.req });
   }
 

@@ -52,3 +52,43 @@ describe('WASI 0.2 host: mounts', () => {
     expect(h.result().files.map((f) => [f.path, new TextDecoder().decode(f.bytes)])).toEqual([['/out/b.txt', 'B']]);
   });
 });
+
+describe('WASI 0.2 host: what preview 1 refuses, it refuses', () => {
+  it('refuses "." and a directory moved below itself; lists a directory as a stream', () => {
+    const h = host();
+    const [, [rw]] = (h.imports['wasi:filesystem/preopens'] as { getDirectories(): [any, string][] }).getDirectories();
+    rw.createDirectoryAt('a');
+    rw.createDirectoryAt('a/b');
+    expect(errorCode(() => rw.renameAt('a', rw, 'a/b/c'))).toBe('invalid');
+    expect(errorCode(() => rw.removeDirectoryAt('.'))).toBe('busy');
+    expect(errorCode(() => rw.removeDirectoryAt('a'))).toBe('not-empty');
+    const types = h.imports['wasi:filesystem/types'] as { DirectoryEntryStream: new (...a: never[]) => unknown };
+    const stream = rw.readDirectory();
+    expect(stream).toBeInstanceOf(types.DirectoryEntryStream);
+    expect(stream.readDirectoryEntry()).toEqual({ type: 'directory', name: 'a' });
+    expect(stream.readDirectoryEntry()).toBeUndefined();
+  });
+
+  it('answers the ready pollables, waiting only for the earliest', () => {
+    const h = host(); // deterministic clock: waits are virtual
+    const mono = h.imports['wasi:clocks/monotonic-clock'] as { subscribeDuration(ns: bigint): any; now(): bigint };
+    const { poll } = h.imports['wasi:io/poll'] as { poll(list: unknown[]): Uint32Array };
+    const stdin = (h.imports['wasi:cli/stdin'] as { getStdin(): { subscribe(): unknown } }).getStdin();
+    expect([...poll([mono.subscribeDuration(5_000_000_000n), stdin.subscribe()])]).toEqual([1]);
+    const before = mono.now();
+    expect([...poll([mono.subscribeDuration(9_000_000_000n), mono.subscribeDuration(1_000_000_000n)])]).toEqual([1]);
+    const waited = mono.now() - before;
+    expect(waited >= 1_000_000_000n && waited < 9_000_000_000n).toBe(true);
+  });
+
+  it('hands at most 1 MiB per call, whatever length the guest asks', () => {
+    const h = host();
+    const random = h.imports['wasi:random/random'] as { getRandomBytes(n: bigint): Uint8Array };
+    expect(random.getRandomBytes(1_048_576n)).toHaveLength(1_048_576);
+    expect(random.getRandomBytes(0xffff_ffffn)).toHaveLength(1_048_576);
+    const stdout = (h.imports['wasi:cli/stdout'] as { getStdout(): { writeZeroes(n: bigint): void; checkWrite(): bigint } }).getStdout();
+    expect(stdout.checkWrite()).toBe(1_048_576n);
+    expect(errorCode(() => stdout.writeZeroes(1_048_577n))).toMatchObject({ tag: 'last-operation-failed' });
+  });
+});
+

@@ -389,4 +389,11 @@ describe('prepareModule: one fuel budget shared by several modules (sharedFuel)'
   it('needs fuel', () => {
     expect(() => prepareModule(wat(SOURCE), { fuel: false, sharedFuel: true })).toThrow(/sharedFuel needs fuel/);
   });
+
+  it('refuses a module that imports from "spindle" itself (it could refill the shared budget)', () => {
+    const own = wat('(module (import "spindle" "fuel" (global (mut i64))) (func (export "_start")))');
+    expect(() => prepareModule(own, { fuel: true, sharedFuel: true })).toThrow(/import "spindle"."fuel" is reserved/);
+    expect(() => prepareModule(own, { fuel: false })).toThrow(InvalidModuleError);
+  });
 });
+

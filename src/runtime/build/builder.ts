@@ -24,7 +24,10 @@ export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage 
 
 /** Defaults of the build options (config: BUILD_CONCURRENCY, BUILD_TIMEOUT_MS). */
 export const BUILD_DEFAULTS = { concurrency: 1, timeoutMs: 60_000 } as const;
-/** A build thread's heap limit: the compiler's own heap (the AssemblyScript compiler and Binaryen). */
+/**
+ * An AssemblyScript build thread's JavaScript heap limit (the compiler). Binaryen's Wasm memory is
+ * not under it (up to the wasm32 ceiling); the deadline and BUILD_CONCURRENCY bound that.
+ */
 export const BUILD_HEAP_MB = 512;
 const BUILD_IDLE_MS = 60_000;
 
@@ -58,6 +61,16 @@ function ascSetup(): AscSetup {
   });
 }
 
+/** What a build keeps of the compiler's words: they are stored with the build and sent to its subscribers. */
+export const MAX_DIAGNOSTICS = 100;
+export const MAX_LOG_CHARS = 64 * 1024;
+
+export function bounded(r: BuildResult): BuildResult {
+  const log = r.log.length > MAX_LOG_CHARS ? `${r.log.slice(0, MAX_LOG_CHARS)}\n… (${r.log.length - MAX_LOG_CHARS} more characters)` : r.log;
+  const diagnostics = r.diagnostics.length > MAX_DIAGNOSTICS ? r.diagnostics.slice(0, MAX_DIAGNOSTICS) : r.diagnostics;
+  return log === r.log && diagnostics === r.diagnostics ? r : { ...r, log, diagnostics };
+}
+
 export interface BuilderOptions {
   concurrency?: number;
   timeoutMs?: number;
@@ -72,7 +85,7 @@ export class Builder {
 
   constructor(start: BuildStarter, opts: BuilderOptions) {
     this.timeoutMs = opts.timeoutMs ?? BUILD_DEFAULTS.timeoutMs;
-    this.clang = new ClangBuilds(opts.run, this.timeoutMs);
+    this.clang = new ClangBuilds(opts.run, this.timeoutMs, opts.concurrency ?? BUILD_DEFAULTS.concurrency);
     this.pool = new ToolPool({
       start: () => {
         const { ascUrl, shimDir, shimOptions } = ascSetup();
@@ -82,6 +95,7 @@ export class Builder {
       timeoutMs: this.timeoutMs,
       idleMs: BUILD_IDLE_MS,
       doing: 'the build',
+      limitName: 'BUILD_TIMEOUT_MS',
     });
   }
 
@@ -92,8 +106,12 @@ export class Builder {
     throw new Error(`no compiler for ${String(language)}`);
   }
 
-  /** Never rejects for the source's sake: a failure is a result with the log and diagnostics. */
+  /** Never rejects for the source's sake: a failure is a result with the log and diagnostics (both bounded). */
   async build(req: BuildRequest): Promise<BuildResult> {
+    return bounded(await this.buildUnbounded(req));
+  }
+
+  private async buildUnbounded(req: BuildRequest): Promise<BuildResult> {
     const started = performance.now();
     if (req.language === 'c' || req.language === 'cpp') return this.clang.build(req);
     try {

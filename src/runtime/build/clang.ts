@@ -116,13 +116,29 @@ function stepFailed(tool: string, o: RunOutcome): Diagnostic | null {
 }
 
 export class ClangBuilds {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
   constructor(
     /** Runs a module on the build runtime (its own worker threads). */
     private readonly run: (req: RunRequest) => Promise<RunOutcome>,
     private readonly timeoutMs: number,
+    /** Builds at once (BUILD_CONCURRENCY): more wait in order, their deadline not yet running. */
+    private readonly concurrency: number,
   ) {}
 
   async build(req: BuildRequest): Promise<BuildResult> {
+    if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await this.buildNow(req);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async buildNow(req: BuildRequest): Promise<BuildResult> {
     const started = performance.now();
     const { module, sysroot } = loadLlvm();
     const user: FileEntry[] = req.files.map((f) => ({ path: `/${f.path}`, bytes: new TextEncoder().encode(f.text) }));
@@ -135,7 +151,7 @@ export class ClangBuilds {
 
     const step = async (args: string[], files: FileEntry[]): Promise<RunOutcome | BuildResult> => {
       const left = this.timeoutMs - (performance.now() - started);
-      if (left <= 0) return fail({ severity: 'error', code: 'BUILD', message: `the build took longer than ${this.timeoutMs} ms`, file: null, line: null, column: null });
+      if (left <= 0) return fail({ severity: 'error', code: 'BUILD', message: `the build took longer than ${this.timeoutMs} ms (BUILD_TIMEOUT_MS)`, file: null, line: null, column: null });
       const o = await this.run({
         module, argv0: 'yowasp-llvm', args, env: {}, stdin: new Uint8Array(0), files,
         limits: { timeoutMs: Math.ceil(left), memoryBytes: CLANG_MEMORY_BYTES, maxOutputBytes: STDERR_BYTES },

@@ -15,6 +15,8 @@ export interface ComponentCore {
   /** Its memory as the rewrite left it (an import either way); null when it has none. */
   memory: { initialPages: number; maximumPages: number | null; imported: boolean } | null;
   growFailedExport: string;
+  /** It defines tables: instantiated once per run at most (their maximums are this module's share). */
+  definesTables: boolean;
   /** It imports the run's fuel budget as spindle.fuel (compiled for a run with a budget). */
   fuel: boolean;
 }
@@ -26,4 +28,6 @@ export interface ComponentCode {
   cores: Record<string, ComponentCore>;
   /** Initial elements of the tables the cores define, together (registration checks it). */
   tableElements: number;
+  /** Initial pages of the memories the cores define, together: the cap is one budget for them all. */
+  definedPages: number;
 }

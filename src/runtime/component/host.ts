@@ -13,6 +13,7 @@
 import { DEFAULT_MOUNTS, type FileEntry, type Mount } from '../../domain/index.js';
 import { FILETYPE } from '../wasi/abi.js';
 import { Clock } from '../wasi/clock.js';
+import { removeDirectory, rename, unlinkFile } from '../wasi/calls_path.js';
 import { E, OutputLimitExceeded, type Errno } from '../wasi/errno.js';
 import { Fs } from '../wasi/fs.js';
 import { type DirNode, type FileNode, type Inode, readInto } from '../wasi/inode.js';
@@ -64,6 +65,9 @@ const DESCRIPTOR_TYPE: Record<number, string> = {
   [FILETYPE.SYMBOLIC_LINK]: 'symbolic-link',
 };
 
+/** Most bytes one host call hands a guest or takes from it (the stream's `check-write`, a read, random bytes). */
+const MAX_HOST_BYTES = 1_048_576n;
+
 const toDatetime = (ns: bigint) => ({ seconds: ns / 1_000_000_000n, nanoseconds: Number(ns % 1_000_000_000n) });
 
 export interface P2HostOptions {
@@ -99,6 +103,15 @@ export function makeP2Host(opts: P2HostOptions) {
   };
   const CLOSED = new ResultError({ tag: 'closed' });
 
+  /** A directory's entries, one per call, then undefined (the end). */
+  class DirectoryEntryStream {
+    private i = 0;
+    constructor(private readonly entries: { type: string; name: string }[]) {}
+    readDirectoryEntry() {
+      return this.entries[this.i++];
+    }
+  }
+
   /** Always ready: every stream here is in memory, every wait a clock's. */
   class Pollable {
     constructor(private readonly readyAt: bigint | null = null) {}
@@ -108,6 +121,25 @@ export function makeP2Host(opts: P2HostOptions) {
     block() {
       if (this.readyAt !== null) clock.wait(this.readyAt - clock.peek(1));
     }
+    /** When it becomes ready (a stream: now). */
+    at(): bigint {
+      return this.readyAt ?? 0n;
+    }
+  }
+
+  /**
+   * wasi:io/poll: the indices of the pollables ready now; when none is, waits (the clock's wait:
+   * real, or virtual in deterministic mode) until the earliest is, and answers those then ready.
+   */
+  function poll(list: Pollable[]): Uint32Array {
+    const ready = () => list.flatMap((p, i) => (p.ready() ? [i] : []));
+    let now = ready();
+    if (now.length === 0 && list.length > 0) {
+      const earliest = list.reduce((a, b) => (a.at() <= b.at() ? a : b));
+      earliest.block();
+      now = ready();
+    }
+    return new Uint32Array(now);
   }
 
   class InputStream {
@@ -134,7 +166,7 @@ export function makeP2Host(opts: P2HostOptions) {
   class OutputStream {
     constructor(private readonly writeAll: (bytes: Uint8Array) => void) {}
     checkWrite() {
-      return 1_048_576n;
+      return MAX_HOST_BYTES;
     }
     write(contents: Uint8Array) {
       try {
@@ -149,6 +181,8 @@ export function makeP2Host(opts: P2HostOptions) {
     flush() {}
     blockingFlush() {}
     writeZeroes(len: bigint) {
+      // More than check-write allows is the guest's error (the interface says so), not an allocation.
+      if (len > MAX_HOST_BYTES) throw new ResultError({ tag: 'last-operation-failed', val: new IoError('write-zeroes beyond check-write') });
       this.write(new Uint8Array(Number(len)));
     }
     blockingWriteZeroesAndFlush(len: bigint) {
@@ -255,9 +289,7 @@ export function makeP2Host(opts: P2HostOptions) {
       return BigInt(buffer.length);
     }
     readDirectory() {
-      const entries = [...this.dir().entries].map(([name, node]) => ({ type: DESCRIPTOR_TYPE[node.type] ?? 'unknown', name }));
-      let i = 0;
-      return { readDirectoryEntry: () => entries[i++] };
+      return new DirectoryEntryStream([...this.dir().entries].map(([name, node]) => ({ type: DESCRIPTOR_TYPE[node.type] ?? 'unknown', name })));
     }
     stat() {
       return statOf(this.node);
@@ -289,30 +321,16 @@ export function makeP2Host(opts: P2HostOptions) {
         fs.attach(r.parent!, r.name, fs.newDir());
       });
     }
+    // The preview 1 host's own checks (wasi/calls_path.ts): ".", a directory moved below itself,
+    // a non-empty target, a file over a directory are refused the same way here.
     removeDirectoryAt(path: string) {
-      fsCall(() => {
-        const r = fs.resolve(this.mutable(), path, false);
-        if (r.node === undefined) throw E.NOENT;
-        if (r.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
-        if (r.node.entries.size > 0) throw E.NOTEMPTY;
-        fs.detach(r.parent!, r.name);
-      });
+      fsCall(() => removeDirectory(fs, fs.resolve(this.mutable(), path, false)));
     }
     unlinkFileAt(path: string) {
-      fsCall(() => {
-        const r = fs.resolve(this.mutable(), path, false);
-        if (r.node === undefined) throw E.NOENT;
-        if (r.node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
-        fs.detach(r.parent!, r.name);
-      });
+      fsCall(() => unlinkFile(fs, fs.resolve(this.mutable(), path, false)));
     }
     renameAt(oldPath: string, newDescriptor: Descriptor, newPath: string) {
-      fsCall(() => {
-        const from = fs.resolve(this.mutable(), oldPath, false);
-        const to = fs.resolve(newDescriptor.mutable(), newPath, false);
-        if (from.node === undefined) throw E.NOENT;
-        fs.rename(from.parent!, from.name, to.parent!, to.name);
-      });
+      fsCall(() => rename(fs, fs.resolve(this.mutable(), oldPath, false), fs.resolve(newDescriptor.mutable(), newPath, false)));
     }
     readlinkAt(path: string) {
       const node = this.lookup(path, false);
@@ -369,8 +387,10 @@ export function makeP2Host(opts: P2HostOptions) {
     random.fill(b);
     return new DataView(b.buffer).getBigUint64(0, true);
   };
+  // A guest's length is its own (u64): at most MAX_HOST_BYTES a call, so no call makes the host
+  // allocate beyond what the caps account for (the preview 1 host writes into guest memory instead).
   const bytes = (len: bigint) => {
-    const b = new Uint8Array(Number(len));
+    const b = new Uint8Array(Number(len > MAX_HOST_BYTES ? MAX_HOST_BYTES : len));
     random.fill(b);
     return b;
   };
@@ -399,7 +419,7 @@ export function makeP2Host(opts: P2HostOptions) {
     'wasi:cli/terminal-stdout': { getTerminalStdout: () => new TerminalOutput() },
     'wasi:cli/terminal-stderr': { getTerminalStderr: () => new TerminalOutput() },
     'wasi:io/error': { Error: IoError },
-    'wasi:io/poll': { Pollable, poll: (list: Pollable[]) => (list.forEach((p) => p.block()), new Uint32Array(list.map((_, i) => i))) },
+    'wasi:io/poll': { Pollable, poll },
     'wasi:io/streams': { InputStream, OutputStream },
     'wasi:clocks/monotonic-clock': {
       now: () => clock.read(1),
@@ -416,7 +436,7 @@ export function makeP2Host(opts: P2HostOptions) {
     'wasi:random/insecure-seed': { insecureSeed: (): [bigint, bigint] => [u64(), u64()] },
     'wasi:filesystem/types': {
       Descriptor,
-      DirectoryEntryStream: class {},
+      DirectoryEntryStream,
       filesystemErrorCode: () => undefined,
     },
     'wasi:filesystem/preopens': { getDirectories: () => preopens },

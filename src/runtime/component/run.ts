@@ -47,8 +47,14 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], mounts:
   const fuel = req.fuel !== null ? new WebAssembly.Global({ value: 'i64', mutable: true }, req.fuel) : null;
   live?.begin(seq, null);
 
+  const instantiated = new Set<WebAssembly.Module>();
   const instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports = {}): WebAssembly.Instance => {
     const core = byModule.get(module);
+    // Caps are per core module: one that defines a memory or tables is instantiated once at most.
+    if (core && (core.definesTables || (core.memory && !core.memory.imported))) {
+      if (instantiated.has(module)) throw new ComponentRefused('a core module that defines a memory or tables is instantiated twice; Spindle caps them once per module');
+      instantiated.add(module);
+    }
     const spindle: Record<string, WebAssembly.Memory | WebAssembly.Global> = {};
     if (core?.fuel) {
       if (fuel === null) throw new Error('component: compiled with fuel, run without a budget');
@@ -63,11 +69,13 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], mounts:
           .find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
         if (memory === undefined) throw new Error('component: a core module that imports a memory was given none');
       } else {
-        // The task's cap is one budget: the first memory may grow to what the others leave.
+        // The task's cap is one budget: the first memory may grow to what the others' initial
+        // sizes leave (all known before any is made); the others keep their initial size.
+        const capPages = req.memoryCapBytes / PAGE;
         const used = memories.reduce((sum, m) => sum + m.buffer.byteLength / PAGE, 0);
-        const room = req.memoryCapBytes / PAGE - used;
         const initial = core.memory.initialPages;
-        if (initial > room) throw new MemoryCapExceeded(req.memoryCapBytes);
+        if (initial > capPages - used) throw new MemoryCapExceeded(req.memoryCapBytes);
+        const room = capPages - (code.definedPages - initial);
         memory = new WebAssembly.Memory({ initial, maximum: memories.length === 0 ? Math.min(core.memory.maximumPages ?? room, room) : initial });
         memories.push(memory);
       }
@@ -106,10 +114,15 @@ export function executeComponent(req: InlineRequest, files: FileEntry[], mounts:
   const fuelExhausted = fuelLeft !== null && fuelLeft < 0n;
   const c = end.how === 'threw' && end.error instanceof MemoryCapExceeded
     ? { kind: 'memory_limit' as const, exitCode: null, trap: undefined, error: end.error.message }
-    : classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: req.memoryCapBytes });
+    : end.how === 'threw' && end.error instanceof ComponentRefused
+      ? { kind: 'invalid_module' as const, exitCode: null, trap: undefined, error: end.error.message }
+      : classifyEnd(end, { growFailed, fuelExhausted, memoryCapBytes: req.memoryCapBytes });
   const memoryBytes = memories.reduce((sum, m) => sum + m.buffer.byteLength, 0);
   return runEnd(c, host.result(), { runMs, budget: req.fuel, fuelLeft, memoryBytes, release: null });
 }
+
+/** The component does something Spindle's caps cannot hold (invalid_module). */
+class ComponentRefused extends Error {}
 
 /** A core's initial memory does not fit in what the task's cap leaves. */
 class MemoryCapExceeded extends Error {

@@ -28,7 +28,10 @@ export type TranspileResponse = { ok: true; files: Record<string, Uint8Array> } 
 export const GLUE_NAME = 'component';
 /** A transpile that takes longer is stopped (its thread terminated) and the component refused. */
 export const TRANSPILE_TIMEOUT_MS = 60_000;
-/** The thread's heap limit (jco's own heap; a component's bytes are copied into it). */
+/**
+ * The thread's JavaScript heap limit. It does not cover jco's own Wasm memory (the code generator
+ * is a Wasm component: up to the wasm32 ceiling); the deadline and one job at a time bound that.
+ */
 export const TRANSPILER_HEAP_MB = 512;
 /** An idle transpiler thread is let go after this long. */
 const TRANSPILER_IDLE_MS = 30_000;
@@ -39,6 +42,11 @@ export type TranspilerStarter = (workerData: { jcoUrl: string; name: string }, r
 let jcoUrl: string | undefined;
 /** Not import.meta.resolve: some module runners (vitest) do not provide it. */
 const resolveJco = () => pathToFileURL(createRequire(import.meta.url).resolve('@bytecodealliance/jco-transpile')).href;
+
+/** The transpiler could not finish (its deadline, its thread died, closing): not the component's fault, not cached. */
+export class TranspileUnavailable extends Error {
+  override readonly name = 'TranspileUnavailable';
+}
 
 const refused = (why: string) => new InvalidModuleError(`component could not be translated for this runtime: ${why}`);
 
@@ -63,7 +71,7 @@ export class Transpiler {
     try {
       res = await this.pool.run({ bytes });
     } catch (e) {
-      throw e instanceof ToolFailure ? refused(e.message) : e;
+      throw e instanceof ToolFailure ? new TranspileUnavailable(`component could not be translated now: ${e.message}`) : e;
     }
     if (!res.ok) throw refused(res.error);
     return asTranspiled(res.files);

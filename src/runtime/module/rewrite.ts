@@ -11,7 +11,7 @@ import { rewriteCode } from './code.js';
 import { checkCommand, type HostImports } from './command.js';
 import { InvalidModuleError } from './errors.js';
 import { FUEL_UNSET } from './fuel.js';
-import { u32Size, Writer } from './leb.js';
+import { Writer } from './leb.js';
 import { Reader, SECTION_ORDER, SectionId, type Section } from './reader.js';
 import { checkMemories, readStructure, TYPE_I32_I32, type Limits, type ModuleStructure } from './structure.js';
 
@@ -143,9 +143,10 @@ function shiftGlobalExports(bytes: Uint8Array, s: Section, firstDefined: number,
     const start = r.pos;
     r.name();
     const kind = r.byte();
+    const indexAt = r.pos; // the index as written: a LEB128 may be padded
     const index = r.u32();
     if (kind === 0x03 && index >= firstDefined) {
-      out.copy(bytes, start, r.pos - u32Size(index)).u32(index + 1);
+      out.copy(bytes, start, indexAt).u32(index + 1);
     } else {
       out.copy(bytes, start, r.pos);
     }
@@ -235,6 +236,10 @@ export function prepareModule(bytes: Uint8Array, opts: PrepareOptions): Prepared
   if (opts.host !== undefined) checkCommand(m, opts.host); // in inspectModule's order: same module, same message
   const reserved = m.exports.find((e) => e.name.startsWith(RESERVED_EXPORT_PREFIX));
   if (reserved) throw new InvalidModuleError(`export name "${reserved.name}" is reserved (prefix "${RESERVED_EXPORT_PREFIX}")`);
+  // The namespace of what Spindle gives (memory, fuel): a module that imports from it itself could
+  // be handed its own budget to refill (a component's core modules skip the host check above).
+  const own = m.imports.find((i) => i.module === MEMORY_IMPORT.module);
+  if (own) throw new InvalidModuleError(`import "${own.module}"."${own.name}" is reserved (module "${MEMORY_IMPORT.module}" is Spindle's own)`);
 
   if (opts.sharedFuel && !opts.fuel) throw new Error('prepareModule: sharedFuel needs fuel');
   const t = transforms(bytes, m, opts.fuel, opts.sharedFuel === true, opts.fast === true, opts.maxTableElements ?? TABLE_ELEMENTS_DEFAULT);

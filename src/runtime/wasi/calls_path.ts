@@ -2,7 +2,7 @@
 import { FDFLAGS, FILETYPE, LOOKUP_SYMLINK_FOLLOW, OFLAGS, RIGHTS, RIGHTS_ALL, RIGHTS_DIR, RIGHTS_FILE } from './abi.js';
 import { E } from './errno.js';
 import { Fd, need } from './fds.js';
-import type { Resolved } from './fs.js';
+import type { Fs, Resolved } from './fs.js';
 import type { DirNode } from './inode.js';
 import type { State } from './state.js';
 import { setTimes, writeFilestat } from './stat.js';
@@ -26,6 +26,46 @@ function openRights(oflags: number, fdflags: number): bigint {
 function entry(r: Resolved): { parent: DirNode; name: string } {
   if (r.parent === null) throw r.node === undefined ? E.NOENT : E.BUSY; // ".", "a/..": not an entry
   return { parent: r.parent, name: r.name };
+}
+
+/**
+ * The checks of a directory removal, an unlink and a rename, shared by both hosts (this one and
+ * the WASI 0.2 host, component/host.ts): what they refuse, both refuse the same way (errno).
+ */
+export function removeDirectory(fs: Fs, r: Resolved): void {
+  if (r.node === undefined) throw E.NOENT;
+  if (r.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
+  const { parent, name } = entry(r);
+  if (r.node.entries.size > 0) throw E.NOTEMPTY;
+  fs.detach(parent, name);
+}
+
+export function unlinkFile(fs: Fs, r: Resolved): void {
+  if (r.node === undefined) throw E.NOENT;
+  if (r.node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
+  const { parent, name } = entry(r);
+  fs.detach(parent, name);
+}
+
+export function rename(fs: Fs, from: Resolved, to: Resolved): void {
+  const node = from.node;
+  if (node === undefined) throw E.NOENT;
+  const src = entry(from);
+  if (to.parent === null) throw E.BUSY;
+  const dst = to.node;
+  if (dst === node) return; // same inode (hard links or the same path): a no-op
+  if (node.type === FILETYPE.DIRECTORY) {
+    if (dst !== undefined && dst.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
+    if (dst?.type === FILETYPE.DIRECTORY && dst.entries.size > 0) throw E.NOTEMPTY;
+    // A directory cannot move below itself.
+    for (let d: DirNode = to.parent; ; d = d.parent) {
+      if (d === node) throw E.INVAL;
+      if (d.parent === d) break;
+    }
+  } else if (dst?.type === FILETYPE.DIRECTORY) {
+    throw E.ISDIR;
+  }
+  fs.rename(src.parent, src.name, to.parent, to.name);
 }
 
 export const pathCalls = {
@@ -77,45 +117,19 @@ export const pathCalls = {
   },
 
   path_remove_directory(s: State, fd: number, ptr: number, len: number): number {
-    const r = lookup(s, fd, RIGHTS.PATH_REMOVE_DIRECTORY, ptr, len, false);
-    if (r.node === undefined) throw E.NOENT;
-    if (r.node.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
-    const { parent, name } = entry(r);
-    if (r.node.entries.size > 0) throw E.NOTEMPTY;
-    s.fds.fs().detach(parent, name);
+    removeDirectory(s.fds.fs(), lookup(s, fd, RIGHTS.PATH_REMOVE_DIRECTORY, ptr, len, false));
     return E.SUCCESS;
   },
 
   path_unlink_file(s: State, fd: number, ptr: number, len: number): number {
-    const r = lookup(s, fd, RIGHTS.PATH_UNLINK_FILE, ptr, len, false);
-    if (r.node === undefined) throw E.NOENT;
-    if (r.node.type === FILETYPE.DIRECTORY) throw E.ISDIR;
-    const { parent, name } = entry(r);
-    s.fds.fs().detach(parent, name);
+    unlinkFile(s.fds.fs(), lookup(s, fd, RIGHTS.PATH_UNLINK_FILE, ptr, len, false));
     return E.SUCCESS;
   },
 
   path_rename(s: State, fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
     const from = lookup(s, fd, RIGHTS.PATH_RENAME_SOURCE, oldPtr, oldLen, false);
     const to = lookup(s, newFd, RIGHTS.PATH_RENAME_TARGET, newPtr, newLen, false);
-    const node = from.node;
-    if (node === undefined) throw E.NOENT;
-    const src = entry(from);
-    if (to.parent === null) throw E.BUSY;
-    const dst = to.node;
-    if (dst === node) return E.SUCCESS; // same inode (hard links or the same path): a no-op
-    if (node.type === FILETYPE.DIRECTORY) {
-      if (dst !== undefined && dst.type !== FILETYPE.DIRECTORY) throw E.NOTDIR;
-      if (dst?.type === FILETYPE.DIRECTORY && dst.entries.size > 0) throw E.NOTEMPTY;
-      // A directory cannot move below itself.
-      for (let d: DirNode = to.parent; ; d = d.parent) {
-        if (d === node) throw E.INVAL;
-        if (d.parent === d) break;
-      }
-    } else if (dst?.type === FILETYPE.DIRECTORY) {
-      throw E.ISDIR;
-    }
-    s.fds.fs().rename(src.parent, src.name, to.parent, to.name);
+    rename(s.fds.fs(), from, to);
     return E.SUCCESS;
   },
 
