@@ -18,7 +18,7 @@ import type { Worker } from 'node:worker_threads';
 import { ToolFailure, ToolPool } from '../tools.js';
 import type { RunOutcome, RunRequest } from '../types.js';
 import { clangVersion, ClangBuilds } from './clang.js';
-import type { BuildRequest, BuildResult, SourceLanguage } from './types.js';
+import { buildError, type BuildRequest, type BuildResult, type SourceLanguage } from './types.js';
 
 export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage } from './types.js';
 
@@ -119,7 +119,7 @@ export class Builder {
     } catch (e) {
       if (!(e instanceof ToolFailure)) throw e;
       const message = e.message;
-      return { ok: false, log: message, diagnostics: [{ severity: 'error', code: 'BUILD', message, file: null, line: null, column: null }], buildMs: performance.now() - started };
+      return { ok: false, log: message, diagnostics: [buildError(message)], buildMs: performance.now() - started };
     }
   }
 

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import type { FileEntry } from '../../domain/index.js';
 import { sha256Hex } from '../cache.js';
 import type { RunOutcome, RunRequest } from '../types.js';
-import type { BuildRequest, BuildResult, Diagnostic } from './types.js';
+import { buildError, type BuildRequest, type BuildResult, type Diagnostic } from './types.js';
 
 /** LLVM's linear memory may grow to this during a step (cc1 of C++ with libc++ headers: ~60 MiB seen). */
 export const CLANG_MEMORY_BYTES = 512 * 2 ** 20;
@@ -112,7 +112,7 @@ function stepFailed(tool: string, o: RunOutcome): Diagnostic | null {
   if (o.kind === 'exited') return null;
   const why =
     o.kind === 'memory_limit' ? `ran out of memory (its cap is ${CLANG_MEMORY_BYTES / 2 ** 20} MiB)` : o.kind === 'timeout' ? 'took longer than the build may (BUILD_TIMEOUT_MS)' : `ended: ${o.kind}${o.error ? ` (${o.error})` : ''}`;
-  return { severity: 'error', code: 'BUILD', message: `${tool} ${why}`, file: null, line: null, column: null };
+  return buildError(`${tool} ${why}`);
 }
 
 export class ClangBuilds {
@@ -147,36 +147,33 @@ export class ClangBuilds {
     let log = '';
     const diagnostics: Diagnostic[] = [];
     const fail = (extra?: Diagnostic | null): BuildResult => ({ ok: false, log, diagnostics: extra ? [...diagnostics, extra] : diagnostics, buildMs: performance.now() - started });
-    if (sources.length === 0) return fail({ severity: 'error', code: 'BUILD', message: `no source file to compile (${req.language === 'cpp' ? '.cpp, .cc, .cxx or .c' : '.c'})`, file: null, line: null, column: null });
+    if (sources.length === 0) return fail(buildError(`no source file to compile (${req.language === 'cpp' ? '.cpp, .cc, .cxx or .c' : '.c'})`));
 
+    /** LLVM's multicall binary (`args[0]` names the tool) as a run with the build's limits. */
+    const llvm = (args: string[], files: FileEntry[], timeoutMs: number) =>
+      this.run({ module, argv0: 'yowasp-llvm', args, env: {}, stdin: new Uint8Array(0), files, limits: { timeoutMs, memoryBytes: CLANG_MEMORY_BYTES, maxOutputBytes: STDERR_BYTES } });
     const step = async (args: string[], files: FileEntry[]): Promise<RunOutcome | BuildResult> => {
       const left = this.timeoutMs - (performance.now() - started);
-      if (left <= 0) return fail({ severity: 'error', code: 'BUILD', message: `the build took longer than ${this.timeoutMs} ms (BUILD_TIMEOUT_MS)`, file: null, line: null, column: null });
-      const o = await this.run({
-        module, argv0: 'yowasp-llvm', args, env: {}, stdin: new Uint8Array(0), files,
-        limits: { timeoutMs: Math.ceil(left), memoryBytes: CLANG_MEMORY_BYTES, maxOutputBytes: STDERR_BYTES },
-      });
+      if (left <= 0) return fail(buildError(`the build took longer than ${this.timeoutMs} ms (BUILD_TIMEOUT_MS)`));
+      const o = await llvm(args, files, Math.ceil(left));
       const stderr = new TextDecoder().decode(o.stderr);
       log += stderr;
       diagnostics.push(...parseDiagnostics(stderr));
       const stopped = stepFailed(args[0]!, o);
       if (stopped) return fail(stopped);
-      if (o.exitCode !== 0) return fail(diagnostics.some((d) => d.severity === 'error') ? null : { severity: 'error', code: 'BUILD', message: `${args[0]} exited with ${o.exitCode}`, file: null, line: null, column: null });
+      if (o.exitCode !== 0) return fail(diagnostics.some((d) => d.severity === 'error') ? null : buildError(`${args[0]} exited with ${o.exitCode}`));
       return o;
     };
     const isResult = (x: RunOutcome | BuildResult): x is BuildResult => 'ok' in x;
 
     // What the driver would run: cc1 per source, then wasm-ld.
-    const plan = await this.run({
-      module, argv0: 'yowasp-llvm', args: [...driver, '--target=wasm32-wasip1', '-O2', '-###', ...sources, '-o', OUTPUT], env: {}, stdin: new Uint8Array(0),
-      files: [...sysroot, ...user], limits: { timeoutMs: this.timeoutMs, memoryBytes: CLANG_MEMORY_BYTES, maxOutputBytes: STDERR_BYTES },
-    });
+    const plan = await llvm([...driver, '--target=wasm32-wasip1', '-O2', '-###', ...sources, '-o', OUTPUT], [...sysroot, ...user], this.timeoutMs);
     const planned = new TextDecoder().decode(plan.stderr);
     const commands = parseCommands(planned);
     if (plan.kind !== 'exited' || plan.exitCode !== 0 || commands.length === 0) {
       log += planned;
       diagnostics.push(...parseDiagnostics(planned));
-      return fail(stepFailed('clang', plan) ?? (diagnostics.length ? null : { severity: 'error', code: 'BUILD', message: 'clang planned nothing to run', file: null, line: null, column: null }));
+      return fail(stepFailed('clang', plan) ?? (diagnostics.length ? null : buildError('clang planned nothing to run')));
     }
 
     let made: FileEntry[] = [];
@@ -188,7 +185,7 @@ export class ClangBuilds {
       last = r;
     }
     const wasm = last?.files.find((f) => f.path === `/${OUTPUT}`)?.bytes;
-    if (!wasm) return fail({ severity: 'error', code: 'BUILD', message: 'the link wrote no module', file: null, line: null, column: null });
+    if (!wasm) return fail(buildError('the link wrote no module'));
     return { ok: true, wasm, log, diagnostics, buildMs: performance.now() - started };
   }
 }

@@ -26,6 +26,9 @@ export interface Diagnostic {
   column: number | null;
 }
 
+/** A diagnostic of the build itself (a deadline, a step that did not end well), not of a file. */
+export const buildError = (message: string): Diagnostic => ({ severity: 'error', code: 'BUILD', message, file: null, line: null, column: null });
+
 export type BuildResult =
   | { ok: true; wasm: Uint8Array; log: string; diagnostics: Diagnostic[]; buildMs: number }
   | { ok: false; log: string; diagnostics: Diagnostic[]; buildMs: number };
