@@ -4,6 +4,7 @@
  * the leases (which renew, mark RUNNING and detect loss).
  */
 import type { AttemptResult, TaskRow } from '../store/types.js';
+import { Abort } from './abort.js';
 import type { AttemptSpans } from './traces.js';
 
 export interface Run {
@@ -11,7 +12,7 @@ export interface Run {
   task: TaskRow;
   /** The attempt this run is (the claimed row's attempts + 1). */
   n: number;
-  abort: AbortController;
+  abort: Abort;
   /** When a worker took it up (the runtime's onStart); null while it is only claimed. */
   startedAt: Date | null;
   /** Its task is RUNNING in the database with attempt n (a heartbeat marked it, or it was inserted so). */
@@ -49,7 +50,7 @@ export function makeRun(task: TaskRow, written: Promise<boolean> | null): Run {
   return {
     task,
     n: task.attempts + 1,
-    abort: new AbortController(),
+    abort: new Abort(),
     startedAt: null,
     marked: false,
     marking: null,

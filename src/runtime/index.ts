@@ -16,9 +16,9 @@ import { checkCommandWorld, isComponent, readComponentWorld } from './component/
 import { makeJob } from './job.js';
 import { Pool, type WorkerStarter } from './pool.js';
 import type { RunMessage } from './protocol.js';
-import type { ModuleInfo, ModuleRef, OutputChunk, PoolStats, RunOutcome, RunRequest, Runtime, RuntimeOptions } from './types.js';
+import type { CancelSignal, ModuleInfo, ModuleRef, OutputChunk, PoolStats, RunOutcome, RunRequest, Runtime, RuntimeOptions } from './types.js';
 
-export type { Runtime, RuntimeOptions, RunRequest, RunOutcome, PoolStats, ModuleInfo, ModuleRef, OutputChunk } from './types.js';
+export type { CancelSignal, Runtime, RuntimeOptions, RunRequest, RunOutcome, PoolStats, ModuleInfo, ModuleRef, OutputChunk } from './types.js';
 export { InvalidModuleError } from './module/index.js';
 export { BUILD_DEFAULTS } from './build/builder.js';
 export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage } from './build/types.js';
@@ -203,7 +203,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     req: RunRequest,
     result: CompileResult,
     compileMs: number,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
     onOutput: ((chunk: OutputChunk) => void) | undefined,
     onStart: (() => void) | undefined,
   ): RunOutcome | Promise<RunOutcome> {
@@ -255,7 +255,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     });
   }
 
-  function run(req: RunRequest, signal?: AbortSignal, onOutput?: (chunk: OutputChunk) => void, onStart?: () => void): Promise<RunOutcome> {
+  function run(req: RunRequest, signal?: CancelSignal, onOutput?: (chunk: OutputChunk) => void, onStart?: () => void): Promise<RunOutcome> {
     if (closed) return Promise.resolve(emptyOutcome('cancelled', 'runtime closed'));
     if (signal?.aborted) return Promise.resolve(emptyOutcome('cancelled', 'cancelled before start'));
     if (pending++ === 0) keepAlive.ref();
@@ -281,7 +281,7 @@ export function makeRuntime(opts: RuntimeOptions, internals: RuntimeInternals = 
     req: RunRequest,
     result: CompileResult,
     compileMs: number,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
     onOutput: ((chunk: OutputChunk) => void) | undefined,
     onStart: (() => void) | undefined,
   ): RunOutcome | Promise<RunOutcome> {

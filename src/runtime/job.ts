@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort } from 'node:worker_threads';
 import type { OutcomeKind } from '../domain/index.js';
 import { concat } from './bytes.js';
-import type { OutputChunk, RunOutcome } from './types.js';
+import type { CancelSignal, OutputChunk, RunOutcome } from './types.js';
 import type { Result, RunMessage } from './protocol.js';
 import { STAGE_BYTES, type StageMessage } from './live.js';
 import type { Job, Slot } from './slot.js';
@@ -18,7 +18,7 @@ export function makeJob(
   msg: RunMessage,
   timeoutMs: number,
   compileMs: number,
-  signal: AbortSignal | undefined,
+  signal: CancelSignal | undefined,
   onOutput: ((chunk: OutputChunk) => void) | undefined,
   onStart: (() => void) | undefined,
   resolve: (outcome: RunOutcome) => void,

@@ -12,7 +12,7 @@ import { INLINE, REQ_HEAD, REQ_SLOTS, REQ_TAIL, RES_HEAD, RES_TAIL, RUN_STATES, 
 import type { ComponentCode } from './component/code.js';
 import type { LiveOutput } from './live.js';
 import { PENDING, type DoneMessage, type Result, type RunMessage } from './protocol.js';
-import type { OutputChunk, RunOutcome } from './types.js';
+import type { CancelSignal, OutputChunk, RunOutcome } from './types.js';
 
 /** A run on its way through the pool: queued, prefetched in a worker's inbox, or running. */
 export interface Job {
@@ -23,7 +23,7 @@ export interface Job {
   readonly component: ComponentCode | null;
   readonly timeoutMs: number;
   readonly compileMs: number;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: CancelSignal | undefined;
   readonly onOutput: ((chunk: OutputChunk) => void) | undefined;
   /** Told when a worker takes the job up (Pool.start). */
   readonly onStart: (() => void) | undefined;
