@@ -29,16 +29,24 @@ export function checkLimits(field: string, input: Requested<Limits> | null | und
 
 /** Task limits: the task's own, else the agent version's defaults, else the server defaults. */
 export function resolveLimits(own: Partial<Limits>, agentDefaults: Partial<Limits>, config: Config): Limits {
-  const merged: Limits = { ...config.limits.defaults, ...stripUndefined(agentDefaults), ...stripUndefined(own) };
-  if (merged.fuel === undefined) delete merged.fuel;
+  // Field by field (no spreads, no Object.entries): this runs for every submitted task.
+  const base = config.limits.defaults;
+  const merged: Limits = {
+    timeoutMs: own.timeoutMs ?? agentDefaults.timeoutMs ?? base.timeoutMs,
+    memoryBytes: own.memoryBytes ?? agentDefaults.memoryBytes ?? base.memoryBytes,
+    maxOutputBytes: own.maxOutputBytes ?? agentDefaults.maxOutputBytes ?? base.maxOutputBytes,
+  };
+  const fuel = own.fuel ?? agentDefaults.fuel ?? base.fuel;
+  if (fuel != null) merged.fuel = fuel;
   return merged;
 }
 
 /** The task's retry policy: each field it gives (checked against the configured maximum), else the server default. */
 export function resolveRetryPolicy(field: string, input: Requested<RetryPolicy> | null | undefined, config: Config): RetryPolicy {
   const { defaults, max } = config.retryPolicy;
+  // Most tasks give none: they share one frozen copy of the defaults (nothing changes a policy).
+  if (!input) return frozenDefaults(config);
   const policy: RetryPolicy = { ...defaults, retryOn: [...defaults.retryOn] };
-  if (!input) return policy;
   if (input.maxAttempts != null) policy.maxAttempts = inRange(`${field}.maxAttempts`, input.maxAttempts, 1, max.maxAttempts);
   if (input.initialBackoffMs != null) policy.initialBackoffMs = inRange(`${field}.initialBackoffMs`, input.initialBackoffMs, 0, max.initialBackoffMs);
   if (input.maxBackoffMs != null) policy.maxBackoffMs = inRange(`${field}.maxBackoffMs`, input.maxBackoffMs, 0, max.maxBackoffMs);
@@ -51,5 +59,14 @@ export function resolveRetryPolicy(field: string, input: Requested<RetryPolicy> 
   return policy;
 }
 
-const stripUndefined = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+const FROZEN_DEFAULTS = new WeakMap<Config['retryPolicy'], Readonly<RetryPolicy>>();
+
+function frozenDefaults(config: Config): RetryPolicy {
+  let policy = FROZEN_DEFAULTS.get(config.retryPolicy);
+  if (!policy) {
+    const { defaults } = config.retryPolicy;
+    policy = Object.freeze({ ...defaults, retryOn: Object.freeze([...defaults.retryOn]) as RetryPolicy['retryOn'] });
+    FROZEN_DEFAULTS.set(config.retryPolicy, policy);
+  }
+  return policy as RetryPolicy;
+}

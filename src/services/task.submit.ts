@@ -55,11 +55,16 @@ export async function submitTasks(deps: SubmitDeps, caller: Principal, inputs: S
 /** Validates a batch and stores its input files; returns the rows for executor.submit, in order. */
 async function prepareTasks(deps: SubmitDeps, tenantId: string, inputs: SubmitTaskParams[], fieldOf: (i: number) => string): Promise<NewTask[]> {
   const { config, agentCache } = deps;
+  // Lookups by key, each once per batch; the resolved rows kept apart so a batch of one agent
+  // awaits once, not once per task (each await is a suspension of this loop).
   const agents = new Map<string, Promise<AgentRow>>();
   const versions = new Map<string, Promise<AgentVersionRow>>();
+  const agentRows = new Map<string, AgentRow>();
+  const versionRows = new Map<string, AgentVersionRow>();
   const keys = new Map<string, number>();
   const bundles: (FileEntry[] | null)[] = [];
-  const tasks: Omit<NewTask, 'filesDigest'>[] = [];
+  const tasks: NewTask[] = [];
+  const traceContext = deps.traced ? activeTraceContext() : null;
 
   for (const [i, input] of inputs.entries()) {
     const f = fieldOf(i);
@@ -79,28 +84,38 @@ async function prepareTasks(deps: SubmitDeps, tenantId: string, inputs: SubmitTa
     if (input.runAt != null) checkRunAt(`${f}.runAt`, input.runAt);
 
     const agentKey = input.agent;
-    if (!agents.has(agentKey)) {
-      const field = `${f}.agent`;
-      agents.set(
-        agentKey,
-        agentCache.find(tenantId, input.agent).then((a) => {
-          if (!a) throw notFoundAt(field, 'agent', input.agent);
-          return a;
-        }),
-      );
+    let agent = agentRows.get(agentKey);
+    if (!agent) {
+      if (!agents.has(agentKey)) {
+        const field = `${f}.agent`;
+        agents.set(
+          agentKey,
+          agentCache.find(tenantId, input.agent).then((a) => {
+            if (!a) throw notFoundAt(field, 'agent', input.agent);
+            return a;
+          }),
+        );
+      }
+      agent = await agents.get(agentKey)!;
+      agentRows.set(agentKey, agent);
     }
-    const agent = await agents.get(agentKey)!;
     const versionKey = `${agent.id}@${input.version ?? 'latest'}`;
-    if (!versions.has(versionKey)) {
-      versions.set(
-        versionKey,
-        agentCache.version(tenantId, agent.id, input.version ?? undefined).then((v) => {
-          if (!v) throw notFoundAt(`${f}.version`, `version ${input.version} of agent`, agent.name);
-          return v;
-        }),
-      );
+    let version = versionRows.get(versionKey);
+    if (!version) {
+      if (!versions.has(versionKey)) {
+        const agentName = agent.name;
+        const agentId = agent.id;
+        versions.set(
+          versionKey,
+          agentCache.version(tenantId, agentId, input.version ?? undefined).then((v) => {
+            if (!v) throw notFoundAt(`${f}.version`, `version ${input.version} of agent`, agentName);
+            return v;
+          }),
+        );
+      }
+      version = await versions.get(versionKey)!;
+      versionRows.set(versionKey, version);
     }
-    const version = await versions.get(versionKey)!;
     tasks.push({
       tenantId,
       agentId: agent.id,
@@ -110,19 +125,24 @@ async function prepareTasks(deps: SubmitDeps, tenantId: string, inputs: SubmitTa
       stdin,
       args,
       env,
+      filesDigest: null,
       limits: resolveLimits(ownLimits, version.defaultLimits, config),
       retryPolicy,
       deterministic,
       idempotencyKey,
       runAt: input.runAt ?? new Date(),
+      traceContext,
       wasi: argv0 === null && mounts === null ? null : { ...(argv0 !== null ? { argv0 } : {}), ...(mounts !== null ? { mounts } : {}) },
     });
   }
 
   // Only a fully valid batch writes blobs. Identical bundles share one blob (content addressed).
-  const digests = await Promise.all(bundles.map((b) => (b && b.length ? deps.store.blobs.put(encodeFiles(b)) : Promise.resolve(null))));
-  const traceContext = deps.traced ? activeTraceContext() : null;
-  return tasks.map((t, i) => ({ ...t, filesDigest: digests[i]!, traceContext }));
+  const writes: Promise<void>[] = [];
+  bundles.forEach((b, i) => {
+    if (b && b.length) writes.push(deps.store.blobs.put(encodeFiles(b)).then((digest) => void (tasks[i]!.filesDigest = digest)));
+  });
+  if (writes.length > 0) await Promise.all(writes);
+  return tasks;
 }
 
 /** The active span's context as W3C headers (`traceparent`, `tracestate`), or null outside any span. */
