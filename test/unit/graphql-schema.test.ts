@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { buildSchema, findBreakingChanges, GraphQLError, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchema, execute, findBreakingChanges, GraphQLError, parse, lexicographicSortSchema, printSchema } from 'graphql';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SpindleError } from '../../src/domain/index.js';
@@ -15,6 +15,35 @@ describe('schema', () => {
   it('builds without a store, runtime or server', async () => {
     const schema = await makeSchema();
     expect(Object.keys(schema.getSubscriptionType()!.getFields()).sort()).toEqual(['buildUpdated', 'stats', 'taskEvents', 'taskOutput', 'taskUpdated']);
+  });
+
+  it('hands submitTask and submitTasks the inputs as graphql-js coerced them, nested inputs included', async () => {
+    const schema = await makeSchema();
+    const seen: unknown[] = [];
+    const caller = { tenantId: 't1' };
+    const tasks = {
+      submit: async (who: unknown, input: unknown) => (seen.push(who, input), { id: 'a' }),
+      submitBatch: async (who: unknown, inputs: unknown[]) => (seen.push(who, inputs), inputs.map((_, i) => ({ id: `b${i}` }))),
+    };
+    const result = await execute({
+      schema,
+      document: parse(`mutation {
+        one: submitTask(input: { agent: "hello", args: ["x"], limits: { timeoutMs: 50 } }) { id }
+        many: submitTasks(inputs: [{ agent: "a" }, { agent: "b", retryPolicy: { maxAttempts: 2 } }]) { id }
+      }`),
+      contextValue: { caller, services: { tasks } },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ one: { id: 'a' }, many: [{ id: 'b0' }, { id: 'b1' }] });
+    const [who, one, whoToo, many] = seen as [unknown, Record<string, unknown>, unknown, Record<string, unknown>[]];
+    expect(who).toBe(caller);
+    expect(whoToo).toBe(caller);
+    expect(one).toEqual({ agent: 'hello', args: ['x'], limits: { timeoutMs: 50 } });
+    // graphql-js's own objects (null prototype): no class instance is made of any input, nested ones included.
+    expect(Object.getPrototypeOf(one)).toBeNull();
+    expect(Object.getPrototypeOf(one.limits)).toBeNull();
+    expect(many).toEqual([{ agent: 'a' }, { agent: 'b', retryPolicy: { maxAttempts: 2 } }]);
+    expect(Object.getPrototypeOf(many[1]!.retryPolicy)).toBeNull();
   });
 
   it('keeps every name of docs/api-contract.graphql (no breaking change)', async () => {
