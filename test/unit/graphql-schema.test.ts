@@ -128,6 +128,42 @@ describe('live helpers', () => {
     await expect(next).resolves.toMatchObject({ done: true });
   });
 
+  it('ends a flatten when its end signal fires, while a read waits', async () => {
+    const pubsub = createPubSub<{ T: [number[]] }>();
+    let fire!: () => void;
+    let closed = 0;
+    const end = { ended: new Promise<void>((resolve) => (fire = resolve)), close: async () => void closed++ };
+    const live = flatten(eager(pubsub.subscribe('T')), () => true, { end });
+    pubsub.publish('T', [1]);
+    expect(await live.next()).toEqual({ done: false, value: 1 });
+    const waiting = live.next();
+    fire();
+    await expect(waiting).resolves.toMatchObject({ done: true });
+    expect(closed).toBe(1);
+    await expect(live.next()).resolves.toMatchObject({ done: true });
+  });
+
+  it('fails a read when its source fails, and reads a batch only once the last one is taken', async () => {
+    const reads: string[] = [];
+    const batches = [[1, 2], [3]];
+    const source: AsyncIterator<number[]> = {
+      next: async () => {
+        reads.push('read');
+        const batch = batches.shift();
+        if (!batch) throw new Error('bus down');
+        return { done: false, value: batch };
+      },
+      return: async () => ({ done: true, value: undefined }),
+    };
+    const live = flatten(source, () => true);
+    expect(await live.next()).toEqual({ done: false, value: 1 });
+    expect(await live.next()).toEqual({ done: false, value: 2 });
+    expect(reads).toHaveLength(1);
+    expect(await live.next()).toEqual({ done: false, value: 3 });
+    await expect(live.next()).rejects.toThrow('bus down');
+    await expect(live.next()).resolves.toMatchObject({ done: true });
+  });
+
   it('every() pushes now and on each interval until returned', async () => {
     let n = 0;
     const live = every(10, async () => ++n);
