@@ -194,9 +194,9 @@ async function idleRssMb(databaseUrl: string | undefined, label: string): Promis
   }
 }
 
-function rssMetric(name: string, r: number | { error: string } | string, db: string): Metric {
+function rssMetric(name: string, r: number | { error: string } | string, db: string, target?: string): Metric {
   const note = typeof r === 'string' ? r : failed(r) ? `failed: ${r.error}` : `${db} node (bench/server.mjs over dist/, as npm start runs it; LOG_LEVEL as e2e), VmRSS ${IDLE_SECONDS} s after ready, no request served`;
-  return { name, value: typeof r === 'number' ? r : NaN, unit: 'MiB', note };
+  return { name, value: typeof r === 'number' ? r : NaN, unit: 'MiB', target, note };
 }
 
 // ---------- the suite ----------
@@ -229,7 +229,7 @@ export async function measurePeers(): Promise<Metric[]> {
   return [
     ...peerMetrics('pgboss', boss, bossSettings, "the worker's complete() resolved"),
     ...peerMetrics('bullmq', bull, `BullMQ ${BULLMQ.version}, concurrency ${BULLMQ.concurrency}`, "QueueEvents 'completed'"),
-    rssMetric('pglite_idle_rss_mb', liteRss, 'PGlite'),
+    rssMetric('pglite_idle_rss_mb', liteRss, 'PGlite', '≤ 250'),
     rssMetric('pg_idle_rss_mb', pgRss, 'PostgreSQL'),
   ];
 }
@@ -259,13 +259,14 @@ export function withPeers(e2e: Suite): Suite {
       const spindle = await e2e.run();
       const peers = await measurePeers();
       const ours = valueOf(spindle, 'e2e_pg_tasks_per_s');
-      const ratio = (name: string, peer: string): Metric => ({
+      const ratio = (name: string, peer: string, target?: string): Metric => ({
         name,
         value: ours / valueOf(peers, peer),
         unit: 'ratio',
+        target,
         note: `e2e_pg_tasks_per_s ÷ ${peer}, same run`,
       });
-      return [...spindle, ...peers, ratio('e2e_pg_over_pgboss', 'pgboss_tasks_per_s'), ratio('e2e_pg_over_bullmq', 'bullmq_tasks_per_s')];
+      return [...spindle, ...peers, ratio('e2e_pg_over_pgboss', 'pgboss_tasks_per_s', '≥ 1.2'), ratio('e2e_pg_over_bullmq', 'bullmq_tasks_per_s')];
     },
   };
 }
