@@ -52,21 +52,21 @@ export interface Live<T> extends AsyncIterableIterator<T> {
  */
 export function flatten<T>(it: AsyncIterator<T[]>, keep: (value: T) => boolean, options: { initial?: T[]; until?: (value: T) => boolean; end?: EndSignal } = {}): Live<T> {
   const queue: T[] = [];
-  let finished = false;
-  let stop!: () => void;
-  const stopped = new Promise<IteratorReturnResult<undefined>>((resolve) => (stop = () => resolve({ done: true, value: undefined })));
-  /** Nothing more is read: what is queued is still delivered, then the end. */
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    stop();
-    void it.return?.();
-    void options.end?.close();
+  let cleanup: Promise<unknown> | null = null;
+  /** Wakes a read waiting for the next batch (set only while one waits). */
+  let wake: (() => void) | null = null;
+  /** Nothing more is read: what is queued is still delivered, then the end. Resolves once the sources are let go. */
+  const finish = (): Promise<unknown> => {
+    if (!cleanup) {
+      cleanup = Promise.all([it.return?.(), options.end?.close()]).catch(() => {});
+      wake?.();
+    }
+    return cleanup;
   };
   for (const value of options.initial ?? []) {
     queue.push(value);
     if (options.until?.(value)) {
-      finish();
+      void finish();
       break;
     }
   }
@@ -74,44 +74,60 @@ export function flatten<T>(it: AsyncIterator<T[]>, keep: (value: T) => boolean, 
 
   const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
   const take = (): IteratorResult<T> => (queue.length > 0 ? { done: false, value: queue.shift()! } : done());
-  let reading: Promise<IteratorResult<T>> | null = null;
+  const ENDED = Symbol('ended');
+
+  /** The next batch, or ENDED once finish() is called: a fresh promise per read, so none outlives it. */
+  const nextBatch = () =>
+    new Promise<IteratorResult<T[]> | typeof ENDED>((resolve, reject) => {
+      wake = () => resolve(ENDED);
+      it.next().then(resolve, reject);
+    }).finally(() => (wake = null));
 
   async function read(): Promise<IteratorResult<T>> {
     try {
-      while (queue.length === 0 && !finished) {
-        const batch = await Promise.race([it.next(), stopped]);
-        if (batch.done) finish();
+      while (queue.length === 0 && !cleanup) {
+        const batch = await nextBatch();
+        if (batch === ENDED || batch.done) void finish();
         else
           for (const value of batch.value) {
             if (!keep(value)) continue;
             queue.push(value);
             if (options.until?.(value)) {
-              finish();
+              void finish();
               break;
             }
           }
       }
     } catch (err) {
-      finish();
+      void finish();
       queue.length = 0;
       throw err;
-    } finally {
-      reading = null;
     }
     return take();
   }
 
+  // Reads one at a time, in call order: a next() while one waits takes the value after it.
+  let reads = 0;
+  let last: Promise<unknown> = Promise.resolve();
+  const next = (): Promise<IteratorResult<T>> => {
+    if (reads === 0 && queue.length > 0) return Promise.resolve(take());
+    reads++;
+    const result = last.then(() => (queue.length > 0 ? take() : read())).finally(() => reads--);
+    last = result.catch(() => {});
+    return result;
+  };
+
   return {
-    next: () => (queue.length > 0 ? Promise.resolve(take()) : (reading ??= read())),
-    return: () => {
+    next,
+    return: async () => {
       queue.length = 0;
-      finish();
-      return Promise.resolve(done());
+      await finish();
+      return done();
     },
-    throw: (err: unknown) => {
+    throw: async (err: unknown) => {
       queue.length = 0;
-      finish();
-      return Promise.reject(err);
+      await finish();
+      throw err;
     },
     [Symbol.asyncIterator]() {
       return this;

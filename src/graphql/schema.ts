@@ -58,7 +58,7 @@ export async function makeSchema(pubsub: PubSub<Topics> = createPubSub<Topics>()
 function directResolver(name: string): GraphQLFieldResolver<unknown, Record<string, unknown>, Record<string, unknown>> {
   const meta = getMetadataStorage().mutations.find((m) => m.schemaName === name);
   if (!meta) throw new Error(`direct resolver: no mutation ${name}`);
-  if (meta.middlewares?.length || meta.roles?.length) throw new Error(`direct resolver: ${name} has middlewares or roles, which only type-graphql's wrapper applies`);
+  if (meta.middlewares?.length || meta.roles !== undefined) throw new Error(`direct resolver: ${name} has middlewares or roles, which only type-graphql's wrapper applies`);
   const params = [...(meta.params ?? [])].sort((a, b) => a.index - b.index);
   const read = params.map((p, i): ((args: Record<string, unknown>, ctx: Record<string, unknown>) => unknown) => {
     if (p.index !== i) throw new Error(`direct resolver: ${name} has an undecorated parameter ${i}`);

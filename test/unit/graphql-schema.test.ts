@@ -164,6 +164,39 @@ describe('live helpers', () => {
     await expect(live.next()).resolves.toMatchObject({ done: true });
   });
 
+  it('answers next() calls made at once in order, each its own value', async () => {
+    const pubsub = createPubSub<{ T: [number[]] }>();
+    const live = flatten(eager(pubsub.subscribe('T')), () => true);
+    const first = live.next();
+    const second = live.next();
+    const third = live.next();
+    pubsub.publish('T', [1, 2]);
+    pubsub.publish('T', [3]);
+    expect(await Promise.all([first, second, third])).toEqual([
+      { done: false, value: 1 },
+      { done: false, value: 2 },
+      { done: false, value: 3 },
+    ]);
+    await live.return();
+  });
+
+  it('lets go of its sources before return() resolves', async () => {
+    let released = false;
+    const source: AsyncIterator<number[]> = {
+      next: () => new Promise(() => {}),
+      return: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        released = true;
+        return { done: true, value: undefined };
+      },
+    };
+    const live = flatten(source, () => true);
+    const pending = live.next();
+    await live.return();
+    expect(released).toBe(true);
+    await expect(pending).resolves.toMatchObject({ done: true });
+  });
+
   it('every() pushes now and on each interval until returned', async () => {
     let n = 0;
     const live = every(10, async () => ++n);
