@@ -3,6 +3,7 @@
  * demo agent on an empty data directory, print where everything is, and shut down gracefully on
  * SIGINT/SIGTERM (a second signal forces the exit).
  */
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { ANONYMOUS } from './domain/index.js';
@@ -19,6 +20,18 @@ async function main() {
     console.error(err.message);
     process.exit(2);
   }
+  // Before the store opens (PGlite takes seconds): a port in use is the commonest start-up failure.
+  if (config.metricsPort && config.metricsPort === config.port) {
+    console.error(`Spindle cannot start: METRICS_PORT and PORT are both ${config.port}. Give /metrics a port of its own, or unset METRICS_PORT to serve it on PORT.`);
+    process.exit(2);
+  }
+  for (const [name, port] of [['PORT', config.port], ['METRICS_PORT', config.metricsPort]] as const) {
+    const problem = port ? await portProblem(port, config.host, name) : null;
+    if (problem) {
+      console.error(problem);
+      process.exit(2);
+    }
+  }
   const logger = makeLogger(config);
   handleProcessFaults(logger);
   const spindle = await startSpindle(config, { logger });
@@ -26,6 +39,23 @@ async function main() {
 
   await registerDemoAgent(spindle);
   printBanner(spindle);
+}
+
+/**
+ * Why `port` cannot be listened on at `host` (in use, or not allowed), as a line that says what to
+ * do; null when it can. The listen itself can still fail later (another process may take the port
+ * in between): that error ends the start as any other.
+ */
+function portProblem(port: number, host: string, name: string): Promise<string | null> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') done(`Spindle cannot start: port ${port} on ${host} is already in use. Stop what holds it, or set ${name} to a free port (e.g. ${name}=${port + 1} npm start).`);
+      else if (err.code === 'EACCES') done(`Spindle cannot start: listening on port ${port} (${host}) is not allowed here. Set ${name} to a port above 1023.`);
+      else done(`Spindle cannot start: cannot listen on ${host}:${port} (${name}): ${err.message}`);
+    });
+    probe.listen(port, host, () => probe.close(() => done(null)));
+  });
 }
 
 /** On an empty data directory (no agents yet), a `hello` agent to try things with. */

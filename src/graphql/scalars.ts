@@ -4,7 +4,7 @@
  * refuses what the store cannot hold, like GraphQL's Int refuses what is not 32-bit: the error
  * names the variable path and the range (graphql-js adds `at "input.limits.fuel"`).
  */
-import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, print, type ValueNode } from 'graphql';
 import { DateTimeISOResolver, JSONResolver } from 'graphql-scalars';
 import { INT64_MAX } from '../domain/index.js';
 
@@ -28,13 +28,30 @@ const storable = (date: Date, nodes?: ValueNode): Date => {
 
 const dateTime = DateTimeISOResolver.toConfig();
 
+/**
+ * graphql-scalars' own refusal ("DateTime cannot represent an invalid date-time-string tomorrow")
+ * does not say what would do: this one names the format, with an example, and what was given.
+ */
+function parsed<T>(parse: () => T, given: string, nodes?: ValueNode): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof GraphQLError)) throw err;
+    throw new GraphQLError(`DateTime must be an ISO-8601 date and time with a time zone, e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00+01:00 (got ${given})`, {
+      nodes,
+      extensions: { format: 'ISO-8601' },
+    });
+  }
+}
+
 /** graphql-scalars' DateTimeISO (serialises to an ISO string) under the contract's name. */
 export const DateTimeScalar = new GraphQLScalarType({
   ...dateTime,
   name: 'DateTime',
   description: `An instant as an ISO-8601 string, e.g. 2026-01-01T12:00:00.000Z; inputs ${DATE_TIME_RANGE}.`,
-  parseValue: (value) => storable(dateTime.parseValue!(value) as Date),
-  parseLiteral: (ast, variables) => storable(dateTime.parseLiteral!(ast, variables) as Date, ast),
+  parseValue: (value) => storable(parsed(() => dateTime.parseValue!(value) as Date, value instanceof Date ? String(value) : preview(value))),
+  // A literal as it was written: "tomorrow" quoted, 5 bare.
+  parseLiteral: (ast, variables) => storable(parsed(() => dateTime.parseLiteral!(ast, variables) as Date, clip(print(ast)), ast), ast),
 });
 
 // Rebuilt with this module's graphql: a runner that loads graphql-scalars as CommonJS would
@@ -47,9 +64,11 @@ const INT64_MIN = -INT64_MAX - 1n;
 /** Sign, leading zeros, then at most 19 digits: BigInt() of a megabyte of digits would cost the event loop ~0.1 s. */
 const DECIMAL = /^(-?)0*(\d{1,19})$/;
 
+const clip = (text: string): string => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+
 const preview = (value: unknown): string => {
   const text = typeof value === 'bigint' ? value.toString() : (JSON.stringify(value) ?? String(value));
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return clip(text);
 };
 
 const parseBigInt = (value: unknown): bigint => {

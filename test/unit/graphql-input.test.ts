@@ -1,6 +1,6 @@
 // The edge's pure parts: the text check every argument passes, page cursors, and the scalars'
 // ranges (what PostgreSQL's bigint and our drivers' timestamps hold).
-import { GraphQLError, graphql } from 'graphql';
+import { GraphQLError, graphql, parseValue } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { SpindleError } from '../../src/domain/index.js';
 import { textProblem } from '../../src/graphql/args.guard.js';
@@ -95,5 +95,24 @@ describe('scalars', () => {
       expect(() => DateTimeScalar.parseValue(v)).toThrow(/DateTime must be between 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z \(UTC\)/);
     }
     expect(() => DateTimeScalar.parseValue(new Date(-62135596800001))).toThrow(/DateTime must be between/);
+  });
+
+  it('DateTime: a malformed value gets an error naming ISO-8601, with an example and what was given', () => {
+    const format = /^DateTime must be an ISO-8601 date and time with a time zone, e\.g\. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00\+01:00 \(got (.*)\)$/;
+    const got = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return format.exec((err as Error).message)?.[1] ?? `unexpected: ${(err as Error).message}`;
+      }
+      return 'accepted';
+    };
+    expect(got(() => DateTimeScalar.parseValue('tomorrow'))).toBe('"tomorrow"');
+    expect(got(() => DateTimeScalar.parseValue('2026-01-01T12:00:00'))).toBe('"2026-01-01T12:00:00"'); // no time zone
+    expect(got(() => DateTimeScalar.parseValue(17))).toBe('17');
+    expect(got(() => DateTimeScalar.parseLiteral(parseValue('"next week"'), {}))).toBe('"next week"');
+    expect(got(() => DateTimeScalar.parseLiteral(parseValue('5'), {}))).toBe('5');
+    expect(got(() => DateTimeScalar.parseValue(new Date(NaN)))).toBe('Invalid Date');
+    expect(got(() => DateTimeScalar.parseValue('2026-01-01T12:00:00+01:00'))).toBe('accepted');
   });
 });
