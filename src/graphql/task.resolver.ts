@@ -185,6 +185,13 @@ export class TaskResolver {
     return t.attempts === 0 ? [] : ctx.loaders.attempts.load(t.id);
   }
 
+  @FieldResolver(() => Int, {
+    description: 'Attempts counted against retryPolicy.maxAttempts: those since the last retryTask (each gives a fresh budget), all of them when it was never retried.',
+  })
+  attemptsSinceRetry(@Root() t: TaskRow): number {
+    return t.attempts - t.attemptBase;
+  }
+
   @FieldResolver(() => Float, { nullable: true, description: 'First start − creation, in ms.' })
   queueMs(@Root() t: TaskRow): number | null {
     return t.startedAt ? t.startedAt.getTime() - t.createdAt.getTime() : null;

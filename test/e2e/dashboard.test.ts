@@ -119,6 +119,8 @@ describe('dashboard', { shuffle: false }, () => {
     await stdout.filter({ hasText: 'hello, world' }).waitFor(WAIT);
     expect(await page.locator('[data-field="exit-code"]').textContent()).toBe('0');
     await page.locator('tr[data-attempt="1"]').waitFor(WAIT);
+    // retryTask answers CONFLICT for a task that succeeded: the button says so instead.
+    expect(await page.getByRole('button', { name: 'Retry' }).isDisabled()).toBe(true);
     await screenshot(page, 'task');
   });
 
@@ -168,6 +170,8 @@ describe('dashboard', { shuffle: false }, () => {
     await page.getByRole('button', { name: 'Retry' }).click();
     await page.waitForURL(/#\/tasks\/.+/);
     await titleStatus(page, 'RUNNING').waitFor(WAIT);
+    // The retry gave a fresh budget: its attempt counts as the first of it.
+    await page.locator('[data-field="attempts"]').filter({ hasText: /^1 of \d+ \(2 in all, retried by hand\)$/ }).waitFor(WAIT);
     await cancelConfirmed(page);
     await titleStatus(page, 'CANCELLED').waitFor(WAIT);
   });

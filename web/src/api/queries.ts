@@ -41,7 +41,7 @@ export const TASKS_QUERY = `query Tasks($filter: TaskFilter, $first: Int, $after
 export const TASK_EVENTS_SUB = `subscription TaskEvents($filter: TaskEventFilter) { taskEvents(filter: $filter) { ${EVENT} } }`;
 
 export const TASK_QUERY = `query Task($id: ID!) { task(id: $id) {
-  ${ROW} args env stdin runAt idempotencyKey queueMs
+  ${ROW} args env stdin runAt idempotencyKey queueMs attemptsSinceRetry
   agentVersion { version moduleDigest }
   inputFiles { path size }
   limits { ${LIMITS} }
@@ -90,6 +90,8 @@ export const SUBMIT_TASKS = `mutation Submit($inputs: [SubmitTaskInput!]!) { sub
 export interface TaskDetail extends TaskRow {
   args: string[]; env: Record<string, string>; stdin: string; runAt: string; idempotencyKey: string | null;
   queueMs: number | null;
+  /** Attempts counted against retryPolicy.maxAttempts (since the last manual retry). */
+  attemptsSinceRetry: number;
   agentVersion: { version: number; moduleDigest: string };
   inputFiles: { path: string; size: number }[];
   limits: Limits;
@@ -118,11 +120,15 @@ export function applyEvent<T extends TaskRow>(row: T, e: TaskEvent): T {
   // A late event must not roll back a fresher re-query.
   if (Date.parse(e.at) < Date.parse(row.updatedAt)) return row;
   const terminal = !ACTIVE.includes(e.status);
+  const attempts = Math.max(row.attempts, e.attempt);
+  // A detail row's budget count moves with its attempts (a manual retry re-queries the row).
+  const since = (row as { attemptsSinceRetry?: number }).attemptsSinceRetry;
   return {
     ...row,
+    ...(since !== undefined ? { attemptsSinceRetry: since + attempts - row.attempts } : {}),
     status: e.status,
     updatedAt: e.at,
-    attempts: Math.max(row.attempts, e.attempt),
+    attempts,
     outcome: e.outcome ?? (terminal ? row.outcome : null),
     exitCode: e.exitCode ?? (terminal ? row.exitCode : null),
     startedAt: row.startedAt ?? (e.status === 'RUNNING' ? e.at : null),

@@ -67,7 +67,7 @@ function KeyField({ attention }: { attention: boolean }) {
         id="api-key"
         type="password"
         autoComplete="off"
-        placeholder="sk_…"
+        placeholder="spd_…"
         value={draft}
         onInput={(e) => setDraft(e.currentTarget.value)}
       />

@@ -103,7 +103,13 @@ export function TaskPage({ id }: { id: string }) {
           <button type="button" class="danger" disabled={!active || busy} onClick={() => act(CANCEL_TASK, 'cancelTask')}>
             Cancel
           </button>
-          <button type="button" disabled={active || busy} onClick={() => act(RETRY_TASK, 'retryTask')}>
+          {/* retryTask takes FAILED and CANCELLED tasks only (CONFLICT otherwise). */}
+          <button
+            type="button"
+            disabled={active || busy || t.status === 'SUCCEEDED'}
+            title={t.status === 'SUCCEEDED' ? 'A task that succeeded is not retried; submit it again instead' : undefined}
+            onClick={() => act(RETRY_TASK, 'retryTask')}
+          >
             Retry
           </button>
           <button type="button" class="danger" disabled={active || busy} onClick={remove}>
@@ -118,7 +124,15 @@ export function TaskPage({ id }: { id: string }) {
           <Fact k="Agent" v={<a href={href('tasks', { agent: t.agent.name })}>{t.agent.name} v{t.agentVersion.version}</a>} />
           <Fact k="Outcome" v={<span data-field="outcome">{resultText(t)}</span>} />
           <Fact k="Exit code" v={<span data-field="exit-code">{t.exitCode ?? '—'}</span>} />
-          <Fact k="Attempts" v={`${t.attempts} of ${t.retryPolicy.maxAttempts}`} />
+          <Fact
+            k="Attempts"
+            v={
+              <span data-field="attempts">
+                {`${t.attemptsSinceRetry} of ${t.retryPolicy.maxAttempts}`}
+                {t.attempts > t.attemptsSinceRetry ? ` (${t.attempts} in all, retried by hand)` : ''}
+              </span>
+            }
+          />
           <Fact k="Created" v={fmtTime(t.createdAt)} />
           <Fact k="Started" v={fmtTime(t.startedAt)} />
           <Fact k="Finished" v={fmtTime(t.finishedAt)} />
