@@ -471,7 +471,7 @@ function throughputMetrics(prefix: string, m: Measured | null, target: string, t
   if (!m || failed(m.tput)) {
     return [
       { name: `${prefix}_tasks_per_s`, value: NaN, unit: 'tasks/s', target, note: missing! },
-      { name: cpuName, value: NaN, unit: 'µs CPU', note: missing! },
+      { name: cpuName, value: NaN, unit: 'µs CPU', target: cpuTarget, note: missing! },
     ];
   }
   return [
@@ -519,7 +519,9 @@ export const e2eSuite: Suite = {
       ...throughputMetrics('e2e_pg', pgm, '≥ 3000', PG_TOTAL, '≤ 120'),
     ];
     const [p50, p99] = latencyMetrics('latency_', headline);
-    metrics.push({ ...p50!, target: '≤ 2' }, { ...p99!, target: '≤ 10' });
+    // The headline is PostgreSQL's when it ran; PGlite alone answers to PGlite's own target.
+    const onPg = headline === pgm;
+    metrics.push({ ...p50!, target: onPg ? '≤ 2' : '≤ 10' }, { ...p99!, target: onPg ? '≤ 10' : undefined });
     if (pgm) {
       const [liteP50, liteP99] = latencyMetrics('pglite_latency_', lite);
       metrics.push({ ...liteP50!, target: '≤ 10' }, liteP99!);
