@@ -78,7 +78,8 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
       return;
     }
     const finishedAt = row.finishedAt ?? r.finishedAt;
-    const ms = finishedAt.getTime() - row.createdAt.getTime();
+    // From its last queueing (a manual retry queues it anew; an automatic retry keeps its place).
+    const ms = finishedAt.getTime() - row.queuedAt.getTime();
     counters.record(Math.floor(finishedAt.getTime() / 1000), ms);
     if (row.status !== 'SUCCEEDED') logger.info({ ...attemptLine(r, row), status: row.status, ms }, 'task finished');
     else if (debug) logger.debug({ ...attemptLine(r, row), status: row.status, ms }, 'task finished');
@@ -88,7 +89,7 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
 }
 
 /** What an attempt's end reads of its task: a finish's FinishedTask or a claim-on-insert's row. */
-type EndedTask = Pick<TaskRow, 'tenantId' | 'agentId' | 'status' | 'createdAt' | 'finishedAt'>;
+type EndedTask = Pick<TaskRow, 'tenantId' | 'agentId' | 'status' | 'createdAt' | 'queuedAt' | 'finishedAt'>;
 
 /** What every line about an attempt says. */
 const attemptLine = (r: AttemptResult, row: EndedTask) => ({

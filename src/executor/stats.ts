@@ -1,6 +1,6 @@
 /**
  * Cluster statistics without a database query: each node counts the tasks IT finishes per second
- * (and their created → finished latency in a log-spaced histogram), publishes one NODE_STATS
+ * (and their queued → finished latency in a log-spaced histogram), publishes one NODE_STATS
  * summary per second, and every node folds every summary into a 300-slot ring. `stats()` then
  * answers for the whole cluster from memory.
  */

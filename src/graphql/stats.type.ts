@@ -30,7 +30,7 @@ export class Stats {
   @Field(() => Int) running!: number;
   @Field(() => Float, { description: 'Tasks finished per second over the last 10 s (whole cluster).' }) throughputPerSec!: number;
   @Field(() => [Float], { description: 'Finished per second, one point per second, last 300 s, oldest first.' }) throughputSeries!: number[];
-  @Field(() => Float, { nullable: true, description: 'created → finished, last 60 s.' }) latencyP50Ms?: number | null;
+  @Field(() => Float, { nullable: true, description: 'Queued → finished, last 60 s: from creation, or from the last retryTask (automatic retries keep the time of their first queueing).' }) latencyP50Ms?: number | null;
   @Field(() => Float, { nullable: true }) latencyP95Ms?: number | null;
   @Field(() => Float, { nullable: true }) latencyP99Ms?: number | null;
   @Field(() => Int, { description: 'Task workers in the cluster (this node alone until the first cluster summary).' }) workers!: number;

@@ -105,6 +105,7 @@ export function toFinishedTask(t: FinishedRecord): FinishedTask {
     lastOutcome: t.lastOutcome as OutcomeKind | null,
     exitCode: t.exitCode,
     createdAt: t.createdAt,
+    queuedAt: t.queuedAt,
     updatedAt: t.updatedAt,
     finishedAt: t.finishedAt,
     stale: t.stale,

@@ -35,7 +35,7 @@ export function OverviewPage() {
           <div class="cards">
             <Card label="Throughput" value={`${s.throughputPerSec.toFixed(1)} /s`} hint="finished, last 10 s" />
             <Card label="Queue depth" value={s.queueDepth.toLocaleString()} hint="queued + retrying" />
-            <Card label="Latency p50" value={fmtMs(s.latencyP50Ms)} hint="created → finished, 60 s" />
+            <Card label="Latency p50" value={fmtMs(s.latencyP50Ms)} hint="queued → finished, 60 s" />
             <Card label="Latency p95" value={fmtMs(s.latencyP95Ms)} hint={`p99 ${fmtMs(s.latencyP99Ms)}`} />
             <div class="card">
               <span class="label">Workers</span>
