@@ -119,9 +119,25 @@ describe('dashboard', { shuffle: false }, () => {
     await stdout.filter({ hasText: 'hello, world' }).waitFor(WAIT);
     expect(await page.locator('[data-field="exit-code"]').textContent()).toBe('0');
     await page.locator('tr[data-attempt="1"]').waitFor(WAIT);
+    // The timeline and the table give the same wall time (the table's guest run is a column of its own).
+    const wall = await page.locator('tr[data-attempt="1"] [data-field="wall"]').textContent();
+    expect(await page.locator('.timeline .t-text span[title]').first().textContent()).toBe(`${wall} wall`);
     // retryTask answers CONFLICT for a task that succeeded: the button says so instead.
     expect(await page.getByRole('button', { name: 'Retry' }).isDisabled()).toBe(true);
     await screenshot(page, 'task');
+  });
+
+  it('submits to the version picked in the form', async () => {
+    await registerByWat(page, server.url, 'e2e-versions', wat('hello'));
+    await registerByWat(page, server.url, 'e2e-versions', wat('exit_code')); // version 2
+    await page.goto(`${server.url}/#/agents?agent=e2e-versions`);
+    await page.locator('select[name="submit-version"] option[value="2"]').waitFor({ ...WAIT, state: 'attached' });
+    const [id] = await submitFromForm(page, 'e2e-versions', 1, async (p) => {
+      await p.locator('select[name="submit-version"]').selectOption('1');
+    });
+    await page.goto(`${server.url}/#/tasks/${encodeURIComponent(id!)}`);
+    await page.getByRole('link', { name: 'e2e-versions v1' }).waitFor(WAIT);
+    await page.locator('pre[data-stream="stdout"]').filter({ hasText: 'hello, world' }).waitFor(WAIT);
   });
 
   // Needs the store to plant the late result: only against a server this suite started.
@@ -139,9 +155,15 @@ describe('dashboard', { shuffle: false }, () => {
     expect(await page.locator('.timeline li[data-stale] .stale-tag').count()).toBe(1);
     expect(await page.locator('tr[data-attempt="1"]:not([data-stale])').count()).toBe(1);
     // The facts and output are the live attempt's: its stdout, not truncated (the stale one was).
-    await page.locator('pre[data-stream="stdout"]').filter({ hasText: 'hello, world' }).waitFor(WAIT);
+    const output = page.locator('[data-panel="output"]');
+    await output.locator('pre[data-stream="stdout"]').filter({ hasText: 'hello, world' }).waitFor(WAIT);
     expect(await page.locator('[data-field="exit-code"]').textContent()).toBe('0');
-    expect(await page.locator('.warn-tag').filter({ hasText: 'truncated' }).count()).toBe(0);
+    expect(await output.locator('.warn-tag').filter({ hasText: 'truncated' }).count()).toBe(0);
+    // Each attempt keeps its own output below, the stale one's truncated "late" included.
+    const staleOutput = page.locator('details[data-attempt-output="1"][data-stale]');
+    await staleOutput.locator('summary').click();
+    await staleOutput.locator('pre[data-stream="stdout"]').filter({ hasText: 'late' }).waitFor(WAIT);
+    expect(await staleOutput.locator('.warn-tag').filter({ hasText: 'truncated' }).count()).toBe(1);
     await screenshot(page, 'task-stale');
   });
 
@@ -174,6 +196,10 @@ describe('dashboard', { shuffle: false }, () => {
     await page.locator('[data-field="attempts"]').filter({ hasText: /^1 of \d+ \(2 in all, retried by hand\)$/ }).waitFor(WAIT);
     await cancelConfirmed(page);
     await titleStatus(page, 'CANCELLED').waitFor(WAIT);
+    // Two attempts: each keeps its own output, one click away.
+    await page.locator('details[data-attempt-output="2"]').waitFor(WAIT);
+    await page.locator('details[data-attempt-output="1"] summary').click();
+    await page.locator('details[data-attempt-output="1"] pre[data-stream="stdout"]').waitFor(WAIT);
   });
 
   it('cancels and deletes selected rows, and all tasks matching the filter, after confirming', async () => {

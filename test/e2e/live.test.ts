@@ -102,12 +102,18 @@ describe('live dashboard', { shuffle: false }, () => {
     blocked = true;
     for (const ws of open) await ws.close({ code: 1012, reason: 'e2e: connection dropped' });
     await watcher.locator('.conn[data-state="reconnecting"]').waitFor(WAIT);
+    // What is on screen is marked as stale, with the time it was last live.
+    const banner = watcher.getByRole('alert').filter({ hasText: /^Connection lost at .+: what you see is as of then and is not updating\. Reconnecting…$/ });
+    await banner.waitFor(WAIT);
+    expect(await watcher.locator('main[data-stale]').count()).toBe(1);
     const ids = await submit('hello', 3); // their events go nowhere: the page is disconnected
     await settled(ids);
     expect(await row(watcher, ids[0]).count()).toBe(0);
 
     blocked = false;
     await connected(watcher);
+    await banner.waitFor({ ...WAIT, state: 'hidden' });
+    expect(await watcher.locator('main[data-stale]').count()).toBe(0);
     for (const id of ids) await row(watcher, id, 'SUCCEEDED').waitFor(WAIT);
     await watcher.close();
   });

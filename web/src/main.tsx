@@ -1,4 +1,6 @@
 import { render } from 'preact';
+import { connection } from './api/client.js';
+import { useStore } from './api/store.js';
 import { Header } from './components/Header.js';
 import { AgentsPage } from './pages/Agents.js';
 import { OverviewPage } from './pages/Overview.js';
@@ -15,13 +17,22 @@ function App() {
   else if (page === 'tasks') body = <TasksPage query={route.query} />;
   else if (page === 'agents') body = <AgentsPage query={route.query} />;
   else body = <OverviewPage />;
+  const conn = useStore(connection);
+  // Data already on screen stops updating while the link is down: say so, and since when.
+  const stale = conn.lostAt !== undefined && conn.state !== 'connected';
   return (
     <>
       <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
         Skip to content
       </a>
       <Header page={page} />
-      <main id="main" tabIndex={-1}>
+      {stale ? (
+        <p class="stale-banner" role="alert">
+          Connection lost at {new Date(conn.lostAt!).toLocaleTimeString()}: what you see is as of then and is not updating.{' '}
+          {conn.state === 'offline' ? 'Press Reconnect above.' : 'Reconnecting…'}
+        </p>
+      ) : null}
+      <main id="main" tabIndex={-1} data-stale={stale || undefined}>
         {body}
       </main>
     </>

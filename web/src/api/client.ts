@@ -16,6 +16,8 @@ export interface Connection {
    * Sticky: nothing is sent and no socket opened until the user saves a key or presses Reconnect.
    */
   authRefused?: boolean;
+  /** When a live connection was lost (ms since the epoch): what is on screen is as of then. Cleared on reconnect. */
+  lostAt?: number;
 }
 
 const KEY_STORAGE = 'spindle.apiKey';
@@ -134,12 +136,12 @@ function makeWsClient(): Client {
       connecting: (wasRetry) => set({ state: wasRetry ? 'reconnecting' : 'connecting' }),
       connected: () =>
         mine === clients &&
-        connection.update((c) => ({ ...c, state: 'connected', error: undefined, authRefused: false, epoch: c.epoch + 1 })),
+        connection.update((c) => ({ ...c, state: 'connected', error: undefined, authRefused: false, lostAt: undefined, epoch: c.epoch + 1 })),
       closed: (e) => {
         const close = e as CloseEvent | undefined;
         if (mine !== clients) return;
         if (isRefusal(close)) refuse(close?.reason);
-        else set({ state: 'reconnecting', error: close?.reason || undefined });
+        else connection.update((c) => ({ ...c, state: 'reconnecting', error: close?.reason || undefined, lostAt: c.lostAt ?? (c.state === 'connected' ? Date.now() : undefined) }));
       },
     },
     // Only fatal closes end up here (retries are endless otherwise): a server bug, a protocol error.

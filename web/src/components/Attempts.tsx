@@ -1,10 +1,14 @@
 import type { Attempt } from '../api/queries.js';
 import { fmtBytes, fmtMs, fmtNum, fmtTime } from '../format.js';
+import { OutputBlock } from './Output.js';
 import { resultText } from './TaskTable.js';
 
 /** Attempts on one time axis from task creation, then their numbers in a table. */
 export interface Running { n: number; since: number }
 
+/** The timeline's bars and the table's Wall column: the attempt as the node saw it, not the guest's own run. */
+const WALL_NOTE = 'started → finished on the node: compile, start-up and output included';
+const GUEST_NOTE = "the guest's own run, from its entry point to its exit";
 const STALE_NOTE = 'a late result from a node that had lost the task; it did not change the task';
 const StaleTag = () => <span class="stale-tag" title={STALE_NOTE}>stale</span>;
 
@@ -36,7 +40,7 @@ export function AttemptsTimeline({ attempts, createdAt, endAt, running }: {
                 />
               </span>
               <span class="t-text">
-                {ok ? '✓' : a.outcome === 'cancelled' ? '⊘' : '✕'} {resultText(a)} · {fmtMs(f - s)}
+                {ok ? '✓' : a.outcome === 'cancelled' ? '⊘' : '✕'} {resultText(a)} · <span title={WALL_NOTE}>{fmtMs(f - s)} wall</span>
                 {a.stale ? <StaleTag /> : null}
               </span>
             </li>
@@ -53,6 +57,23 @@ export function AttemptsTimeline({ attempts, createdAt, endAt, running }: {
         ) : null}
       </ol>
       {attempts.length ? <AttemptsTable attempts={attempts} /> : null}
+      {/* The Output panel shows the last attempt; with more than one, each keeps its own. */}
+      {attempts.length > 1 ? (
+        <div class="attempt-outputs">
+          {attempts.map((a, i) => (
+            <details key={i} data-attempt-output={a.n} data-stale={a.stale || undefined}>
+              <summary>
+                Output of attempt #{a.n}
+                {a.stale ? <StaleTag /> : null}
+              </summary>
+              <div class="grid2">
+                <OutputBlock scope={`attempt-${i}`} label="stdout" text={a.stdout} live={false} truncated={a.stdoutTruncated} />
+                <OutputBlock scope={`attempt-${i}`} label="stderr" text={a.stderr} live={false} truncated={a.stderrTruncated} />
+              </div>
+            </details>
+          ))}
+        </div>
+      ) : null}
     </>
   );
 }
@@ -66,8 +87,9 @@ function AttemptsTable({ attempts }: { attempts: Attempt[] }) {
             <th scope="col">#</th>
             <th scope="col">Outcome</th>
             <th scope="col">Started</th>
+            <th scope="col" class="num" title={WALL_NOTE}>Wall</th>
             <th scope="col" class="num">Compile</th>
-            <th scope="col" class="num">Run</th>
+            <th scope="col" class="num" title={GUEST_NOTE}>Guest run</th>
             <th scope="col" class="num">Fuel</th>
             <th scope="col" class="num">Memory peak</th>
             <th scope="col">Node</th>
@@ -83,6 +105,7 @@ function AttemptsTable({ attempts }: { attempts: Attempt[] }) {
                 {a.error ? <div class="muted small">{a.error}</div> : null}
               </td>
               <td>{fmtTime(a.startedAt)}</td>
+              <td class="num" data-field="wall">{fmtMs(Date.parse(a.finishedAt) - Date.parse(a.startedAt))}</td>
               <td class="num">{fmtMs(a.compileMs)}</td>
               <td class="num">{fmtMs(a.runMs)}</td>
               <td class="num">{fmtNum(a.fuelUsed)}</td>

@@ -1,8 +1,9 @@
 import type { TaskDetail } from '../api/queries.js';
 import { fmtBytes } from '../format.js';
 
-export function OutputBlock({ label, text, live, truncated }: { label: string; text: string | null; live: boolean; truncated?: boolean }) {
-  const id = `out-${label}`;
+/** `scope` keeps ids apart where a page shows several blocks of one label (each attempt's output). */
+export function OutputBlock({ label, text, live, truncated, scope }: { label: string; text: string | null; live: boolean; truncated?: boolean; scope?: string }) {
+  const id = `out-${scope ? `${scope}-` : ''}${label}`;
   return (
     <div class="output">
       <h3 id={id}>

@@ -34,6 +34,8 @@ export function SubmitForm({ agents, agent, onSubmitted }: {
   onSubmitted: (tasks: TaskRow[]) => void;
 }) {
   const [name, setName] = useState(agent);
+  /** '' = the latest version when the task is submitted. */
+  const [version, setVersion] = useState('');
   const [stdin, setStdin] = useState('');
   const [args, setArgs] = useState('');
   const [env, setEnv] = useState('');
@@ -51,7 +53,7 @@ export function SubmitForm({ agents, agent, onSubmitted }: {
     else if (!name && agents.length) setName(agents[0].name);
   }, [agent, agents.length]);
   const chosen = agents.find((a) => a.name === name);
-  const defaults = chosen?.versions.find((v) => v.version === chosen.latestVersion)?.defaultLimits;
+  const defaults = chosen?.versions.find((v) => v.version === (version ? Number(version) : chosen.latestVersion))?.defaultLimits;
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -63,6 +65,7 @@ export function SubmitForm({ agents, agent, onSubmitted }: {
       const retryPolicy = Object.fromEntries(Object.entries(retry).filter(([, v]) => v).map(([k, v]) => [k, Number(v)]));
       const input = {
         agent: name,
+        version: version ? Number(version) : undefined,
         stdin: stdin || undefined,
         args: lines(args),
         env: parseEnv(env),
@@ -90,9 +93,16 @@ export function SubmitForm({ agents, agent, onSubmitted }: {
       <div class="row">
         <label>
           Agent
-          <select name="submit-agent" required value={name} onChange={(e) => setName(e.currentTarget.value)}>
+          <select name="submit-agent" required value={name} onChange={(e) => (setName(e.currentTarget.value), setVersion(''))}>
             {agents.length ? null : <option value="">Register an agent first</option>}
             {agents.map((a) => <option value={a.name}>{a.name} (v{a.latestVersion})</option>)}
+          </select>
+        </label>
+        <label>
+          Version
+          <select name="submit-version" value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
+            <option value="">latest{chosen ? ` (v${chosen.latestVersion})` : ''}</option>
+            {[...(chosen?.versions ?? [])].sort((a, b) => b.version - a.version).map((v) => <option value={String(v.version)}>v{v.version}</option>)}
           </select>
         </label>
         <label>

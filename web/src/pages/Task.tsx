@@ -155,7 +155,7 @@ export function TaskPage({ id }: { id: string }) {
           <Fact k="Input files" v={t.inputFiles.map((f) => `${f.path} (${fmtBytes(f.size)})`).join(', ') || '—'} />
         </dl>
       </div>
-      <div class="panel">
+      <div class="panel" data-panel="output">
         <h2>Output</h2>
         <div class="grid2">
           <OutputBlock label="stdout" text={streaming ? live.stdout : t.stdout} live={active} truncated={last?.stdoutTruncated} />
