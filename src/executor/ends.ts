@@ -89,7 +89,7 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
 }
 
 /** What an attempt's end reads of its task: a finish's FinishedTask or a claim-on-insert's row. */
-type EndedTask = Pick<TaskRow, 'tenantId' | 'agentId' | 'status' | 'createdAt' | 'queuedAt' | 'finishedAt'>;
+type EndedTask = Pick<TaskRow, 'tenantId' | 'agentId' | 'status' | 'queuedAt' | 'finishedAt'>;
 
 /** What every line about an attempt says. */
 const attemptLine = (r: AttemptResult, row: EndedTask) => ({

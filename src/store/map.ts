@@ -104,7 +104,6 @@ export function toFinishedTask(t: FinishedRecord): FinishedTask {
     leaseOwner: t.leaseOwner,
     lastOutcome: t.lastOutcome as OutcomeKind | null,
     exitCode: t.exitCode,
-    createdAt: t.createdAt,
     queuedAt: t.queuedAt,
     updatedAt: t.updatedAt,
     finishedAt: t.finishedAt,

@@ -270,7 +270,7 @@ export interface LeaseState {
 export type FinishedTask = Pick<TaskRow, (typeof FINISHED_FIELDS)[number]> & { stale: boolean; alreadyWritten: number[] };
 
 /** The columns of a FinishedTask. */
-export const FINISHED_FIELDS = ['id', 'tenantId', 'agentId', 'status', 'attempts', 'leaseOwner', 'lastOutcome', 'exitCode', 'createdAt', 'queuedAt', 'updatedAt', 'finishedAt'] as const;
+export const FINISHED_FIELDS = ['id', 'tenantId', 'agentId', 'status', 'attempts', 'leaseOwner', 'lastOutcome', 'exitCode', 'queuedAt', 'updatedAt', 'finishedAt'] as const;
 
 export interface TaskFilter {
   status?: TaskStatus[];
