@@ -44,8 +44,8 @@ export function resolveLimits(own: Partial<Limits>, agentDefaults: Partial<Limit
 /** The task's retry policy: each field it gives (checked against the configured maximum), else the server default. */
 export function resolveRetryPolicy(field: string, input: Requested<RetryPolicy> | null | undefined, config: Config): RetryPolicy {
   const { defaults, max } = config.retryPolicy;
-  // Most tasks give none: they share one frozen copy of the defaults (nothing changes a policy).
-  if (!input) return frozenDefaults(config);
+  // Most tasks give none: they share the server's defaults (frozen with the rest of the config).
+  if (!input) return defaults;
   const policy: RetryPolicy = { ...defaults, retryOn: [...defaults.retryOn] };
   if (input.maxAttempts != null) policy.maxAttempts = inRange(`${field}.maxAttempts`, input.maxAttempts, 1, max.maxAttempts);
   if (input.initialBackoffMs != null) policy.initialBackoffMs = inRange(`${field}.initialBackoffMs`, input.initialBackoffMs, 0, max.initialBackoffMs);
@@ -57,16 +57,4 @@ export function resolveRetryPolicy(field: string, input: Requested<RetryPolicy> 
   }
   if (input.retryOn != null) policy.retryOn = [...new Set(input.retryOn)];
   return policy;
-}
-
-const FROZEN_DEFAULTS = new WeakMap<Config['retryPolicy'], Readonly<RetryPolicy>>();
-
-function frozenDefaults(config: Config): RetryPolicy {
-  let policy = FROZEN_DEFAULTS.get(config.retryPolicy);
-  if (!policy) {
-    const { defaults } = config.retryPolicy;
-    policy = Object.freeze({ ...defaults, retryOn: Object.freeze([...defaults.retryOn]) as RetryPolicy['retryOn'] });
-    FROZEN_DEFAULTS.set(config.retryPolicy, policy);
-  }
-  return policy as RetryPolicy;
 }

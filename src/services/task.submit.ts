@@ -55,12 +55,9 @@ export async function submitTasks(deps: SubmitDeps, caller: Principal, inputs: S
 /** Validates a batch and stores its input files; returns the rows for executor.submit, in order. */
 async function prepareTasks(deps: SubmitDeps, tenantId: string, inputs: SubmitTaskParams[], fieldOf: (i: number) => string): Promise<NewTask[]> {
   const { config, agentCache } = deps;
-  // Lookups by key, each once per batch; the resolved rows kept apart so a batch of one agent
-  // awaits once, not once per task (each await is a suspension of this loop).
-  const agents = new Map<string, Promise<AgentRow>>();
-  const versions = new Map<string, Promise<AgentVersionRow>>();
-  const agentRows = new Map<string, AgentRow>();
-  const versionRows = new Map<string, AgentVersionRow>();
+  // Each agent and version looked up once per batch (a batch of one agent awaits once).
+  const agents = new Map<string, AgentRow>();
+  const versions = new Map<string, AgentVersionRow>();
   const keys = new Map<string, number>();
   const bundles: (FileEntry[] | null)[] = [];
   const tasks: NewTask[] = [];
@@ -83,38 +80,18 @@ async function prepareTasks(deps: SubmitDeps, tenantId: string, inputs: SubmitTa
     if (input.version != null && input.version < 1) throw badInput(`${f}.version`, 'must be at least 1');
     if (input.runAt != null) checkRunAt(`${f}.runAt`, input.runAt);
 
-    const agentKey = input.agent;
-    let agent = agentRows.get(agentKey);
+    let agent = agents.get(input.agent);
     if (!agent) {
-      if (!agents.has(agentKey)) {
-        const field = `${f}.agent`;
-        agents.set(
-          agentKey,
-          agentCache.find(tenantId, input.agent).then((a) => {
-            if (!a) throw notFoundAt(field, 'agent', input.agent);
-            return a;
-          }),
-        );
-      }
-      agent = await agents.get(agentKey)!;
-      agentRows.set(agentKey, agent);
+      const found = await agentCache.find(tenantId, input.agent);
+      if (!found) throw notFoundAt(`${f}.agent`, 'agent', input.agent);
+      agents.set(input.agent, (agent = found));
     }
     const versionKey = `${agent.id}@${input.version ?? 'latest'}`;
-    let version = versionRows.get(versionKey);
+    let version = versions.get(versionKey);
     if (!version) {
-      if (!versions.has(versionKey)) {
-        const agentName = agent.name;
-        const agentId = agent.id;
-        versions.set(
-          versionKey,
-          agentCache.version(tenantId, agentId, input.version ?? undefined).then((v) => {
-            if (!v) throw notFoundAt(`${f}.version`, `version ${input.version} of agent`, agentName);
-            return v;
-          }),
-        );
-      }
-      version = await versions.get(versionKey)!;
-      versionRows.set(versionKey, version);
+      const found = await agentCache.version(tenantId, agent.id, input.version ?? undefined);
+      if (!found) throw notFoundAt(`${f}.version`, `version ${input.version} of agent`, agent.name);
+      versions.set(versionKey, (version = found));
     }
     tasks.push({
       tenantId,
