@@ -21,10 +21,6 @@ async function main() {
     process.exit(2);
   }
   // Before the store opens (PGlite takes seconds): a port in use is the commonest start-up failure.
-  if (config.metricsPort && config.metricsPort === config.port) {
-    console.error(`Spindle cannot start: METRICS_PORT and PORT are both ${config.port}. Give /metrics a port of its own, or unset METRICS_PORT to serve it on PORT.`);
-    process.exit(2);
-  }
   for (const [name, port] of [['PORT', config.port], ['METRICS_PORT', config.metricsPort]] as const) {
     const problem = port ? await portProblem(port, config.host, name) : null;
     if (problem) {

@@ -255,7 +255,7 @@ function s3Config(v: Record<string, any>): S3Config {
   return { endPoint, port, useSSL, accessKey: v.S3_ACCESS_KEY, secretKey: v.S3_SECRET_KEY, bucket: v.S3_BUCKET, region: v.S3_REGION };
 }
 
-/** Defaults may not exceed their maxima. */
+/** Defaults may not exceed their maxima; /metrics needs a port of its own when it has one. */
 function checkConsistency(c: Config, env: Env): void {
   const pairs: [string, number | bigint | undefined, string, number | bigint | undefined][] = [
     ['DEFAULT_TIMEOUT_MS', c.limits.defaults.timeoutMs, 'MAX_TIMEOUT_MS', c.limits.max.timeoutMs],
@@ -269,6 +269,10 @@ function checkConsistency(c: Config, env: Env): void {
   const problems = pairs
     .filter(([, value, , max]) => value !== undefined && max !== undefined && value > max)
     .map(([name, value, maxName, max]) => `${name} must be at most ${maxName} (${max}) (got ${JSON.stringify(env[name] ?? String(value))})`);
+  // 0 is "any free port" for both: two different ones.
+  if (c.metricsPort && c.metricsPort === c.port) {
+    problems.push(`METRICS_PORT must differ from PORT (both ${c.port}): give /metrics a port of its own, or unset METRICS_PORT to serve it on PORT`);
+  }
   if (problems.length) throw new ConfigError(problems);
 }
 

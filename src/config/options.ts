@@ -193,7 +193,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   intOpt('PORT', 4000, 0, 65535, 'HTTP port for the API, WebSocket subscriptions, dashboard, /healthz and (without METRICS_PORT) /metrics (0 = any free port).'),
   optional(
     'METRICS_PORT',
-    'A separate HTTP port for /metrics alone (0 = any free port), for a scraper behind a firewall; unset = /metrics on PORT, where with AUTH on it needs a system admin key.',
+    'A separate HTTP port for /metrics alone (0 = any free port; else not PORT), for a scraper behind a firewall; unset = /metrics on PORT, where with AUTH on it needs a system admin key.',
     'an integer between 0 and 65535',
     integer(0, 65535),
   ),

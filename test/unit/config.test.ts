@@ -171,6 +171,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MAX_MODULE_BYTES: '12 parsecs' })).toThrow(/MAX_MODULE_BYTES/);
   });
 
+  it('refuses METRICS_PORT equal to PORT, but not both 0 (any free port)', () => {
+    expect(() => loadConfig({ PORT: '4000', METRICS_PORT: '4000' })).toThrow(/METRICS_PORT must differ from PORT \(both 4000\)/);
+    expect(() => loadConfig({ METRICS_PORT: '4000' })).toThrow(/METRICS_PORT must differ from PORT/); // PORT's default
+    expect(loadConfig({ PORT: '4000', METRICS_PORT: '4001' }).metricsPort).toBe(4001);
+    expect(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort).toBe(0);
+  });
+
   it('keeps defaults within their maxima', () => {
     expect(() => loadConfig({ DEFAULT_TIMEOUT_MS: '400000' })).toThrow(/DEFAULT_TIMEOUT_MS must be at most MAX_TIMEOUT_MS \(300000\)/);
     expect(() => loadConfig({ DEFAULT_FUEL: '100', MAX_FUEL: '10' })).toThrow(/DEFAULT_FUEL must be at most MAX_FUEL/);
