@@ -32,12 +32,12 @@ const dateTime = DateTimeISOResolver.toConfig();
  * graphql-scalars' own refusal ("DateTime cannot represent an invalid date-time-string tomorrow")
  * does not say what would do: this one names the format, with an example, and what was given.
  */
-function parsed<T>(parse: () => T, given: string, nodes?: ValueNode): T {
+function parsed<T>(parse: () => T, given: () => string, nodes?: ValueNode): T {
   try {
     return parse();
   } catch (err) {
     if (!(err instanceof GraphQLError)) throw err;
-    throw new GraphQLError(`DateTime must be an ISO-8601 date and time with a time zone, e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00+01:00 (got ${given})`, {
+    throw new GraphQLError(`DateTime must be an ISO-8601 date and time with a time zone, e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00+01:00 (got ${given()})`, {
       nodes,
       extensions: { format: 'ISO-8601' },
     });
@@ -49,9 +49,9 @@ export const DateTimeScalar = new GraphQLScalarType({
   ...dateTime,
   name: 'DateTime',
   description: `An instant as an ISO-8601 string, e.g. 2026-01-01T12:00:00.000Z; inputs ${DATE_TIME_RANGE}.`,
-  parseValue: (value) => storable(parsed(() => dateTime.parseValue!(value) as Date, value instanceof Date ? String(value) : preview(value))),
+  parseValue: (value) => storable(parsed(() => dateTime.parseValue!(value) as Date, () => (value instanceof Date ? String(value) : preview(value)))),
   // A literal as it was written: "tomorrow" quoted, 5 bare.
-  parseLiteral: (ast, variables) => storable(parsed(() => dateTime.parseLiteral!(ast, variables) as Date, clip(print(ast)), ast), ast),
+  parseLiteral: (ast, variables) => storable(parsed(() => dateTime.parseLiteral!(ast, variables) as Date, () => clip(print(ast)), ast), ast),
 });
 
 // Rebuilt with this module's graphql: a runner that loads graphql-scalars as CommonJS would
