@@ -18,8 +18,8 @@ function App() {
   else if (page === 'agents') body = <AgentsPage query={route.query} />;
   else body = <OverviewPage />;
   const conn = useStore(connection);
-  // Data already on screen stops updating while the link is down: say so, and since when.
-  const stale = conn.lostAt !== undefined && conn.state !== 'connected';
+  // Data already on screen stops updating while the link is down (lostAt is cleared on reconnect): say so, and since when.
+  const stale = conn.lostAt !== undefined;
   return (
     <>
       <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
