@@ -20,6 +20,7 @@ import type { CancelSignal, ModuleInfo, ModuleRef, OutputChunk, PoolStats, RunOu
 
 export type { CancelSignal, Runtime, RuntimeOptions, RunRequest, RunOutcome, PoolStats, ModuleInfo, ModuleRef, OutputChunk } from './types.js';
 export { InvalidModuleError } from './module/index.js';
+export { watToWasm } from './module/wat.js';
 export { BUILD_DEFAULTS } from './build/builder.js';
 export type { BuildRequest, BuildResult, Diagnostic, SourceFile, SourceLanguage } from './build/types.js';
 

@@ -6,10 +6,10 @@
  * request. Both check the module with the runtime (INVALID_MODULE with its reason) and against
  * what a run can give it (MAX_MEMORY_BYTES, MAX_TABLE_ELEMENTS: LIMIT_EXCEEDED) before a tenant holds it.
  */
-import wabtInit from 'wabt';
 import type { Config } from '../config/index.js';
 import { badInput, SpindleError, type Principal } from '../domain/index.js';
 import type { Runtime } from '../runtime/types.js';
+import { watToWasm } from '../runtime/module/wat.js';
 import type { Store } from '../store/index.js';
 import { requireRole } from './auth.service.js';
 import type { Quotas } from './quota.service.js';
@@ -94,21 +94,12 @@ export function makeModuleService({ config, store, runtime, quotas, logger }: Mo
   };
 }
 
-let wabt: ReturnType<typeof wabtInit> | undefined;
-
-/** WebAssembly text → binary with wabt; a syntax or validation error names the line. */
+/** WebAssembly text → binary; a syntax or validation error names the field and the line. */
 export async function compileWat(field: string, text: string): Promise<Uint8Array> {
-  const w = await (wabt ??= wabtInit());
-  let mod: ReturnType<Awaited<ReturnType<typeof wabtInit>>['parseWat']> | undefined;
   try {
-    mod = w.parseWat('agent.wat', text);
-    mod.resolveNames();
-    mod.validate();
-    return mod.toBinary({}).buffer;
+    return await watToWasm(text, 'agent.wat');
   } catch (err) {
-    throw badInput(field, `does not compile: ${String((err as Error).message ?? err).trim()}`);
-  } finally {
-    mod?.destroy();
+    throw badInput(field, `does not compile: ${(err as Error).message}`);
   }
 }
 
