@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Limits, QuotaValues, RetryPolicy } from '../domain/index.js';
 import { LOG_LEVELS, OPTION_SPECS, ROLES, TRACES_SAMPLERS } from './options.js';
 
-export { CONFIG_OPTIONS, OPTION_SPECS, QUOTA_OPTIONS, configTableMarkdown, optionRange } from './options.js';
+export { CONFIG_OPTIONS, OPTION_SPECS, QUOTA_OPTIONS, configTableMarkdown, optionRange, parseBytes } from './options.js';
 
 export type Role = (typeof ROLES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];

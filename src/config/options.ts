@@ -37,16 +37,17 @@ const integer = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
-/** Bytes as an integer, or with a binary unit: `65536`, `64KiB`, `64MiB`, `1GiB` (k/m/g are binary too). */
+/** Bytes as an integer, or with a binary unit: `65536`, `64KiB`, `64MiB`, `1GiB` (k/m/g are binary too); undefined for anything else. */
+export function parseBytes(text: string): number | undefined {
+  const m = /^(\d+)\s*([kmg](?:i?b)?|b)?$/i.exec(text.trim());
+  return m ? Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]! : undefined;
+}
+
 const bytes = (min: number, max: number) =>
   z
     .string()
-    .trim()
-    .regex(/^\d+\s*([kmg](i?b)?|b)?$/i)
-    .transform((s) => {
-      const m = /^(\d+)\s*([a-z]*)$/i.exec(s)!;
-      return Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
-    })
+    .refine((s) => parseBytes(s) !== undefined)
+    .transform((s) => parseBytes(s)!)
     .pipe(z.number().int().min(min).max(max));
 
 const bigint = (min: bigint, max: bigint) =>
