@@ -1,34 +1,59 @@
 /**
- * Writes schema/schema.graphql from the code (types sorted lexicographically for stable diffs).
- * `--check` writes nothing and exits 1 when the file is stale. Needs no database, store or server.
+ * Writes schema/schema.graphql from the code (types sorted lexicographically for stable diffs), and
+ * from it src/client/graphql-env.d.ts, the introspection the typed client's documents are checked
+ * against (gql.tada; what `gql-tada generate output` writes, byte for byte). `--check` writes
+ * nothing and exits 1 when either file is stale. Needs no database, store or server.
  *
  *   npm run schema:emit      # regenerate
  *   npm run schema:check     # CI: fail when the committed file is stale
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchema, introspectionFromSchema, lexicographicSortSchema, printSchema, type IntrospectionQuery } from 'graphql';
 import { makeSchema } from '../src/graphql/schema.js';
 
-const target = fileURLToPath(new URL('../schema/schema.graphql', import.meta.url));
+const SCHEMA = 'schema/schema.graphql';
+const CLIENT_TYPES = 'src/client/graphql-env.d.ts';
+/**
+ * gql.tada's own writer (what its CLI runs), loaded by a name TypeScript does not follow: its
+ * declarations pull in TypeScript's compiler API, whose lib references (esnext.disposable) would
+ * change what AsyncGenerator means for the whole program.
+ */
+const tadaInternal = '@gql.tada/internal';
+const { minifyIntrospection, outputIntrospectionFile } = (await import(tadaInternal)) as {
+  minifyIntrospection(introspection: IntrospectionQuery): unknown;
+  outputIntrospectionFile(introspection: unknown, opts: { fileType: '.d.ts'; shouldPreprocess: boolean }): string;
+};
 const HEADER = '# Generated from src/graphql by scripts/emit-schema.ts (npm run schema:emit). Do not edit.\n\n';
 
 async function main(): Promise<number> {
   const sdl = HEADER + printSchema(lexicographicSortSchema(await makeSchema())) + '\n';
-  if (!process.argv.includes('--check')) {
-    await writeFile(target, sdl);
-    console.log(`wrote ${target}`);
-    return 0;
+  // From the SDL itself, as the gql.tada CLI reads it (tsconfig.json names schema/schema.graphql).
+  const introspection = outputIntrospectionFile(minifyIntrospection(introspectionFromSchema(buildSchema(sdl))), { fileType: '.d.ts', shouldPreprocess: true });
+  const files: [string, string, string][] = [
+    [SCHEMA, sdl, 'it differs from the schema the code builds'],
+    [CLIENT_TYPES, introspection, `it differs from the introspection of ${SCHEMA}`],
+  ];
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const [path, wanted, why] of files) {
+    const target = fileURLToPath(new URL(`../${path}`, import.meta.url));
+    if (!check) {
+      await writeFile(target, wanted);
+      console.log(`wrote ${path}`);
+      continue;
+    }
+    const current = await readFile(target, 'utf8').catch(() => null);
+    if (current === wanted) {
+      console.log(`${path} is up to date`);
+      continue;
+    }
+    stale++;
+    console.error(current === null ? `${path} is missing.` : `${path} is stale: ${why}.`);
+    if (current !== null) printFirstDifference(current, wanted);
   }
-  const current = await readFile(target, 'utf8').catch(() => null);
-  if (current === sdl) {
-    console.log('schema/schema.graphql is up to date');
-    return 0;
-  }
-  console.error(current === null ? 'schema/schema.graphql is missing.' : 'schema/schema.graphql is stale: it differs from the schema the code builds.');
-  if (current !== null) printFirstDifference(current, sdl);
-  console.error('Run `npm run schema:emit` and commit the result.');
-  return 1;
+  if (stale > 0) console.error('Run `npm run schema:emit` and commit the result.');
+  return stale > 0 ? 1 : 0;
 }
 
 function printFirstDifference(current: string, wanted: string) {
