@@ -55,9 +55,10 @@ module.exports = {
         'runtime/ uses Node built-ins only: no database, GraphQL or pub/sub package reaches the sandbox. ' +
         'esbuild is the exception: it bundles the worker when running from TypeScript sources (runtime/index.ts); ' +
         'and the tools Spindle runs in threads of their own (runtime/tools.ts): jco, the component transpiler ' +
-        '(runtime/component/transpile-worker.ts), and the compilers of builds from source (runtime/build/*-worker.ts).',
+        '(runtime/component/transpile-worker.ts), and the compilers of builds from source (runtime/build/*-worker.ts); ' +
+        'and wabt, WebAssembly text to binary on the calling thread (runtime/module/wat.ts: registration, `spindle run`), never in a task worker.',
       severity: 'error',
-      from: { path: '^src/runtime/', pathNot: '^src/runtime/(component/transpile|build/[a-z]+)-worker\\.ts$' },
+      from: { path: '^src/runtime/', pathNot: '^src/runtime/((component/transpile|build/[a-z]+)-worker|module/wat)\\.ts$' },
       to: { dependencyTypes: npm, pathNot: '^node_modules/esbuild/' },
     },
     only('store-only-domain', 'store', ['domain'], 'store/ builds on domain/ and the Prisma client; its options are passed down (no config/).'),
@@ -137,9 +138,9 @@ module.exports = {
     },
     {
       name: 'no-unreachable',
-      comment: 'A module of src/ that main.ts (or a worker entry) never reaches is dead code, or code only tests use.',
+      comment: 'A module of src/ that main.ts, the CLI (cli/bin.ts) or a worker entry never reaches is dead code, or code only tests use.',
       severity: 'error',
-      from: { path: '^src/(main|runtime/worker|runtime/component/transpile-worker|runtime/build/asc-worker)\\.ts$' },
+      from: { path: '^src/(main|cli/bin|runtime/worker|runtime/component/transpile-worker|runtime/build/asc-worker)\\.ts$' },
       to: { path: '^src/', pathNot: ['^src/(main|runtime/worker|runtime/component/transpile-worker|runtime/build/asc-worker)\\.ts$', '^src/(generated|cli)/', '\\.d\\.ts$'], reachable: false },
     },
   ],

@@ -14,6 +14,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
 COPY --from=build /app/prisma ./prisma
 COPY --from=build /app/web/dist ./web/dist
 RUN mkdir -p /data && chown node:node /data
