@@ -36,7 +36,7 @@ export const SERVER: Step = { script: 'build:server', what: 'the server' };
 export const DASHBOARD: Step = {
   script: 'build:web',
   what: 'the dashboard',
-  inputs: ['web/src', 'web/index.html', 'web/vite.config.ts', INSTALLED],
+  inputs: ['web/src', 'web/index.html', 'web/explorer.html', 'web/vite.config.ts', INSTALLED],
   output: 'web/dist/index.html',
 };
 

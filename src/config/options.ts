@@ -285,7 +285,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     secret: true,
     schema: z.string().trim().regex(/^spd_[A-Za-z0-9_-]{32,200}$/),
   },
-  { name: 'INTROSPECTION', default: 'true', description: 'Answer GraphQL introspection (__schema, __type) over HTTP and WebSocket.', allowed: 'true or false', rawDefault: () => 'true', schema: bool },
+  { name: 'INTROSPECTION', default: 'true', description: 'Answer GraphQL introspection (__schema, __type) over HTTP and WebSocket, and show the GraphQL explorer to browsers at /graphql.', allowed: 'true or false', rawDefault: () => 'true', schema: bool },
   intOpt('MAX_QUERY_DEPTH', 12, 1, 1000, 'Deepest selection nesting a GraphQL operation may have.'),
   intOpt('MAX_QUERY_COST', 50_000, 1, 100_000_000, 'Largest estimated cost of one GraphQL operation: what its fields cost the database and the server, in units of about 20 µs (a totalCount 400, a page 60 plus its rows, a task\'s attempts 60, other fields 1; table in src/graphql/cost.ts), list fields × their `first`/batch size. The default admits about one second of work.'),
   intOpt('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000, 'Open subscriptions one WebSocket may hold; one more closes it (4400).'),

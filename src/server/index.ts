@@ -16,7 +16,8 @@ import { makeSchema } from '../graphql/schema.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Services } from '../services/index.js';
 import type { Store } from '../store/index.js';
-import { dashboardRouter } from './dashboard.js';
+import { dashboardRouter, DEFAULT_DASHBOARD_DIR } from './dashboard.js';
+import { explorerHandler } from './explorer.js';
 import { badBody, unexpectedError } from './graphql-http.js';
 import { authenticate, GRAPHQL_PATH, startGraphQL, type GraphQLTransports } from './graphql.js';
 import { healthHandler } from './health.js';
@@ -83,6 +84,7 @@ export async function makeServer(deps: ServerDeps): Promise<SpindleServer> {
     graphql = await startGraphQL(await makeSchema(bus.pubsub), { config, services, pubsub: bus.pubsub, logger }, httpServer, metrics, tracer);
     fastGraphql = graphql.http;
     app.post('/modules', ...(tracer ? [traceRequests(tracer, '/modules')] : []), modulesHandler({ services, logger }));
+    app.get(GRAPHQL_PATH, explorerHandler({ dir: deps.dashboardDir ?? DEFAULT_DASHBOARD_DIR, enabled: config.graphql.introspection }));
     app.use(GRAPHQL_PATH, ...(tracer ? [traceRequests(tracer, GRAPHQL_PATH)] : []), ...graphql.middleware);
     app.use(dashboardRouter(deps.dashboardDir));
   }
