@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
+import { graphql, textOf, type ResultOf, type TadaDocumentNode, type VariablesOf } from '../src/client/index.js';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { dropSchema } from '../test/helpers/store.js';
@@ -151,6 +152,8 @@ function readyLine(child: ChildProcess): Promise<Server['urls']> {
 // ---------- the client ----------
 
 export interface Conn {
+  /** A typed document of the client (src/client): its result type comes with it. */
+  gql<D extends TadaDocumentNode<any, any>>(doc: D, variables?: VariablesOf<D>): Promise<ResultOf<D>>;
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Calls onSucceeded(taskId, receivedAt) for every SUCCEEDED event. */
   watchSucceeded(onSucceeded: (taskId: string, at: number) => void): () => void;
@@ -165,7 +168,8 @@ export function connect(urls: Server['urls']): Conn {
 
   // A keep-alive socket the server closed just as we reused it fails with ECONNRESET before any
   // byte of the answer: resend once (Node's documented remedy); the sample keeps its first send time.
-  const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<T> => {
+  const gql = async <T>(doc: string | TadaDocumentNode<any, any>, variables?: Record<string, unknown>): Promise<T> => {
+    const query = typeof doc === 'string' ? doc : textOf(doc);
     try {
       return await send<T>(query, variables);
     } catch (err) {
@@ -208,7 +212,7 @@ export function connect(urls: Server['urls']): Conn {
     });
 
   return {
-    gql,
+    gql: gql as Conn['gql'],
     watchSucceeded(onSucceeded) {
       return ws.subscribe<{ taskEvents: { taskId: string } }>(
         { query: 'subscription { taskEvents(filter: { status: [SUCCEEDED] }) { taskId } }' },
@@ -228,12 +232,15 @@ export function connect(urls: Server['urls']): Conn {
   };
 }
 
-const SUBMIT_ONE = `mutation { submitTask(input: { agent: "hello" }) { id } }`;
-const SUBMIT_MANY = `mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`;
+// The documents the benchmark sends, typed by the client against schema/ (its own transport: node:http with keep-alive).
+const SUBMIT_ONE = graphql(`mutation { submitTask(input: { agent: "hello" }) { id } }`);
+const SUBMIT_MANY = graphql(`mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }`);
+const REGISTER = graphql(`mutation ($wat: String!) { registerAgent(input: { name: "hello", wat: $wat }) { id } }`);
+const TIMES = graphql(`query ($id: ID!) { task(id: $id) { createdAt attemptList { startedAt finishedAt } } }`);
 
 /** Registers hello and makes sure the subscription is live: submit probes until one's event arrives. */
 export async function prepare(conn: Conn) {
-  await conn.gql(`mutation ($wat: String!) { registerAgent(input: { name: "hello", wat: $wat }) { id } }`, { wat: HELLO_WAT });
+  await conn.gql(REGISTER, { wat: HELLO_WAT });
   let seen = false;
   const stop = conn.watchSucceeded(() => (seen = true));
   const deadline = performance.now() + 30_000;
@@ -301,13 +308,10 @@ async function breakdown(conn: Conn, timings: { id: string; sent: number; receiv
   const step = Math.max(1, Math.floor(timings.length / 100));
   for (let i = 0; i < timings.length; i += step) {
     const { id, sent, received } = timings[i]!;
-    const { task } = await conn.gql<{ task: { createdAt: string; attemptList: { startedAt: string; finishedAt: string }[] } }>(
-      `query ($id: ID!) { task(id: $id) { createdAt attemptList { startedAt finishedAt } } }`,
-      { id },
-    );
-    const a = task.attemptList[0];
+    const { task } = await conn.gql(TIMES, { id });
+    const a = task?.attemptList[0];
     if (!a) continue;
-    const created = Date.parse(task.createdAt);
+    const created = Date.parse(task!.createdAt);
     const started = Date.parse(a.startedAt);
     const finished = Date.parse(a.finishedAt);
     stages.submit!.push(created - epoch(sent));
@@ -353,7 +357,7 @@ export async function latency(conn: Conn, rate: number, seconds: number, explain
     if (wait > 0.5) await sleep(wait);
     const t0 = performance.now();
     inflight.push(
-      conn.gql<{ submitTask: { id: string } }>(SUBMIT_ONE).then(
+      conn.gql(SUBMIT_ONE).then(
         ({ submitTask: { id } }) => {
           const at = early.get(id);
           if (at === undefined) sentAt.set(id, t0);

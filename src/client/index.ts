@@ -66,7 +66,8 @@ const errorOf = (errors: NonNullable<GraphQLAnswer['errors']>): ClientError => {
 
 /** Texts of the documents, printed once each. */
 const texts = new WeakMap<object, string>();
-const textOf = (doc: TadaDocumentNode<any, any>): string => {
+/** A document's text, as it goes in a request's `query` (for a transport of one's own, e.g. the benchmark's). */
+export const textOf = (doc: TadaDocumentNode<any, any>): string => {
   let text = texts.get(doc);
   if (text === undefined) texts.set(doc, (text = print(doc)));
   return text;
