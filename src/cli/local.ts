@@ -44,7 +44,8 @@ const LIMIT_FLAGS = [
  * checks them (MAX_* included). An error names the flag.
  */
 export function limitsFrom(o: Pick<RunOptions, 'timeoutMs' | 'memory' | 'maxOutput' | 'fuel'>, env: NodeJS.ProcessEnv): Limits {
-  const settings: Record<string, string | undefined> = { ...env };
+  // The limit settings alone: an unrelated setting of this shell (PORT, DATABASE_URL, …) is not ours to judge.
+  const settings: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([name]) => /^(DEFAULT|MAX)_/.test(name)));
   for (const [key, , setting] of LIMIT_FLAGS) if (o[key] !== undefined) settings[setting] = o[key];
   try {
     return loadConfig(settings).limits.defaults;

@@ -101,7 +101,8 @@ describe('spindle run (local, no server)', { timeout: 60_000 }, () => {
     expect(long.code).toBe(2);
     expect(long.stderr).toMatch(/--timeout-ms.*300000/);
     // The environment a node reads sets the defaults here too.
-    const env = await spindle(['run', '--json', WAT('exit_code.wat')], { env: { DEFAULT_TIMEOUT_MS: '1234' } });
+    // … and nothing else of it: a setting the CLI does not use may be anything.
+    const env = await spindle(['run', '--json', WAT('exit_code.wat')], { env: { DEFAULT_TIMEOUT_MS: '1234', PORT: 'not a port' } });
     expect(JSON.parse(env.stdout).limits.timeoutMs).toBe(1234);
   });
 
