@@ -26,11 +26,12 @@ const AGENT_ORDER = `t.agent_id, ${CLAIM_ORDER}`;
 // 1. waiting: the agents with claimable tasks, by a skip scan of task_agent_claim_idx (one probe each).
 // 2. held: held tasks (claimed or RUNNING) per agent and per tenant, in one pass over task_lease_idx.
 // 3. room: each waiting agent's free slots: none while paused, its limit minus what it holds, or the
-//    whole batch without a limit; and each tenant's, as in capped-claim.ts.
+//    whole batch without a limit.
 // 4. picked: per agent, its first `free` due tasks in claim order (task_agent_claim_idx), so a paused
 //    agent or one at its limit costs one probe, never a scan of its backlog.
-// 5. ranked: a tenant's picks in claim order, cut at the tenant's free slots.
-// 6. the batch: the first $2 in the global claim order; the UPDATE re-checks each row (a task
+// 5. tenant_room: the free slots of the picks' tenants, as in capped-claim.ts.
+// 6. ranked: a tenant's picks in claim order, cut at the tenant's free slots.
+// 7. the batch: the first $2 in the global claim order; the UPDATE re-checks each row (a task
 //    cancelled meanwhile, or claimed by a node with a stale cache, is skipped).
 const AGENT_CLAIM = `
 WITH RECURSIVE waiting AS (
@@ -41,25 +42,25 @@ WITH RECURSIVE waiting AS (
 ), held AS MATERIALIZED (
   SELECT t.agent_id, t.tenant_id, count(*) AS n FROM task t WHERE ${HELD} GROUP BY t.agent_id, t.tenant_id
 ), room AS MATERIALIZED (
-  SELECT w.agent_id, a.tenant_id,
+  SELECT w.agent_id,
          CASE WHEN a.paused THEN 0
               WHEN a.concurrency_limit IS NULL THEN $2::int
               ELSE a.concurrency_limit - COALESCE((SELECT sum(h.n) FROM held h WHERE h.agent_id = w.agent_id), 0)
          END AS free
     FROM waiting w JOIN agent a ON a.id = w.agent_id
+), picked AS MATERIALIZED (
+  SELECT p.* FROM room, LATERAL (
+    SELECT t.id, t.tenant_id, t.priority, t.queued_at FROM task t
+     WHERE t.agent_id = room.agent_id AND ${CLAIMABLE} AND t.run_at <= now()
+     ORDER BY ${AGENT_ORDER}
+     LIMIT GREATEST(LEAST(room.free, $2::int), 0)) p
+   WHERE room.free > 0
 ), tenant_room AS MATERIALIZED (
   SELECT tn.id AS tenant_id,
          CASE WHEN COALESCE(tn.quota_running_tasks, $4::int) <= 0 THEN $2::int
               ELSE COALESCE(tn.quota_running_tasks, $4::int) - COALESCE((SELECT sum(h.n) FROM held h WHERE h.tenant_id = tn.id), 0)
          END AS free
-    FROM tenant tn WHERE tn.id IN (SELECT tenant_id FROM room WHERE free > 0)
-), picked AS (
-  SELECT p.*, room.tenant_id FROM room, LATERAL (
-    SELECT t.id, t.priority, t.queued_at FROM task t
-     WHERE t.agent_id = room.agent_id AND ${CLAIMABLE} AND t.run_at <= now()
-     ORDER BY ${AGENT_ORDER}
-     LIMIT GREATEST(LEAST(room.free, $2::int), 0)) p
-   WHERE room.free > 0
+    FROM tenant tn WHERE tn.id IN (SELECT tenant_id FROM picked)
 ), ranked AS (
   SELECT t.id, t.priority, t.queued_at, tr.free,
          row_number() OVER (PARTITION BY t.tenant_id ORDER BY ${CLAIM_ORDER}) AS k
