@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { TASK_STATUSES } from '../domain/index.js';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { badInput, TASK_STATUSES } from '../domain/index.js';
 import type { AgentRow, AgentVersionRow } from '../services/types.js';
 import { AgentStats } from './agent-stats.type.js';
 import { RegisterAgentInput } from './agent.input.js';
@@ -64,8 +65,15 @@ export class AgentResolver {
     return ctx.services.agents.setConcurrencyLimit(ctx.caller, id, limit ?? null);
   }
 
-  @FieldResolver(() => AgentStats, { description: 'Figures over the tasks created in the last `windowSeconds` (60 to 604800, a week).' })
-  async stats(@Root() agent: AgentRow, @Ctx() ctx: Context, @Arg('windowSeconds', () => Int, { defaultValue: 3600 }) windowSeconds: number): Promise<AgentStats> {
+  @FieldResolver(() => AgentStats, { description: 'Figures over the tasks created in the last `windowSeconds` (60 to 604800, a week). One agent at a time: refused inside a list (`agents`).' })
+  async stats(
+    @Root() agent: AgentRow,
+    @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('windowSeconds', () => Int, { defaultValue: 3600 }) windowSeconds: number,
+  ): Promise<AgentStats> {
+    // One agent's at a time: the cost limit prices it once, and in `agents` it would run once per agent.
+    if (typeof info.path.prev?.key === 'number') throw badInput('stats', 'is read one agent at a time: ask agent(id|name) { stats }, not agents { stats }');
     const s = await ctx.services.agents.stats(ctx.caller, agent, windowSeconds);
     return { ...s, byStatus: TASK_STATUSES.map((status) => ({ status, count: s.byStatus[status] })) };
   }

@@ -187,4 +187,11 @@ describe('Agent.stats', () => {
     }
     expect((await client.gqlOk(STATS, { id: a.id, w: 604_800 })).agent.stats.windowSeconds).toBe(604_800);
   });
+
+  it('is read one agent at a time: refused in the agents list, whose cost would not count it per agent', async () => {
+    await agent('hello');
+    const r = await client.gql(`{ agents { name stats { tasks } } }`);
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/^stats: is read one agent at a time/);
+  });
 });
