@@ -43,10 +43,15 @@ export function makeClaimOnInsert(s: NodeState, { start, leases, publish, ended 
     return tasks.every((t) => t.runAt.getTime() <= now && t.idempotencyKey === null);
   }
 
-  /** Claim-on-insert would bypass a running-task cap (only claims count held tasks): never for capped tenants. */
+  /**
+   * Claim-on-insert would bypass a running-task cap, an agent's pause or its concurrency limit (only
+   * claims count held tasks and read them): never for capped tenants nor paused or limited agents.
+   */
   async function uncapped(tasks: NewTask[]): Promise<boolean> {
     const caps = await store.tasks.runningCaps(runningTasksCap).catch(() => null);
-    return caps !== null && (!caps.inForce || tasks.every((t) => caps.of(t.tenantId) === 0));
+    if (caps === null) return false;
+    if (caps.agentsInForce && tasks.some((t) => caps.controls(t.agentId))) return false;
+    return !caps.inForce || tasks.every((t) => caps.of(t.tenantId) === 0);
   }
 
   /** The row a claim-on-insert is about to write (claimed), for the run that starts before it exists. */

@@ -55,14 +55,15 @@ export function makeEnds(s: NodeState, { publish, wake, wakeAt }: EndsDeps) {
   }
 
   /**
-   * Tasks of a capped tenant (QUOTA_RUNNING_TASKS) were let go: their slots are free in the
-   * database only now, after the write. Claim again at once: the claim that found the tenant at its
-   * cap came back short and stopped the loop, and the next poll may be a second away.
+   * Tasks of a capped tenant (QUOTA_RUNNING_TASKS) or of a limited agent were let go: their slots
+   * are free in the database only now, after the write. Claim again at once: the claim that found
+   * the tenant or agent at its cap came back short and stopped the loop, and the next poll may be a
+   * second away.
    */
   function claimIfCapped(events: TaskEvent[]) {
     if (events.length === 0) return;
     store.tasks.runningCaps(runningTasksCap).then(
-      (caps) => caps.inForce && events.some((e) => caps.of(e.tenantId) > 0) && wake(),
+      (caps) => events.some((e) => (caps.inForce && caps.of(e.tenantId) > 0) || (caps.agentsInForce && caps.controls(e.agentId))) && wake(),
       (err: unknown) => logger.warn({ err }, 'executor: reading running-task caps failed; the next poll claims'),
     );
   }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Field, InputType, registerEnumType } from 'type-graphql';
+import { Field, InputType, Int, registerEnumType } from 'type-graphql';
 import type { RegisterAgentParams } from '../services/agent.service.js';
 import type { SourceParams } from '../services/build.service.js';
 import { LimitsInput } from './limits.input.js';
@@ -62,4 +62,10 @@ export class RegisterAgentInput implements RegisterAgentParams {
 
   @Field(() => LimitsInput, { nullable: true })
   defaultLimits?: LimitsInput | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'At most this many of the agent\'s tasks held at once (claimed or RUNNING), 1-10000; omitted or null leaves the agent\'s limit as it is.',
+  })
+  concurrencyLimit?: number | null;
 }

@@ -1,6 +1,9 @@
 import 'reflect-metadata';
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { badInput, TASK_STATUSES } from '../domain/index.js';
 import type { AgentRow, AgentVersionRow } from '../services/types.js';
+import { AgentStats } from './agent-stats.type.js';
 import { RegisterAgentInput } from './agent.input.js';
 import { Agent, AgentVersion } from './agent.type.js';
 import type { Context } from './context.js';
@@ -37,6 +40,42 @@ export class AgentResolver {
   @Mutation(() => Boolean, { description: 'Deletes an agent (by id or name); its tasks and versions stay readable. False when it did not exist.' })
   deleteAgent(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<boolean> {
     return ctx.services.agents.delete(ctx.caller, id);
+  }
+
+  @Mutation(() => Agent, { description: 'Pauses an agent (by id or name): its tasks are not claimed until resumeAgent; submits still queue them. Tasks already running go on.' })
+  pauseAgent(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<AgentRow> {
+    return ctx.services.agents.pause(ctx.caller, id);
+  }
+
+  @Mutation(() => Agent, { description: 'Resumes a paused agent (by id or name): its queued tasks are claimed again.' })
+  resumeAgent(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<AgentRow> {
+    return ctx.services.agents.resume(ctx.caller, id);
+  }
+
+  @Mutation(() => Agent, {
+    description:
+      'Sets an agent\'s concurrency limit (by id or name): at most `limit` (1-10000) of its tasks held at once, claimed or RUNNING, ' +
+      'across the cluster; null removes it. Tasks past the limit wait in the queue; lowering it stops none that run.',
+  })
+  setAgentConcurrency(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('limit', () => Int, { nullable: true }) limit: number | null,
+  ): Promise<AgentRow> {
+    return ctx.services.agents.setConcurrencyLimit(ctx.caller, id, limit ?? null);
+  }
+
+  @FieldResolver(() => AgentStats, { description: 'Figures over the tasks created in the last `windowSeconds` (60 to 604800, a week). One agent at a time: refused inside a list (`agents`).' })
+  async stats(
+    @Root() agent: AgentRow,
+    @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('windowSeconds', () => Int, { defaultValue: 3600 }) windowSeconds: number,
+  ): Promise<AgentStats> {
+    // One agent's at a time: the cost limit prices it once, and in `agents` it would run once per agent.
+    if (typeof info.path.prev?.key === 'number') throw badInput('stats', 'is read one agent at a time: ask agent(id|name) { stats }, not agents { stats }');
+    const s = await ctx.services.agents.stats(ctx.caller, agent, windowSeconds);
+    return { ...s, byStatus: TASK_STATUSES.map((status) => ({ status, count: s.byStatus[status] })) };
   }
 
   @FieldResolver(() => AgentVersion, { nullable: true, description: 'The given version, or the latest when omitted.' })

@@ -40,5 +40,12 @@ export class Agent {
   @Field(() => Int) latestVersion!: number;
   @Field(() => DateTimeScalar) createdAt!: Date;
   @Field(() => DateTimeScalar) updatedAt!: Date;
-  // version(version) and versions are field resolvers in agent.resolver.ts.
+  @Field(() => Boolean, { description: 'A paused agent\'s tasks are not claimed; submits still queue them (pauseAgent, resumeAgent).' })
+  paused!: boolean;
+  @Field(() => Int, {
+    nullable: true,
+    description: 'At most this many of its tasks held at once (claimed or RUNNING), across the cluster; null = no limit (setAgentConcurrency).',
+  })
+  concurrencyLimit?: number | null;
+  // version(version), versions and stats(windowSeconds) are field resolvers in agent.resolver.ts.
 }

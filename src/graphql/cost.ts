@@ -110,10 +110,11 @@ export function depthLimitRule(max: number): ValidationRule {
  * | `Task.agent`, `.agentVersion`, `TaskEvent.task` | batched lookups per request | 4 |
  * | `Query.stats` | a bounded count per status of the tenant's tasks (cached ≤ 1 s per tenant) | 400 |
  * | `Query.agents`, `Query.agent`, `Agent.versions`, `Agent.version`, `Query.me`, `Query.apiKeys`, `Query.tenants` | a small read | 20 |
+ * | `Agent.stats` | the window's newest tasks (at most 10,000 index entries) and their attempts, aggregated | 400 |
  * | `Mutation.submitTask`, `.cancelTask`, `.retryTask` and each of `submitTasks(inputs)` | a write | 40 |
  * | `Mutation.cancelTasks`, `.retryTasks` | the selection read (a count over the matching tasks), then per task a share of a batched write | 400 + tasks × 2 |
  * | `Mutation.deleteTasks` | the same, per task its attempts too and the look-up of the blobs they named | 400 + tasks × 4 |
- * | `Mutation.registerAgent`, `.deleteAgent`, `.createTenant`, `.setTenantQuotas`, `.createApiKey`, `.revokeApiKey` | a write | 100 |
+ * | `Mutation.registerAgent`, `.deleteAgent`, `.pauseAgent`, `.resumeAgent`, `.setAgentConcurrency`, `.createTenant`, `.setTenantQuotas`, `.createApiKey`, `.revokeApiKey` | a write | 100 |
  *
  * A bulk call's tasks are its `ids`, or with a filter as many as it may take on (BULK_MAX): with
  * the defaults (BULK_MAX 10,000) one operation holds at most two filter cancels or retries, or
@@ -147,6 +148,7 @@ export const FIELD_COSTS: Readonly<Record<string, number>> = Object.freeze({
   'Query.agent': 20,
   'Agent.versions': 20,
   'Agent.version': 20,
+  'Agent.stats': 400,
   'Query.me': 20,
   'Query.apiKeys': 20,
   'Query.tenants': 20,
@@ -159,6 +161,9 @@ export const FIELD_COSTS: Readonly<Record<string, number>> = Object.freeze({
   'Mutation.deleteTasks': 400,
   'Mutation.registerAgent': 100,
   'Mutation.deleteAgent': 100,
+  'Mutation.pauseAgent': 100,
+  'Mutation.resumeAgent': 100,
+  'Mutation.setAgentConcurrency': 100,
   'Mutation.createTenant': 100,
   'Mutation.setTenantQuotas': 100,
   'Mutation.createApiKey': 100,

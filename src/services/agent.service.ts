@@ -9,6 +9,7 @@ import { badInput, isUuid, SpindleError, type Limits, type Principal, type Reque
 import type { Runtime } from '../runtime/types.js';
 import type { AgentBuildRow, AgentRow, AgentVersionRow, Store } from '../store/index.js';
 import type { AgentCache } from './agent.cache.js';
+import { checkConcurrencyLimit, makeAgentControls, type AgentControls } from './agent.controls.js';
 import { requireRole } from './auth.service.js';
 import { base64Size, decodeBase64 } from './codec.js';
 import { checkId, notFoundAt } from './ids.js';
@@ -31,9 +32,11 @@ export interface RegisterAgentParams {
   /** Source to build the module from (build.service.ts). */
   source?: SourceParams | null;
   defaultLimits?: Requested<Limits> | null;
+  /** At most this many of the agent's tasks held at once (1..10000); absent or null = left as it is. */
+  concurrencyLimit?: number | null;
 }
 
-export interface AgentService {
+export interface AgentService extends AgentControls {
   /** The tenant's agents, by name. */
   list(caller: Principal): Promise<AgentRow[]>;
   /** One agent by id or by name: exactly one of them (BAD_USER_INPUT naming `id` otherwise). */
@@ -102,10 +105,23 @@ export function makeAgentService(deps: AgentDeps): AgentService {
       throw badInput(field, `exactly one of wasmBase64, wat, moduleDigest, source must be given (got ${given.length ? given.join(', ') : 'none'})`);
     }
     const source = given[0]!;
-    return { source, sourceField: `${field}.${source}`, defaultLimits: checkLimits(`${field}.defaultLimits`, input.defaultLimits, config) };
+    return {
+      source,
+      sourceField: `${field}.${source}`,
+      defaultLimits: checkLimits(`${field}.defaultLimits`, input.defaultLimits, config),
+      concurrencyLimit: checkConcurrencyLimit(`${field}.concurrencyLimit`, input.concurrencyLimit),
+    };
   }
 
+  const requireAgent = async (caller: Principal, field: string, idOrName: string): Promise<AgentRow> => {
+    const agent = await find(caller, idOrName);
+    if (!agent) throw notFoundAt(field, 'agent', idOrName);
+    return agent;
+  };
+
   return {
+    ...makeAgentControls({ store, require: requireAgent }),
+
     async list(caller) {
       const rows = await store.agents.list(caller.tenantId);
       return [...rows].sort((a, b) => a.name.localeCompare(b.name));
@@ -119,16 +135,12 @@ export function makeAgentService(deps: AgentDeps): AgentService {
 
     find,
 
-    async require(caller, field, idOrName) {
-      const agent = await find(caller, idOrName);
-      if (!agent) throw notFoundAt(field, 'agent', idOrName);
-      return agent;
-    },
+    require: requireAgent,
 
     async register(caller, input, field = 'input') {
       requireRole(caller, 'submitter', 'registerAgent');
       const { tenantId } = caller;
-      const { source, sourceField, defaultLimits } = checkRegistration(input, field);
+      const { source, sourceField, defaultLimits, concurrencyLimit } = checkRegistration(input, field);
 
       let module: { digest: string; info: ModuleInfo; size: number };
       let built: BuiltModule | undefined;
@@ -166,6 +178,7 @@ export function makeAgentService(deps: AgentDeps): AgentService {
         memoryInitialPages: module.info.memory?.initialPages ?? null,
         memoryMaximumPages: module.info.memory?.maximumPages ?? null,
         defaultLimits,
+        concurrencyLimit,
       });
       agentCache.invalidate(tenantId);
       return { ...registered, built };

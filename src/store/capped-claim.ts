@@ -23,7 +23,8 @@ import type { TaskRow } from './types.js';
 /** task_tenant_claim_idx's order: the skip scan and the per-tenant reads follow it, so no other index can serve them. */
 const TENANT_ORDER = `t.tenant_id, ${CLAIM_ORDER}`;
 
-const LOCK = `SELECT pg_advisory_xact_lock(hashtext('spindle:capped-claim:' || current_schema()))`;
+/** Held by every capped claim, tenant-capped or agent-controlled (agent-claim.ts), on any node. */
+export const CAPPED_CLAIM_LOCK = `SELECT pg_advisory_xact_lock(hashtext('spindle:capped-claim:' || current_schema()))`;
 
 // $1 node, $2 limit, $3 lease ms, $4 the default cap (0 = none).
 // 1. waiting: the tenants with claimable tasks, by a skip scan of task_tenant_claim_idx (one probe each).
@@ -67,7 +68,7 @@ RETURNING ${T}`;
 
 export async function claimCapped(sql: Sql, node: string, limit: number, leaseMs: number, defaultCap: number): Promise<TaskRow[]> {
   const rows = await sql.transaction(async (query) => {
-    await query(LOCK);
+    await query(CAPPED_CLAIM_LOCK);
     return query<TaskRecord>(CAPPED_CLAIM, [node, limit, leaseMs, defaultCap]);
   });
   return rows.map(toTaskRow).sort(byClaimOrder);

@@ -1,8 +1,9 @@
 /**
- * Running-task caps without a query per claim. The overrides of QUOTA_RUNNING_TASKS (rows only for
- * tenants that have one) are cached for CAPS_CACHE_MS; a claim after that waits for one reload,
- * so no node acts on a view older than that. setQuotas on this store reloads at once; another
- * node's change is seen within CAPS_CACHE_MS.
+ * Running-task caps and agent controls without a query per claim. The overrides of
+ * QUOTA_RUNNING_TASKS (rows only for tenants that have one) and the agents that are paused or have
+ * a concurrency limit are cached for CAPS_CACHE_MS; a claim after that waits for one reload, so no
+ * node acts on a view older than that. setQuotas, pause, resume and setConcurrencyLimit on this
+ * store reload at once; another node's change is seen within CAPS_CACHE_MS.
  */
 import type { Sql } from './db.js';
 import type { RunningCaps } from './types.js';
@@ -19,6 +20,7 @@ export interface RunningCapsCache {
 export function makeRunningCapsCache(sql: Sql): RunningCapsCache {
   let overrides = new Map<string, number>();
   let anyCapped = false;
+  let controlled = new Set<string>();
   let loadedAt = -Infinity;
   let loading: Promise<void> | null = null;
   // Loads may overlap (a reload during a periodic one): only a newer one's answer replaces the cache.
@@ -28,11 +30,18 @@ export function makeRunningCapsCache(sql: Sql): RunningCapsCache {
   async function load(): Promise<void> {
     const seq = ++started;
     const at = Date.now();
-    const rows = await sql.query<{ id: string; cap: number }>('SELECT id, quota_running_tasks AS cap FROM tenant WHERE quota_running_tasks IS NOT NULL');
+    // One round trip for both: the tenants with an override, and the agents paused or limited (cap null).
+    const rows = await sql.query<{ id: string; cap: number | null }>(
+      `SELECT id, quota_running_tasks AS cap FROM tenant WHERE quota_running_tasks IS NOT NULL
+       UNION ALL
+       SELECT id, NULL FROM agent WHERE paused OR concurrency_limit IS NOT NULL`,
+    );
     if (seq < applied) return;
     applied = seq;
-    overrides = new Map(rows.map((r) => [r.id, Number(r.cap)]));
-    anyCapped = rows.some((r) => Number(r.cap) > 0);
+    const tenants = rows.filter((r) => r.cap !== null);
+    overrides = new Map(tenants.map((r) => [r.id, Number(r.cap)]));
+    anyCapped = tenants.some((r) => Number(r.cap) > 0);
+    controlled = new Set(rows.filter((r) => r.cap === null).map((r) => r.id));
     loadedAt = at;
   }
 
@@ -40,7 +49,13 @@ export function makeRunningCapsCache(sql: Sql): RunningCapsCache {
     async get(defaultCap) {
       if (Date.now() - loadedAt >= CAPS_CACHE_MS) await (loading ??= load().finally(() => (loading = null)));
       const current = overrides;
-      return { inForce: defaultCap > 0 || anyCapped, of: (tenantId) => current.get(tenantId) ?? defaultCap };
+      const agents = controlled;
+      return {
+        inForce: defaultCap > 0 || anyCapped,
+        of: (tenantId) => current.get(tenantId) ?? defaultCap,
+        agentsInForce: agents.size > 0,
+        controls: (agentId) => agents.has(agentId),
+      };
     },
     reload: load,
   };

@@ -62,7 +62,7 @@ export async function makeStore(opts: StoreOptions): Promise<Store> {
   let closing: Promise<void> | null = null;
   return {
     kind: db.kind,
-    agents: makeAgentRepository(prisma, sql),
+    agents: makeAgentRepository(prisma, sql, caps),
     tasks: makeTaskRepository(prisma, sql, apiQuery, caps, opts.onError),
     tenants: makeTenantRepository(prisma, caps),
     apiKeys: makeApiKeyRepository(prisma),

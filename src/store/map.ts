@@ -295,6 +295,8 @@ export function toAgentRow(a: Agent): AgentRow {
     createdAt: a.createdAt,
     updatedAt: a.updatedAt,
     deletedAt: a.deletedAt,
+    paused: a.paused,
+    concurrencyLimit: a.concurrencyLimit,
   };
 }
 

@@ -17,7 +17,7 @@ import type { Store } from './types.js';
 export const READS_PER_REQUEST = 2;
 
 const TASK_READS = ['get', 'getMany', 'list', 'count', 'attempts', 'countActive', 'countByStatus'] as const;
-const AGENT_READS = ['get', 'getByName', 'list', 'versions', 'version', 'getVersion'] as const;
+const AGENT_READS = ['get', 'getByName', 'list', 'versions', 'version', 'getVersion', 'stats'] as const;
 
 export function forRequest(store: Store): Store {
   const limit = makeLimit(READS_PER_REQUEST);

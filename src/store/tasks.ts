@@ -11,6 +11,7 @@ import type { Prisma as P } from '../generated/prisma/client.js';
 import type { Prisma, Query, Sql } from './db.js';
 import { isUuid } from './ids.js';
 import { attemptColumns, toAttemptRow, toTaskRow, type AttemptRecord, type TaskRecord } from './map.js';
+import { claimControlled } from './agent-claim.js';
 import { claimCapped } from './capped-claim.js';
 import type { RunningCapsCache } from './caps.js';
 import { makeQueueStatements, T } from './queue.js';
@@ -39,8 +40,10 @@ export function makeTaskRepository(
 
   return {
     async claim(node, limit, leaseMs, defaultRunningCap = 0) {
-      // Without caps in force: the queue's plain one-statement claim, no extra round trip.
-      if (!(await caps.get(defaultRunningCap)).inForce) return queue.claim(node, limit, leaseMs);
+      // Without caps or agent controls in force: the queue's plain one-statement claim, no extra round trip.
+      const inForce = await caps.get(defaultRunningCap);
+      if (inForce.agentsInForce) return claimControlled(sql, node, limit, leaseMs, defaultRunningCap);
+      if (!inForce.inForce) return queue.claim(node, limit, leaseMs);
       return claimCapped(sql, node, limit, leaseMs, defaultRunningCap);
     },
     runningCaps: (defaultRunningCap) => caps.get(defaultRunningCap),

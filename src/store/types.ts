@@ -26,6 +26,10 @@ export interface AgentRow {
   updatedAt: Date;
   /** Set when the agent was deleted (soft delete): `get` still finds it, by name and in lists it is gone. */
   deletedAt: Date | null;
+  /** Its tasks are not claimed while set (submits still queue them). */
+  paused: boolean;
+  /** At most this many of its tasks held at once (claimed or RUNNING), cluster-wide; null = none. */
+  concurrencyLimit: number | null;
 }
 
 export interface AgentVersionRow {
@@ -197,6 +201,30 @@ export interface NewAgentVersion {
   memoryInitialPages: number | null;
   memoryMaximumPages: number | null;
   defaultLimits: Partial<Limits>;
+  /** Sets the agent's concurrency limit; absent or null = leaves it as it is. */
+  concurrencyLimit?: number | null;
+}
+
+/** The user's controls of an agent; an absent field is left as it is. */
+export interface AgentControls {
+  paused?: boolean;
+  /** null = no limit. */
+  concurrencyLimit?: number | null;
+}
+
+/** An agent's figures over a recent window (AgentRepository.stats). */
+export interface AgentStatsRow {
+  since: Date;
+  /** Tasks created in the window that were read: at most `maxTasks`, the newest. */
+  tasks: number;
+  /** The window held more than `maxTasks` tasks: the figures are of the newest ones. */
+  truncated: boolean;
+  byStatus: Record<TaskStatus, number>;
+  /** Attempts of those tasks (stale ones aside) and their run time percentiles, ms; null without attempts. */
+  attempts: number;
+  runMsP50: number | null;
+  runMsP95: number | null;
+  runMsP99: number | null;
 }
 
 export interface NewTask {
@@ -321,6 +349,13 @@ export interface AgentRepository {
   getVersion(id: string): Promise<AgentVersionRow | null>;
   /** Soft-deletes the agent (its tasks and versions stay readable). */
   delete(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * Sets pause and the concurrency limit (the claim reads them: agent-claim.ts); the agent as it is
+   * then, or null when there is none. This store's claim cache sees it at once, other nodes' within CAPS_CACHE_MS.
+   */
+  setControls(tenantId: string, id: string, controls: AgentControls): Promise<AgentRow | null>;
+  /** The agent's figures over the tasks created in the last `windowMs` (the newest `maxTasks` of them). */
+  stats(tenantId: string, agentId: string, windowMs: number, maxTasks: number): Promise<AgentStatsRow>;
 }
 
 export interface TaskRepository {
@@ -435,6 +470,10 @@ export interface RunningCaps {
   inForce: boolean;
   /** The tenant's cap: its override, else the default; 0 = none. */
   of(tenantId: string): number;
+  /** Whether any agent is paused or has a concurrency limit; when so, claims take the agent-aware statement (agent-claim.ts). */
+  agentsInForce: boolean;
+  /** Whether this agent is paused or limited: only a claim may take its tasks (never claim-on-insert). */
+  controls(agentId: string): boolean;
 }
 
 export interface TenantRepository {

@@ -247,6 +247,52 @@ describe('dashboard', { shuffle: false }, () => {
     await page.getByText('No tasks match.').waitFor(WAIT);
   });
 
+  it("pauses an agent from its card: its tasks wait; its page shows the figures, sets a limit and resumes it", async () => {
+    await page.goto(`${server.url}/#/agents?agent=e2e-hello`);
+    const card = page.locator('li[data-agent="e2e-hello"]');
+    await card.getByRole('button', { name: 'Pause agent e2e-hello' }).click();
+    await card.locator('[data-paused="true"]').waitFor(WAIT);
+    const ids = await submitFromForm(page, 'e2e-hello', 2);
+    for (const id of ids) await row(page, id, 'QUEUED').waitFor(WAIT);
+    await page.waitForTimeout(1_500); // claims and polls go by; a paused agent's tasks stay queued
+    for (const id of ids) expect(await row(page, id, 'QUEUED').count()).toBe(1);
+
+    // The agent's page, from its name on the card.
+    await card.getByRole('link', { name: 'e2e-hello', exact: true }).click();
+    await page.getByRole('heading', { name: 'Agent e2e-hello' }).waitFor(WAIT);
+    await page.locator('[data-controls="paused"]').waitFor(WAIT);
+    const count = async (status: string) => Number((await page.locator(`[data-count="${status}"] strong`).textContent())?.replace(/\D/g, ''));
+    await page.locator('[data-count="QUEUED"] strong').filter({ hasText: /^2$/ }).waitFor(WAIT);
+    expect(await count('SUCCEEDED')).toBeGreaterThanOrEqual(3);
+    expect(await count('FAILED')).toBe(0);
+    const figures = page.getByLabel('Agent figures');
+    expect(await figures.locator('.card', { hasText: 'Success rate' }).locator('.value').textContent()).toBe('100%');
+    expect(await figures.locator('.card', { hasText: 'Run time p50' }).locator('.value').textContent()).toMatch(/\d.* (ms|s)$/);
+    expect(await figures.locator('.card', { hasText: 'Run time p99' }).locator('.value').textContent()).toMatch(/\d.* (ms|s)$/);
+    for (const id of ids) await row(page, id, 'QUEUED').waitFor(WAIT); // the recent tasks
+
+    // The concurrency limit: set, then shown on the agents list.
+    await page.locator('input[name="concurrencyLimit"]').fill('3');
+    await page.getByRole('button', { name: 'Set limit' }).click();
+    await page.getByRole('status').filter({ hasText: 'Limit set to 3.' }).waitFor(WAIT);
+    await screenshot(page, 'agent');
+
+    // Resume: the waiting tasks run, live on the page, and the counts follow.
+    await page.getByRole('button', { name: 'Resume agent e2e-hello' }).click();
+    await page.locator('[data-controls="running"]').waitFor(WAIT);
+    for (const id of ids) await row(page, id, 'SUCCEEDED').waitFor(WAIT);
+    await page.locator('[data-count="QUEUED"] strong').filter({ hasText: /^0$/ }).waitFor(WAIT);
+
+    await page.goto(`${server.url}/#/agents`);
+    await card.getByText('≤ 3 at once').waitFor(WAIT);
+    expect(await card.locator('[data-paused]').count()).toBe(0);
+    // Back to no limit, from the agent's page: a blank field.
+    await page.goto(`${server.url}/#/agents/e2e-hello`);
+    await page.locator('input[name="concurrencyLimit"]').fill('');
+    await page.getByRole('button', { name: 'Set limit' }).click();
+    await page.getByRole('status').filter({ hasText: 'No limit.' }).waitFor(WAIT);
+  });
+
   it('deletes an agent after confirming', async () => {
     await page.goto(`${server.url}/#/agents`);
     await page.getByRole('button', { name: 'Delete agent e2e-bulk' }).click();
@@ -272,7 +318,7 @@ describe('dashboard', { shuffle: false }, () => {
       body: JSON.stringify({ query: '{ tasks(filter: { status: [SUCCEEDED] }, first: 1) { edges { node { id } } } }' }) })
       .then((r) => r.json()).then((r) => 'tasks/' + r.data.tasks.edges[0].node.id)`);
     const phone = await browser.newPage(PHONE);
-    for (const [name, hash] of [['overview', ''], ['tasks', 'tasks'], ['agents', 'agents'], ['task', taskHref]] as const) {
+    for (const [name, hash] of [['overview', ''], ['tasks', 'tasks'], ['agents', 'agents'], ['agent', 'agents/e2e-hello'], ['task', taskHref]] as const) {
       await phone.goto(`${server.url}/#/${hash}`);
       await connected(phone);
       await phone.waitForTimeout(300);

@@ -38,4 +38,18 @@ describe('README examples', () => {
     const { task } = await s.gqlOk<{ task: { status: string; exitCode: number; stdout: string } }>(`query ($id: ID!) { task(id: $id) { status exitCode stdout } }`, { id: submitTask.id });
     expect(task).toEqual({ status: 'SUCCEEDED', exitCode: 0, stdout: 'hi!\n' });
   });
+
+  it("runs the agent controls' examples as written: pause, resume, a limit, the stats", async () => {
+    const [block] = examples('pauseAgent');
+    expect(block, 'the README has the agent controls example').toBeDefined();
+    await s.gqlOk(`mutation { registerAgent(input: { name: "hello", wat: "(module (func (export \\"_start\\")))" }) { id } }`);
+    const ops = block!.trim().split('\n');
+    expect(ops).toHaveLength(4);
+    expect(await s.gqlOk(ops[0]!)).toEqual({ pauseAgent: { paused: true } });
+    expect(await s.gqlOk(ops[1]!)).toEqual({ resumeAgent: { paused: false } });
+    expect(await s.gqlOk(ops[2]!)).toEqual({ setAgentConcurrency: { concurrencyLimit: 4 } });
+    const { agent } = await s.gqlOk(ops[3]!);
+    expect(agent).toMatchObject({ paused: false, concurrencyLimit: 4, stats: { tasks: 0, successRate: null, runMsP50: null } });
+    expect(agent.stats.byStatus).toHaveLength(6);
+  });
 });

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { connection } from './api/client.js';
 import { useStore } from './api/store.js';
 import { Header } from './components/Header.js';
+import { AgentPage } from './pages/Agent.js';
 import { AgentsPage } from './pages/Agents.js';
 import { OverviewPage } from './pages/Overview.js';
 import { TaskPage } from './pages/Task.js';
@@ -15,6 +16,7 @@ function App() {
   let body;
   if (page === 'tasks' && id) body = <TaskPage key={id} id={id} />;
   else if (page === 'tasks') body = <TasksPage query={route.query} />;
+  else if (page === 'agents' && id) body = <AgentPage key={id} name={id} />;
   else if (page === 'agents') body = <AgentsPage query={route.query} />;
   else body = <OverviewPage />;
   const conn = useStore(connection);

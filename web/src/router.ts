@@ -1,4 +1,4 @@
-// Hash routes: #/ (overview), #/tasks?status=&agent=, #/tasks/<id>, #/agents.
+// Hash routes: #/ (overview), #/tasks?status=&agent=, #/tasks/<id>, #/agents?agent=, #/agents/<name>.
 import { useEffect, useState } from 'preact/hooks';
 
 export interface Route {

@@ -64,7 +64,7 @@ export const bulkMutation = (action: BulkAction) =>
 export const DELETE_AGENT = `mutation DeleteAgent($id: ID!) { deleteAgent(id: $id) }`;
 
 export const AGENTS_QUERY = `query Agents { agents {
-  id name description latestVersion createdAt updatedAt
+  id name description latestVersion createdAt updatedAt paused concurrencyLimit
   versions { id version moduleDigest moduleSize createdAt exports { name kind } defaultLimits { ${LIMITS} } }
 } }`;
 export const REGISTER_AGENT = `mutation Register($input: RegisterAgentInput!) {
@@ -85,6 +85,26 @@ export interface BuildState {
   diagnostics: { severity: string; code: string; message: string; file: string | null; line: number | null; column: number | null }[];
   agent: { name: string } | null;
 }
+const CONTROLS = 'id name paused concurrencyLimit';
+export const PAUSE_AGENT = `mutation Pause($id: ID!) { pauseAgent(id: $id) { ${CONTROLS} } }`;
+export const RESUME_AGENT = `mutation Resume($id: ID!) { resumeAgent(id: $id) { ${CONTROLS} } }`;
+export const SET_AGENT_CONCURRENCY = `mutation SetConcurrency($id: ID!, $limit: Int) { setAgentConcurrency(id: $id, limit: $limit) { ${CONTROLS} } }`;
+
+/** Agent.stats(windowSeconds). */
+export interface AgentStats {
+  windowSeconds: number; since: string; tasks: number; truncated: boolean;
+  byStatus: { status: TaskStatus; count: number }[];
+  successRate: number | null; attempts: number;
+  runMsP50: number | null; runMsP95: number | null; runMsP99: number | null;
+}
+export interface AgentDetail extends AgentControlsState {
+  description: string | null; latestVersion: number; createdAt: string; updatedAt: string; stats: AgentStats;
+}
+export const AGENT_QUERY = `query Agent($name: String!, $window: Int) { agent(name: $name) {
+  id name description latestVersion createdAt updatedAt paused concurrencyLimit
+  stats(windowSeconds: $window) { windowSeconds since tasks truncated byStatus { status count } successRate attempts runMsP50 runMsP95 runMsP99 }
+} }`;
+
 export const SUBMIT_TASKS = `mutation Submit($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { ${ROW} } }`;
 
 export interface TaskDetail extends TaskRow {
@@ -109,8 +129,10 @@ export interface Attempt {
   /** A late result of a node that had lost the task; not the task's result. */
   stale: boolean;
 }
-export interface AgentInfo {
-  id: string; name: string; description: string | null; latestVersion: number; createdAt: string; updatedAt: string;
+/** What the user controls of an agent: pause and the concurrency limit (null = none). */
+export interface AgentControlsState { id: string; name: string; paused: boolean; concurrencyLimit: number | null }
+export interface AgentInfo extends AgentControlsState {
+  description: string | null; latestVersion: number; createdAt: string; updatedAt: string;
   versions: { id: string; version: number; moduleDigest: string; moduleSize: number; createdAt: string;
     exports: { name: string; kind: string }[]; defaultLimits: Limits }[];
 }

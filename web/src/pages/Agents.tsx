@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import { ApiError, gql } from '../api/client.js';
 import { useQuery } from '../api/hooks.js';
-import { AGENTS_QUERY, DELETE_AGENT, type AgentInfo } from '../api/queries.js';
+import { AGENTS_QUERY, DELETE_AGENT, type AgentControlsState, type AgentInfo } from '../api/queries.js';
+import { PausedTag, PauseButton } from '../components/AgentControls.js';
 import { useConfirm } from '../components/Confirm.js';
 import { RegisterAgent } from '../components/RegisterAgent.js';
 import { ErrorNote } from '../components/Status.js';
@@ -18,6 +19,8 @@ export function AgentsPage({ query }: { query: URLSearchParams }) {
   const [notice, setNotice] = useState('');
   const [error, setError] = useState<ApiError>();
   const [ask, dialog] = useConfirm();
+  // A pause or resume shows at once; the list is not asked for again.
+  const changed = (c: AgentControlsState) => q.setData((d) => d && { agents: d.agents.map((a) => (a.id === c.id ? { ...a, ...c } : a)) });
   const remove = async (a: AgentInfo) => {
     const question = {
       title: 'Delete agent?',
@@ -43,7 +46,9 @@ export function AgentsPage({ query }: { query: URLSearchParams }) {
       {q.data && !agents.length ? <p class="muted empty">No agents yet. Register one below.</p> : null}
       {agents.length ? (
         <ul class="agents">
-          {agents.map((a) => <AgentCard key={a.id} agent={a} selected={a.name === selected} onDelete={() => remove(a)} />)}
+          {agents.map((a) => (
+            <AgentCard key={a.id} agent={a} selected={a.name === selected} onDelete={() => remove(a)} onChange={changed} onError={setError} />
+          ))}
         </ul>
       ) : null}
       <div class="grid2 forms">
@@ -62,14 +67,27 @@ export function AgentsPage({ query }: { query: URLSearchParams }) {
   );
 }
 
-function AgentCard({ agent: a, selected, onDelete }: { agent: AgentInfo; selected: boolean; onDelete(): void }) {
+interface AgentCardProps {
+  agent: AgentInfo;
+  selected: boolean;
+  onDelete(): void;
+  onChange(c: AgentControlsState): void;
+  onError(e?: ApiError): void;
+}
+
+function AgentCard({ agent: a, selected, onDelete, onChange, onError }: AgentCardProps) {
   const latest = a.versions.find((v) => v.version === a.latestVersion) ?? a.versions[0];
   return (
     <li class={`panel agent ${selected ? 'selected' : ''}`} data-agent={a.name}>
       <div class="title-row">
-        <h2>{a.name}</h2>
+        <h2>
+          <a href={href(`agents/${encodeURIComponent(a.name)}`)}>{a.name}</a>
+        </h2>
         <span class="pill">v{a.latestVersion}</span>
+        <PausedTag agent={a} />
+        {a.concurrencyLimit !== null ? <span class="pill" title="Concurrency limit: tasks held at once">≤ {a.concurrencyLimit} at once</span> : null}
         <div class="actions">
+          <PauseButton agent={a} onChange={onChange} onError={onError} />
           <a class="button ghost" href={href('tasks', { agent: a.name })}>Tasks</a>
           <a class="button" href={href('agents', { agent: a.name })} aria-label={`Submit tasks to ${a.name}`}
             onClick={() => setTimeout(() => document.getElementById('submit-h')?.scrollIntoView({ behavior: 'smooth' }))}>

@@ -1,3 +1,4 @@
+import { Card } from '../components/Card.js';
 import { ErrorNote, StatusBadge } from '../components/Status.js';
 import { ThroughputChart } from '../components/Chart.js';
 import { TaskTable } from '../components/TaskTable.js';
@@ -74,16 +75,6 @@ function LatestTasks() {
       ) : (
         <p class="muted">{list.loading ? 'Loading…' : 'No tasks yet.'}</p>
       )}
-    </div>
-  );
-}
-
-function Card({ label, value, hint }: { label: string; value: string; hint?: string }) {
-  return (
-    <div class="card">
-      <span class="label">{label}</span>
-      <span class="value">{value}</span>
-      {hint ? <span class="hint">{hint}</span> : null}
     </div>
   );
 }
