@@ -11,7 +11,7 @@ import * as queries from '../../web/src/api/queries.js';
 const schema = buildSchema(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
 
 const documents: [string, string][] = [
-  ...Object.entries(queries).filter((e): e is [string, string] => typeof e[1] === 'string' && /^\s*(query|mutation|subscription)\b/.test(e[1])),
+  ...Object.entries(queries as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string' && /^\s*(query|mutation|subscription)\b/.test(e[1])),
   ...(['cancelTasks', 'retryTasks', 'deleteTasks'] as const).map((a): [string, string] => [`bulkMutation(${a})`, queries.bulkMutation(a)]),
   // Submitted.tsx reads several tasks in one query, one alias each.
   ['Submitted rows', `query { t0: task(id: "x") { ${queries.ROW} } t1: task(id: "y") { ${queries.ROW} } }`],
