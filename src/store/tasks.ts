@@ -17,7 +17,7 @@ import { makeQueueStatements, T } from './queue.js';
 import { filterSql, makeTaskCounts } from './task-count.js';
 import { afterSql, orderBySql } from './task-order.js';
 import { CANCEL_SET, CANCELLABLE, makeTaskActions, RETRY_SET, RETRYABLE } from './task-actions.js';
-import { DEFAULT_TASK_ORDER, type Page, type TaskEnd, type TaskRepository, type TaskRow } from './types.js';
+import { DEFAULT_TASK_ORDER, type Page, type TaskCursor, type TaskEnd, type TaskFilter, type TaskRepository, type TaskRow } from './types.js';
 
 const A = attemptColumns('a');
 
@@ -113,15 +113,10 @@ export function makeTaskRepository(
       return (await prisma.task.findMany({ where: { id: { in: valid } } })).map(toTaskRow);
     },
 
-    async list(tenantId, filter, first, after, order = DEFAULT_TASK_ORDER) {
+    async list(tenantId, filter, first, after, order) {
       if (filter.agentId !== undefined && !isUuid(filter.agentId)) return { rows: [], hasNextPage: false };
-      const params: unknown[] = [tenantId];
-      const where = [filterSql(filter, params)];
-      if (after) where.push(afterSql(order, after, params));
-      const rows = await apiRaw(
-        `SELECT ${T} FROM task t WHERE ${where.join(' AND ')} ORDER BY ${orderBySql(order)} LIMIT ${first + 1}`,
-        ...params,
-      );
+      const { text, params } = listStatement(tenantId, filter, first, after, order);
+      const rows = await apiRaw(text, ...params);
       return { rows: rows.slice(0, first), hasNextPage: rows.length > first } satisfies Page<TaskRow>;
     },
 
@@ -199,3 +194,11 @@ export function makeTaskRepository(
 }
 
 const one = (rows: TaskRow[]) => rows[0] ?? null;
+
+/** TaskRepository.list's statement: a page and one row more (there is a next page when it comes back). */
+export function listStatement(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor, order = DEFAULT_TASK_ORDER): { text: string; params: unknown[] } {
+  const params: unknown[] = [tenantId];
+  const where = [filterSql(filter, params)];
+  if (after) where.push(afterSql(order, after, params));
+  return { text: `SELECT ${T} FROM task t WHERE ${where.join(' AND ')} ORDER BY ${orderBySql(order)} LIMIT ${first + 1}`, params };
+}
