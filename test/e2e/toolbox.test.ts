@@ -25,7 +25,7 @@ const submit = async (name: string, input: Record<string, unknown>) =>
 const shown = (p: Page) => p.locator('tbody tr[data-task-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')!));
 /** Waits until the table shows exactly `expected`, in that order. */
 async function expectShown(p: Page, expected: string[]) {
-  await waitFor(`rows ${expected.join(', ')}`, async () => JSON.stringify(await shown(p)) === JSON.stringify(expected), WAIT).catch(async (err) => {
+  await waitFor(`rows ${expected.join(', ')}`, async () => JSON.stringify(await shown(p)) === JSON.stringify(expected), { timeoutMs: WAIT.timeout }).catch(async (err) => {
     expect(await shown(p)).toEqual(expected); // says what was there instead
     throw err;
   });
@@ -75,13 +75,13 @@ describe('the task list as a toolbox', { shuffle: false }, () => {
     // Output is searched too: every task that ran printed "hello from spindle".
     await box.fill('from spindle');
     await box.press('Enter');
-    await waitFor('three rows', async () => (await shown(page)).length === 3, WAIT);
+    await waitFor('three rows', async () => (await shown(page)).length === 3, { timeoutMs: WAIT.timeout });
     expect(new Set(await shown(page))).toEqual(new Set([ids.needle, ids.low, ids.high]));
     await screenshot(page, 'tasks-search');
     await box.fill('no such text anywhere');
     await page.getByText('No tasks match “no such text anywhere”.').waitFor(WAIT);
     await page.getByRole('button', { name: 'Clear search and time range' }).click();
-    await waitFor('all five', async () => (await shown(page)).length === 5, WAIT);
+    await waitFor('all five', async () => (await shown(page)).length === 5, { timeoutMs: WAIT.timeout });
   });
 
   it('sorts by a column header, then the other way round; unfinished tasks come last', async () => {
@@ -98,7 +98,7 @@ describe('the task list as a toolbox', { shuffle: false }, () => {
     const finished = page.getByRole('columnheader', { name: /Finished/ });
     await finished.getByRole('button').click();
     expect(await finished.getAttribute('aria-sort')).toBe('descending');
-    await waitFor('finished first', async () => (await shown(page)).length === 5 && (await shown(page))[0] !== ids.low, WAIT);
+    await waitFor('finished first', async () => (await shown(page)).length === 5 && (await shown(page))[0] !== ids.low, { timeoutMs: WAIT.timeout });
     const rows = await shown(page);
     expect(new Set(rows.slice(3))).toEqual(new Set([ids.later, ids.files]));
     expect(await priority.getAttribute('aria-sort')).toBe('none');
@@ -109,7 +109,7 @@ describe('the task list as a toolbox', { shuffle: false }, () => {
     await page.goto(`${server.url}/#/tasks`);
     const range = page.locator('select[name="range"]');
     await range.selectOption('1h');
-    await waitFor('all five in the last hour', async () => (await shown(page)).length === 5, WAIT);
+    await waitFor('all five in the last hour', async () => (await shown(page)).length === 5, { timeoutMs: WAIT.timeout });
     await range.selectOption('custom');
     // Before the server started: nothing was created yet.
     const before = new Date(startedAt.getTime() - 120_000);
@@ -118,7 +118,7 @@ describe('the task list as a toolbox', { shuffle: false }, () => {
     expect(page.url()).toContain('range=custom');
     await page.locator('input[name="to"]').fill('');
     await page.locator('input[name="from"]').fill(local(before));
-    await waitFor('all five since then', async () => (await shown(page)).length === 5, WAIT);
+    await waitFor('all five since then', async () => (await shown(page)).length === 5, { timeoutMs: WAIT.timeout });
     await screenshot(page, 'tasks-range');
   });
 
