@@ -36,8 +36,12 @@ const KEYS: Record<TaskOrderField, OrderKey> = {
 export const cursorValue = (order: TaskOrder, row: TaskRow): number | null => KEYS[order.field].of(row);
 
 export function orderBySql(order: TaskOrder): string {
+  const key = KEYS[order.field];
   const dir = order.direction === 'asc' ? 'ASC' : 'DESC';
-  return `${KEYS[order.field].sql} ${dir} NULLS LAST, t.id ${dir}`;
+  // NULLS LAST only where a NULL can be: the planner does not know that a NOT NULL column makes
+  // "DESC NULLS LAST" the same as the index's DESC (NULLS FIRST), and sorted every row of the
+  // tenant instead of reading the index's first entries (1.1 s instead of 0.07 at 1M tasks).
+  return `${key.sql} ${dir}${key.nullable ? ' NULLS LAST' : ''}, t.id ${dir}`;
 }
 
 /** The rows after `cursor` in `order`, as a WHERE condition; its parameters are pushed on `params`. */

@@ -1,6 +1,7 @@
 // Task search reads the trigram index, not the table: 20,000 tasks seeded by SQL on PostgreSQL,
 // ANALYZEd, then EXPLAIN of the statements the store runs for a search (the page in several
-// orders, the id prefix, the count) must name task_search_idx and hold no sequential scan of task.
+// orders, the id prefix, the count) must name task_search_idx and hold no sequential scan of task;
+// and the plain newest-first page still reads its index in order (no sort of the tenant's rows).
 //
 // PostgreSQL only (the planner that matters in production; PGlite's tables here are tiny). Without
 // DATABASE_URL it is skipped, unless SPINDLE_REQUIRE_SERVICES=1, where its absence fails the suite.
@@ -87,6 +88,15 @@ describeOnPostgres('task search on PostgreSQL uses the trigram index', () => {
     const { nodes, indexes } = await plan(text, params);
     expect(nodes).not.toContain('Seq Scan on task');
     expect(indexes).toEqual(expect.arrayContaining(['task_search_idx', 'task_pkey']));
+  });
+
+  it('without a search, a page in createdAt order (either way) reads the tenant index in order: no sort of the tenant', async () => {
+    for (const direction of ['desc', 'asc'] as const) {
+      const { text, params } = listStatement(DEFAULT_TENANT_ID, {}, 50, undefined, { field: 'createdAt', direction });
+      const { nodes, indexes } = await plan(text, params);
+      expect(nodes.filter((n) => n.startsWith('Sort') || n.startsWith('Seq Scan')), nodes.join(' > ')).toEqual([]);
+      expect(indexes).toEqual(['task_tenant_id_created_at_id_idx']);
+    }
   });
 
   it("totalCount of a search reads task_search_idx", async () => {
