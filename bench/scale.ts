@@ -10,6 +10,7 @@
  * `stats` is cached for a second per tenant (services/stats.service.ts): its samples are spaced
  * past that, so each one is a real count.
  */
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { AGENTS_QUERY, ROW, STATS_QUERY, TASK_QUERY, TASKS_QUERY } from '../web/src/api/queries.js';
@@ -66,6 +67,40 @@ const READS: Read[] = [
 ];
 
 /**
+ * Searches as a user makes them at 1M tasks: a rare token (one task), a phrase of 1 % of them (the
+ * failed ones' error), a word of every task (the newest page comes first, from the created_at
+ * index), and the start of a task id. `search_p95_ms_at_1m` is the p95 of all their samples.
+ */
+const SEARCH_LIST = `query ($search: String!) { tasks(first: 50, filter: { search: $search }) { edges { node { ${ROW} } } } }`;
+const SEARCHES: { what: string; search(ctx: { taskId: string }): string }[] = [
+  { what: 'rare token', search: () => `key-${md5Head(777_777)}` },
+  { what: '1 % of tasks', search: () => 'checksum mismatch' },
+  { what: 'every task', search: () => 'from spindle' },
+  { what: 'id prefix', search: (ctx) => ctx.taskId.slice(0, 13) },
+];
+const md5Head = (i: number) => createHash('md5').update(String(i)).digest('hex').slice(0, 12);
+
+async function searchP95(side: Side): Promise<{ p95: number; byQuery: Record<string, number> }> {
+  const all: number[] = [];
+  const byQuery: Record<string, number> = {};
+  for (const q of SEARCHES) {
+    const variables = { search: q.search(side.ctx) };
+    for (let i = 0; i < 3; i++) await side.conn.gql(SEARCH_LIST, variables); // warm-up
+    const times: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const t0 = performance.now();
+      await side.conn.gql(SEARCH_LIST, variables);
+      times.push(performance.now() - t0);
+    }
+    byQuery[q.what] = median(times);
+    all.push(...times);
+  }
+  return { p95: percentile(all, 0.95), byQuery };
+}
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)]!;
+
+/**
  * Each read's p50 on both servers, their samples interleaved (empty, full, empty, full, …) so a
  * busy neighbour on this 2-core machine weighs on both alike.
  */
@@ -114,12 +149,15 @@ export async function seed(databaseUrl: string, schema: string, rows: number): P
       `WITH p AS (SELECT * FROM task ORDER BY created_at LIMIT 1),
        seeded AS (
          INSERT INTO task (id, tenant_id, agent_id, agent_version_id, module_digest, status, timeout_ms, memory_bytes, max_output_bytes,
-                           retry, attempts, run_at, queued_at, last_outcome, exit_code, created_at, updated_at, started_at, finished_at)
+                           retry, attempts, run_at, queued_at, last_outcome, exit_code, created_at, updated_at, started_at, finished_at, search_text)
          SELECT uuid(lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7000' || '8000' || lpad(to_hex(i), 12, '0')),
                 p.tenant_id, p.agent_id, p.agent_version_id, p.module_digest,
                 (CASE WHEN i % 100 = 0 THEN 'FAILED' ELSE 'SUCCEEDED' END)::task_status,
                 p.timeout_ms, p.memory_bytes, p.max_output_bytes, p.retry, 1, ts, ts, 'exited', (i % 100 = 0)::int, ts,
-                ts + interval '3 ms', ts + interval '1 ms', ts + interval '3 ms'
+                ts + interval '3 ms', ts + interval '1 ms', ts + interval '3 ms',
+                -- What the queue writes (store/search-text.ts): name and args, U+001E, the output.
+                'hello job-' || i || ' key-' || substr(md5(i::text), 1, 12) || chr(30) || 'hello from spindle job-' || i || E'\n'
+                  || CASE WHEN i % 100 = 0 THEN ' exit 1: checksum mismatch' ELSE '' END
            FROM p, generate_series($1::int, 1, -1) i, LATERAL (SELECT now() - interval '1 day' - i * interval '1 second' AS ts) x
          RETURNING id, tenant_id, exit_code, started_at, finished_at
        )
@@ -203,13 +241,15 @@ export async function scaleMetrics(h: Harness, databaseUrl: string | null): Prom
       const reads = await p50s(empty, full);
       log(`scale: empty: ${fmt(reads.empty)}`);
       log(`scale: at ${SCALE_ROWS}: ${fmt(reads.full)}`);
+      const search = await searchP95(full);
+      log(`scale: search at ${SCALE_ROWS}: p95 ${search.p95.toFixed(1)} ms; p50s ${fmt(search.byQuery)}`);
       const tput = await throughputs(h, emptyConn, fullConn);
       log(`scale: ${tput.empty.toFixed(0)} tasks/s on the empty table, ${tput.full.toFixed(0)} with ${SCALE_ROWS} rows there`);
-      return { before: reads.empty, after: reads.full, tputEmpty: tput.empty, tputFull: tput.full, seedS };
+      return { before: reads.empty, after: reads.full, tputEmpty: tput.empty, tputFull: tput.full, seedS, search };
     }),
   );
   if ('error' in result) return [{ name: 'list_p50_ms_at_1m', value: NaN, unit: 'ms', note: `failed: ${result.error}` }];
-  const { before, after, tputEmpty, tputFull, seedS } = result;
+  const { before, after, tputEmpty, tputFull, seedS, search } = result;
   const metrics: Metric[] = [];
   for (const read of READS) {
     const tag = read.name;
@@ -221,6 +261,12 @@ export async function scaleMetrics(h: Harness, databaseUrl: string | null): Prom
   metrics.push(
     { name: 'e2e_pg_tasks_per_s_empty_table', value: tputEmpty, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks (2 rounds, alternating with the full server)` },
     { name: 'e2e_pg_tasks_per_s_at_1m', value: tputFull, unit: 'tasks/s', note: `${THROUGHPUT_TASKS} hello tasks with ${SCALE_ROWS} finished tasks there; ${(tputFull / tputEmpty).toFixed(2)}× the empty server` },
+    {
+      name: 'search_p95_ms_at_1m',
+      value: search.p95,
+      unit: 'ms',
+      note: `tasks(first: 50, filter: { search }) at ${SCALE_ROWS} tasks, p95 of ${SEARCHES.length}×${SAMPLES} samples (${fmt(search.byQuery)} p50)`,
+    },
     { name: 'scale_seed_s', value: seedS, unit: 's', note: `INSERT … SELECT generate_series of ${SCALE_ROWS} tasks + attempts` },
   );
   return metrics;

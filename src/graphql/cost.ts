@@ -106,7 +106,7 @@ export function depthLimitRule(max: number): ValidationRule {
  * | `Query.task` | a lookup by id (a request's lookups go in one batched statement), and its row | 8 |
  * | `Task.attemptList`, `.stdout`, `.stderr`, `.stdoutBase64`, `.stderrBase64`, `.trap`, `.error` | the task's attempts: one statement per task | 60 |
  * | `Task.outputFiles` | the attempts, then the files bundle from the blob store | 60 + 60 |
- * | `Task.inputFiles` | the files bundle from the blob store | 60 |
+ * | `Task.inputFiles`, `.inputFilePreviews` | the files bundle from the blob store | 60 |
  * | `Task.agent`, `.agentVersion`, `TaskEvent.task` | batched lookups per request | 4 |
  * | `Query.stats` | a bounded count per status of the tenant's tasks (cached ≤ 1 s per tenant) | 400 |
  * | `Query.agents`, `Query.agent`, `Agent.versions`, `Agent.version`, `Query.me`, `Query.apiKeys`, `Query.tenants` | a small read | 20 |
@@ -140,6 +140,7 @@ export const FIELD_COSTS: Readonly<Record<string, number>> = Object.freeze({
   'Task.error': 60,
   'Task.outputFiles': 120,
   'Task.inputFiles': 60,
+  'Task.inputFilePreviews': 60,
   'Task.agent': 4,
   'Task.agentVersion': 4,
   'TaskEvent.task': 4,

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { Extensions, Field, Float, ID, InputType, Int } from 'type-graphql';
 import type { TaskStatus } from '../domain/index.js';
-import type { FileParams, MountParams, SubmitTaskParams, TaskEventFilterParams, TaskFilterParams } from '../services/index.js';
+import { MAX_SEARCH, MIN_SEARCH, type FileParams, type MountParams, type SubmitTaskParams, type TaskEventFilterParams, type TaskFilterParams } from '../services/index.js';
 import { BECOMES_BYTES } from './args.guard.js';
 import { LimitsInput, RetryPolicyInput } from './limits.input.js';
 import { DateTimeScalar, JSONScalar } from './scalars.js';
-import { TaskStatusEnum } from './task.type.js';
+import { SortDirectionEnum, TaskOrderFieldEnum, TaskStatusEnum } from './task.type.js';
 
 @InputType('FileInput', {
   description: 'An input entry inside one of the task\'s mounts: a file (exactly one of base64 and text), an empty directory (a path ending in "/", no content) or a symlink (symlinkTarget, no content).',
@@ -68,6 +68,20 @@ export class TaskFilterInput implements TaskFilterParams {
   @Field(() => String, { nullable: true, description: 'Agent id or name.' }) agent?: string | null;
   @Field(() => DateTimeScalar, { nullable: true }) createdAfter?: Date | null;
   @Field(() => DateTimeScalar, { nullable: true }) createdBefore?: Date | null;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      `Tasks whose agent name, args, stdin, or final stdout, stderr, trap message or error contain this text (case-insensitive; ` +
+      `of stdin and each output only the first KiB or two are searched), or whose id starts with it. ` +
+      `${MIN_SEARCH}-${MAX_SEARCH} characters after trimming.`,
+  })
+  search?: string | null;
+}
+
+@InputType('TaskOrder', { description: 'The order of a task list; ties are broken by id in the same direction.' })
+export class TaskOrderInput {
+  @Field(() => TaskOrderFieldEnum) field!: TaskOrderFieldEnum;
+  @Field(() => SortDirectionEnum, { defaultValue: 'DESC' }) direction!: SortDirectionEnum;
 }
 
 @InputType('TaskEventFilter')

@@ -1,15 +1,21 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { DEFAULT_MOUNTS, SETTLED_STATUSES, type BulkAction, type Mount, type OutcomeKind } from '../domain/index.js';
+import { badInput, DEFAULT_MOUNTS, SETTLED_STATUSES, type BulkAction, type Mount, type OutcomeKind } from '../domain/index.js';
 import { MAX_BULK_IDS, type BulkResult } from '../services/index.js';
-import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskCount, TaskRow } from '../services/types.js';
+import { DEFAULT_TASK_ORDER, type AgentRow, type AgentVersionRow, type TaskAttemptRow, type TaskCount, type TaskOrder, type TaskOrderField, type TaskRow } from '../services/types.js';
 import { Agent, AgentVersion } from './agent.type.js';
-import { toBase64, utf8Lossy, utf8OrNull } from './codec.js';
+import { textPreview, toBase64, utf8Lossy, utf8OrNull } from './codec.js';
 import { checkId } from '../services/ids.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { Context } from './context.js';
-import { SubmitTaskInput, TaskFilterInput } from './task.input.js';
-import { BulkResultType, File, FileInfo, MountType, OutcomeKindEnum, Task, TaskAttempt, TaskConnection, Trap } from './task.type.js';
+import { SubmitTaskInput, TaskFilterInput, TaskOrderInput } from './task.input.js';
+import { BulkResultType, File, FileInfo, FilePreview, MountType, OutcomeKindEnum, Task, TaskAttempt, TaskConnection, Trap, type TaskOrderFieldEnum } from './task.type.js';
+
+/** inputFilePreviews: bytes per file by default, and at most (an answer never exceeds the files, MAX_FILES_BYTES in all). */
+const PREVIEW_DEFAULT = 4096;
+const PREVIEW_MAX = 65_536;
+
+const ORDER_FIELDS: Record<TaskOrderFieldEnum, TaskOrderField> = { CREATED_AT: 'createdAt', FINISHED_AT: 'finishedAt', DURATION: 'duration', PRIORITY: 'priority' };
 
 const BULK_SELECTION = `Exactly one of ids (at most ${MAX_BULK_IDS}) and filter (as \`tasks\` takes it; at most BULK_MAX tasks per call, read when the call starts).`;
 
@@ -21,20 +27,22 @@ export class TaskResolver {
     return ctx.loaders.task.load(checkId('id', id));
   }
 
-  @Query(() => TaskConnection, { description: 'Tasks newest first (Relay connection).' })
+  @Query(() => TaskConnection, { description: 'Tasks in orderBy (default: newest first) as a Relay connection.' })
   async tasks(
     @Ctx() ctx: Context,
     @Arg('filter', () => TaskFilterInput, { nullable: true }) filter?: TaskFilterInput | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number | null = 50,
-    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('after', () => String, { nullable: true, description: 'An endCursor (or edge cursor) of a page read with the same orderBy.' }) after?: string | null,
+    @Arg('orderBy', () => TaskOrderInput, { nullable: true, description: 'Default: createdAt, newest first.' }) orderBy?: TaskOrderInput | null,
   ): Promise<TaskConnection> {
-    const cursor = after != null ? decodeCursor('after', after) : undefined;
-    const page = await ctx.services.tasks.list(ctx.caller, filter, first ?? 50, cursor);
+    const order: TaskOrder = orderBy ? { field: ORDER_FIELDS[orderBy.field], direction: orderBy.direction === 'ASC' ? 'asc' : 'desc' } : DEFAULT_TASK_ORDER;
+    const cursor = after != null ? decodeCursor('after', after, order) : undefined;
+    const page = await ctx.services.tasks.list(ctx.caller, filter, first ?? 50, cursor, order);
     const last = page.rows.at(-1);
     return {
       // Each edge's cursor is the end cursor of a page ending at it.
-      edges: page.rows.map((row) => ({ cursor: encodeCursor(row), node: row })),
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null },
+      edges: page.rows.map((row) => ({ cursor: encodeCursor(order, row), node: row })),
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(order, last) : null },
       count: once(page.count),
     };
   }
@@ -109,6 +117,21 @@ export class TaskResolver {
       kind: f.kind ?? 'file',
       symlinkTarget: f.kind === 'symlink' ? utf8Lossy(f.bytes) : null,
     }));
+  }
+
+  @FieldResolver(() => [FilePreview], { description: "Each input file's start as text, with its size and whether it was cut or is binary (for display)." })
+  async inputFilePreviews(
+    @Root() t: TaskRow,
+    @Ctx() ctx: Context,
+    @Arg('maxBytes', () => Int, { defaultValue: PREVIEW_DEFAULT, description: `Bytes of each file to show, 1-${PREVIEW_MAX} (default ${PREVIEW_DEFAULT}).` }) maxBytes: number,
+  ): Promise<FilePreview[]> {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > PREVIEW_MAX) throw badInput('maxBytes', `must be between 1 and ${PREVIEW_MAX}; got ${maxBytes}`, { min: 1, max: PREVIEW_MAX });
+    if (!t.filesDigest) return [];
+    return (await ctx.loaders.files.load(t.filesDigest)).map((f) => {
+      const kind = f.kind ?? 'file';
+      const preview = kind === 'file' ? textPreview(f.bytes, maxBytes) : { text: null, truncated: false };
+      return { path: f.path, size: f.bytes.length, kind, ...preview, binary: kind === 'file' && preview.text === null };
+    });
   }
 
   @FieldResolver(() => String, { nullable: true, description: "argv[0] as given at submit; null: the agent's name." })

@@ -14,6 +14,18 @@ export const OutcomeKindEnum = enumOf(OUTCOME_KINDS);
 registerEnumType(OutcomeKindEnum, { name: 'OutcomeKind', description: 'How one attempt ended.' });
 export const OutputStreamEnum = enumOf(['stdout', 'stderr'] as const);
 registerEnumType(OutputStreamEnum, { name: 'OutputStream' });
+export const TaskOrderFieldEnum = { CREATED_AT: 'CREATED_AT', FINISHED_AT: 'FINISHED_AT', DURATION: 'DURATION', PRIORITY: 'PRIORITY' } as const;
+export type TaskOrderFieldEnum = keyof typeof TaskOrderFieldEnum;
+registerEnumType(TaskOrderFieldEnum, {
+  name: 'TaskOrderField',
+  valuesConfig: {
+    FINISHED_AT: { description: 'Unfinished tasks come last in either direction.' },
+    DURATION: { description: 'durationMs (finish − creation); unfinished tasks come last in either direction.' },
+  },
+});
+export const SortDirectionEnum = { ASC: 'ASC', DESC: 'DESC' } as const;
+export type SortDirectionEnum = keyof typeof SortDirectionEnum;
+registerEnumType(SortDirectionEnum, { name: 'SortDirection' });
 export const FileKindEnum = enumOf(['file', 'dir', 'symlink'] as const);
 registerEnumType(FileKindEnum, { name: 'FileKind', description: 'A regular file, a directory (given empty) or a symlink.' });
 
@@ -23,6 +35,20 @@ export class FileInfo {
   @Field(() => Int, { description: 'Bytes of a file; 0 for a directory; the length of a symlink\'s target.' }) size!: number;
   @Field(() => FileKindEnum) kind!: 'file' | 'dir' | 'symlink';
   @Field(() => String, { nullable: true, description: 'Where a symlink points (relative); null for the others.' }) symlinkTarget!: string | null;
+}
+
+@ObjectType('FilePreview', { description: 'The start of an input file as text, for display.' })
+export class FilePreview {
+  @Field(() => String, { description: 'Absolute.' }) path!: string;
+  @Field(() => Int, { description: 'Bytes of the whole file (0 for a directory, the target\'s length for a symlink).' }) size!: number;
+  @Field(() => FileKindEnum) kind!: 'file' | 'dir' | 'symlink';
+  @Field(() => String, {
+    nullable: true,
+    description: 'The first maxBytes bytes as UTF-8 (a character cut at the end is left out); null for a binary file, a directory or a symlink.',
+  })
+  text!: string | null;
+  @Field(() => Boolean, { description: 'The file is longer than the preview (text holds only its start).' }) truncated!: boolean;
+  @Field(() => Boolean, { description: 'The file\'s start is not UTF-8 text (invalid UTF-8, or a NUL byte): no text is given.' }) binary!: boolean;
 }
 
 @ObjectType('Mount', { description: 'A preopened directory of the task (fd 3, 4, … in order).' })

@@ -146,5 +146,6 @@ export type { Quotas, QuotaOverridesParams } from './quota.service.js';
 export type { StatsService, StatsSnapshot } from './stats.service.js';
 export type { SubmitTaskParams, FileParams, MountParams } from './task.check.js';
 export type { TaskService, TaskFilterParams, TaskEventFilterParams, TaskEventFilter, BulkSelection } from './task.service.js';
+export { MAX_SEARCH, MIN_SEARCH } from './task.service.js';
 export { MAX_BULK_IDS, type BulkResult } from './task.bulk.js';
 export type { TenantService, CallerInfo, TenantQuotaView } from './tenant.service.js';

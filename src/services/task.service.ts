@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { badInput, SpindleError, type BulkAction, type FileEntry, type Principal, type TaskStatus } from '../domain/index.js';
 import type { Executor } from '../executor/types.js';
-import { decodeFiles, type Page, type Store, type TaskAttemptRow, type TaskCount, type TaskCursor, type TaskFilter, type TaskRow } from '../store/index.js';
+import { decodeFiles, type Page, type Store, type TaskAttemptRow, type TaskCount, type TaskCursor, type TaskFilter, type TaskOrder, type TaskRow } from '../store/index.js';
 import type { AgentService } from './agent.service.js';
 import { requireRole } from './auth.service.js';
 import { checkId, notFoundAt } from './ids.js';
@@ -18,6 +18,9 @@ import { actor } from './tenant.service.js';
 
 /** The largest page of `list`. */
 export const MAX_PAGE = 500;
+/** Task search: the shortest text (one trigram: what task_search_idx can look up) and the longest. */
+export const MIN_SEARCH = 3;
+export const MAX_SEARCH = 200;
 /** The most task ids an event filter may name. */
 export const MAX_FILTER_IDS = 1000;
 /** The most task ids one `tasks submitted` line names (the count is always whole). */
@@ -29,6 +32,7 @@ export interface TaskFilterParams {
   agent?: string | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  search?: string | null;
 }
 
 /** Which tasks a bulk action takes: exactly one of the two. */
@@ -76,7 +80,7 @@ export interface TaskService {
    * One page, newest first, after `after` (the last row of the previous page); `first` from 1 to
    * MAX_PAGE. `count` reads up to COUNT_EXACT_MAX + 1 index entries (past that, an estimate): call it only when the count is wanted.
    */
-  list(caller: Principal, filter: TaskFilterParams | null | undefined, first: number, after?: TaskCursor): Promise<Page<TaskRow> & { count(): Promise<TaskCount> }>;
+  list(caller: Principal, filter: TaskFilterParams | null | undefined, first: number, after?: TaskCursor, order?: TaskOrder): Promise<Page<TaskRow> & { count(): Promise<TaskCount> }>;
   /** Every attempt of one of the tenant's tasks, by number; a stale one before the attempt of the same number. */
   attempts(caller: Principal, taskId: string): Promise<TaskAttemptRow[]>;
   /** A files bundle (a task's input files, an attempt's output files) named by a row the caller read. */
@@ -112,6 +116,7 @@ export function makeTaskService(deps: TaskDeps): TaskService {
     if (filter?.status?.length) where.status = filter.status;
     if (filter?.createdAfter) where.createdAfter = filter.createdAfter;
     if (filter?.createdBefore) where.createdBefore = filter.createdBefore;
+    if (filter?.search != null) where.search = checkSearch('filter.search', filter.search);
     if (filter?.agent != null) where.agentId = (await agents.require(caller, 'filter.agent', filter.agent)).id;
     return where;
   }
@@ -171,10 +176,10 @@ export function makeTaskService(deps: TaskDeps): TaskService {
       return new Map(rows.filter((t) => t.tenantId === caller.tenantId).map((t) => [t.id, t]));
     },
 
-    async list(caller, filter, first, after) {
+    async list(caller, filter, first, after, order) {
       if (first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}`);
       const where = await storeFilter(caller, filter);
-      const page = await store.tasks.list(caller.tenantId, where, first, after);
+      const page = await store.tasks.list(caller.tenantId, where, first, after, order);
       return { ...page, count: () => store.tasks.count(caller.tenantId, where, config.countExactMax) };
     },
 
@@ -200,4 +205,16 @@ export function makeTaskService(deps: TaskDeps): TaskService {
       return { statuses, agentId, taskIds };
     },
   };
+}
+
+/**
+ * A search text as the store takes it: trimmed, MIN_SEARCH to MAX_SEARCH characters. Shorter has no
+ * trigram, so the index could not narrow it and the search would read every task of the tenant.
+ */
+export function checkSearch(field: string, search: string): string {
+  const s = search.trim();
+  const n = [...s].length;
+  if (n < MIN_SEARCH) throw badInput(field, `must be at least ${MIN_SEARCH} characters (not counting spaces at either end); got ${n}`, { min: MIN_SEARCH });
+  if (n > MAX_SEARCH) throw badInput(field, `must be at most ${MAX_SEARCH} characters; got ${n}`, { max: MAX_SEARCH });
+  return s;
 }

@@ -96,6 +96,7 @@ async function prepareTasks(deps: SubmitDeps, tenantId: string, inputs: SubmitTa
     tasks.push({
       tenantId,
       agentId: agent.id,
+      agentName: agent.name,
       agentVersionId: version.id,
       moduleDigest: version.moduleDigest,
       priority: input.priority ?? 0,

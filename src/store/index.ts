@@ -27,6 +27,7 @@ export { forRequest, READS_PER_REQUEST } from './per-request.js';
 export { storeErrorKind, type StoreErrorKind } from './errors.js';
 export { uuidv7 } from './ids.js';
 export { decodeFiles, encodeFiles } from './files.js';
+export { cursorValue } from './task-order.js';
 
 export interface StoreOptions {
   /** PostgreSQL URL; unset → PGlite in `<dataDir>/pglite`. */

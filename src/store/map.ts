@@ -37,7 +37,7 @@ export function bytes(b: Uint8Array): Uint8Array {
 type Int8 = bigint | string | number;
 
 /** A task record from Prisma or from raw SQL selecting TASK_COLUMNS. */
-export type TaskRecord = Omit<Task, 'memoryBytes' | 'fuel'> & { memoryBytes: Int8; fuel: Int8 | null };
+export type TaskRecord = Omit<Task, 'memoryBytes' | 'fuel' | 'searchText'> & { memoryBytes: Int8; fuel: Int8 | null };
 
 /** Some task columns, aliased as taskColumns does. */
 function someColumns(alias: string, fields: readonly (keyof Task)[]): string {

@@ -11,6 +11,7 @@ import type { Sql } from './db.js';
 import { uuidv7 } from './ids.js';
 import { finishedColumns, insertedColumns, taskColumns, toFinishedTask, toInsertedRow, toTaskRow, type InsertedRecord, type TaskRecord } from './map.js';
 import type { TaskStatus } from '../domain/index.js';
+import { inputSearchText, outputSearchText } from './search-text.js';
 import type { AttemptResult, ClaimOnInsert, LeaseState, NewTask, TaskRepository, TaskRow } from './types.js';
 
 export const T = taskColumns('t');
@@ -21,31 +22,34 @@ export const HELD = `t.status IN ('QUEUED', 'RETRYING', 'RUNNING') AND t.lease_o
 /** The claim order: task_claim_idx's columns, so a claim reads its first entries. */
 export const CLAIM_ORDER = 't.priority DESC, t.queued_at, t.id';
 const TERMINAL = `('SUCCEEDED', 'FAILED', 'CANCELLED')`;
+/** SEARCH_SEPARATOR as SQL: a finish keeps search_text's input part and puts its own output after it. */
+const SEP = 'chr(30)';
 /** CLAIM_ORDER in JavaScript (an UPDATE … RETURNING comes back in no particular order). */
 export const byClaimOrder = (a: TaskRow, b: TaskRow) =>
   b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const INSERT_COLUMNS = `id, tenant_id, agent_id, agent_version_id, module_digest, priority, stdin, args, env,
-  files_digest, timeout_ms, memory_bytes, fuel, max_output_bytes, retry, deterministic, idempotency_key, run_at, trace_context, wasi`;
+  files_digest, timeout_ms, memory_bytes, fuel, max_output_bytes, retry, deterministic, idempotency_key, run_at, trace_context, wasi,
+  search_text`;
 const INSERT_ROWS = `unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bytea[],
   $8::jsonb[], $9::jsonb[], $10::text[], $11::int[], $12::bigint[], $13::bigint[], $14::int[], $15::jsonb[],
-  $16::jsonb[], $17::text[], $18::timestamptz[], $19::jsonb[], $20::jsonb[])`;
+  $16::jsonb[], $17::text[], $18::timestamptz[], $19::jsonb[], $20::jsonb[], $21::text[])`;
 const INSERT_QUEUED = `INSERT INTO task AS t (${INSERT_COLUMNS})
   SELECT * FROM ${INSERT_ROWS}
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
   RETURNING ${insertedColumns('t')}`;
 
 /**
- * Attempt results as rows, from 22 array parameters starting at `$first` (see resultParams).
+ * Attempt results as rows, from 23 array parameters starting at `$first` (see resultParams).
  * Enum arrays go in as text[] (PGlite cannot serialise arrays of a custom type), cast where used.
  */
 const resultRows = (first: number) => {
   const types = ['uuid', 'int', 'text', 'text', 'int', 'bytea', 'bytea', 'bool', 'bool', 'text', 'text', 'text', 'int', 'int',
-    'bigint', 'bigint', 'jsonb', 'text', 'timestamptz', 'timestamptz', 'text', 'timestamptz'];
+    'bigint', 'bigint', 'jsonb', 'text', 'timestamptz', 'timestamptz', 'text', 'timestamptz', 'text'];
   return `unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')})
     AS r(task_id, n, node, outcome, exit_code, stdout, stderr, stdout_truncated, stderr_truncated, trap_code,
          trap_message, error, compile_ms, run_ms, fuel_used, memory_peak_bytes, files, files_digest,
-         started_at, finished_at, next_status, next_run_at)`;
+         started_at, finished_at, next_status, next_run_at, search_text)`;
 };
 const resultParams = (results: AttemptResult[]): unknown[] => [
   results.map((r) => r.taskId),
@@ -70,6 +74,7 @@ const resultParams = (results: AttemptResult[]): unknown[] => [
   results.map((r) => r.finishedAt),
   results.map((r) => r.next.status),
   results.map((r) => (r.next.status === 'RETRYING' ? r.next.runAt : null)),
+  results.map(outputSearchText),
 ];
 const ATTEMPT_COLUMNS = `id, task_id, tenant_id, n, node, outcome, exit_code, stdout, stderr, stdout_truncated,
   stderr_truncated, trap_code, trap_message, error, compile_ms, run_ms, fuel_used, memory_peak_bytes, files, files_digest,
@@ -82,28 +87,35 @@ const attemptValues = (r: string, tenant: string) => `gen_random_uuid(), ${r}.ta
 /** At most one attempt per number: a result written twice (a write retried after a lost answer) is kept once. */
 const ON_ATTEMPT_CONFLICT = `ON CONFLICT (task_id, n) WHERE NOT stale DO NOTHING`;
 
+/** Inserted columns whose value in INSERT_CLAIMED is not the input's alone. */
+const CLAIMED_VALUES: Record<string, string> = {
+  run_at: 'COALESCE(r.next_run_at, u.run_at)',
+  search_text: 'u.search_text || COALESCE(r.search_text, \'\')',
+};
+
 /**
- * Claim-on-insert: each row is born in the state a claim would leave it in (leased to $21 for $22
- * ms), RUNNING with attempt 1 when its run has already begun ($24: when, aligned with the rows,
+ * Claim-on-insert: each row is born in the state a claim would leave it in (leased to $22 for $23
+ * ms), RUNNING with attempt 1 when its run has already begun ($25: when, aligned with the rows,
  * null for not yet), or, when its run already ended (a LEFT JOIN finds its result in r), in its
  * next state with the attempt recorded.
  * Either way it never enters task_claim_idx (claimable rows only) and skips the claim's UPDATE, on
- * the hot path a whole extra statement plus a non-HOT row version. Created and queued at $23 (the
- * submit, before any run began; never after the database's now()).
+ * the hot path a whole extra statement plus a non-HOT row version. Created and queued at $24 (the
+ * submit, before any run began; never after the database's now()). A run that ended adds its
+ * output to the search text after the input part's separator, as a finish would.
  */
-const INSERT_CLAIMED = `WITH r AS (SELECT * FROM ${resultRows(25)}),
+const INSERT_CLAIMED = `WITH r AS (SELECT * FROM ${resultRows(26)}),
   ins AS (
     INSERT INTO task AS t (${INSERT_COLUMNS}, status, attempts, lease_owner, lease_expires_at, started_at,
       created_at, queued_at, last_outcome, exit_code, finished_at)
-    SELECT ${INSERT_COLUMNS.split(',').map((c) => (c.trim() === 'run_at' ? 'COALESCE(r.next_run_at, u.run_at)' : `u.${c.trim()}`)).join(', ')},
+    SELECT ${INSERT_COLUMNS.split(',').map((c) => CLAIMED_VALUES[c.trim()] ?? `u.${c.trim()}`).join(', ')},
       COALESCE(r.next_status, CASE WHEN u.begun_at IS NULL THEN 'QUEUED' ELSE 'RUNNING' END)::task_status,
       CASE WHEN r.task_id IS NULL AND u.begun_at IS NULL THEN 0 ELSE 1 END,
-      CASE WHEN r.task_id IS NULL THEN $21::text END,
-      CASE WHEN r.task_id IS NULL THEN now() + make_interval(secs => $22::int / 1000.0) END,
+      CASE WHEN r.task_id IS NULL THEN $22::text END,
+      CASE WHEN r.task_id IS NULL THEN now() + make_interval(secs => $23::int / 1000.0) END,
       CASE WHEN r.task_id IS NOT NULL OR u.begun_at IS NOT NULL THEN LEAST(now(), COALESCE(r.started_at, u.begun_at)) END,
-      LEAST(now(), $23::timestamptz), LEAST(now(), $23::timestamptz), r.outcome::outcome_kind, r.exit_code,
+      LEAST(now(), $24::timestamptz), LEAST(now(), $24::timestamptz), r.outcome::outcome_kind, r.exit_code,
       CASE WHEN r.next_status IN ${TERMINAL} THEN r.finished_at END
-      FROM ${INSERT_ROWS.replace(/\)$/, ', $24::timestamptz[])')} AS u(${INSERT_COLUMNS}, begun_at) LEFT JOIN r ON r.task_id = u.id
+      FROM ${INSERT_ROWS.replace(/\)$/, ', $25::timestamptz[])')} AS u(${INSERT_COLUMNS}, begun_at) LEFT JOIN r ON r.task_id = u.id
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING t.*
   ), attempt AS (
@@ -176,6 +188,8 @@ const finishStatement = (mayBeWritten: boolean) => `WITH r AS (SELECT * FROM ${r
            run_at = CASE WHEN t.status = 'CANCELLED' THEN t.run_at ELSE COALESCE(h.next_run_at, t.run_at) END,
            lease_owner = CASE WHEN t.status = 'CANCELLED' THEN t.lease_owner END, lease_expires_at = NULL,
            finished_at = CASE WHEN t.status = 'CANCELLED' THEN t.finished_at WHEN h.next_status IN ${TERMINAL} THEN h.finished_at END,
+           search_text = CASE WHEN t.status = 'CANCELLED' THEN t.search_text
+                              ELSE split_part(t.search_text, ${SEP}, 1) || ${SEP} || h.search_text END,
            updated_at = CASE WHEN t.status = 'CANCELLED' THEN t.updated_at ELSE now() END
       FROM h WHERE t.id = h.task_id AND h.held
     RETURNING ${finishedColumns('t')}
@@ -271,6 +285,7 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       tasks.map((t) => t.runAt),
       tasks.map((t) => json(t.traceContext)),
       tasks.map((t) => json(t.wasi)),
+      tasks.map(inputSearchText),
     ];
     if (claimFor) {
       const settled = claimFor.settled ? ids.flatMap((id) => claimFor.settled?.get(id) ?? []) : [];

@@ -7,6 +7,7 @@
  */
 import { TASK_STATUSES, type TaskStatus } from '../domain/index.js';
 import type { Query } from './db.js';
+import { containsPattern, idPrefixRange } from './search-text.js';
 import type { TaskCount, TaskFilter } from './types.js';
 
 export function makeTaskCounts(query: Query) {
@@ -69,5 +70,12 @@ export function filterSql(f: TaskFilter, params: unknown[]): string {
   if (f.agentId !== undefined) where.push(`t.agent_id = ${arg(f.agentId)}::uuid`);
   if (f.createdAfter) where.push(`t.created_at >= ${arg(f.createdAfter)}::timestamptz`);
   if (f.createdBefore) where.push(`t.created_at < ${arg(f.createdBefore)}::timestamptz`);
+  if (f.search !== undefined) {
+    // ILIKE '%…%' on search_text is what task_search_idx (GIN, trigrams) answers; an id prefix is a
+    // range of the primary key. Both indexable, so the OR is a BitmapOr of the two, not a scan.
+    const text = `t.search_text ILIKE ${arg(containsPattern(f.search))}`;
+    const ids = idPrefixRange(f.search);
+    where.push(ids ? `(${text} OR t.id BETWEEN ${arg(ids[0])}::uuid AND ${arg(ids[1])}::uuid)` : text);
+  }
   return where.join(' AND ');
 }

@@ -7,7 +7,6 @@
  * idempotency lookups through `sql.queryStable`; everything an API request asks (Prisma reads,
  * cancel, retry, the bulk actions of task-actions.ts) through the API lane, `prisma` and `apiQuery`.
  */
-import type { Prisma as P } from '../generated/prisma/client.js';
 import type { Prisma, Query, Sql } from './db.js';
 import { isUuid } from './ids.js';
 import { attemptColumns, toAttemptRow, toTaskRow, type AttemptRecord, type TaskRecord } from './map.js';
@@ -15,9 +14,10 @@ import { claimControlled } from './agent-claim.js';
 import { claimCapped } from './capped-claim.js';
 import type { RunningCapsCache } from './caps.js';
 import { makeQueueStatements, T } from './queue.js';
-import { makeTaskCounts } from './task-count.js';
+import { filterSql, makeTaskCounts } from './task-count.js';
+import { afterSql, orderBySql } from './task-order.js';
 import { CANCEL_SET, CANCELLABLE, makeTaskActions, RETRY_SET, RETRYABLE } from './task-actions.js';
-import type { Page, TaskCursor, TaskEnd, TaskFilter, TaskRepository, TaskRow } from './types.js';
+import { DEFAULT_TASK_ORDER, type Page, type TaskCursor, type TaskEnd, type TaskFilter, type TaskRepository, type TaskRow } from './types.js';
 
 const A = attemptColumns('a');
 
@@ -113,12 +113,11 @@ export function makeTaskRepository(
       return (await prisma.task.findMany({ where: { id: { in: valid } } })).map(toTaskRow);
     },
 
-    async list(tenantId, filter, first, after) {
+    async list(tenantId, filter, first, after, order) {
       if (filter.agentId !== undefined && !isUuid(filter.agentId)) return { rows: [], hasNextPage: false };
-      const where = taskWhere(tenantId, filter);
-      const pageWhere: P.TaskWhereInput = after ? { AND: [where, afterCursor(after)] } : where;
-      const rows = await prisma.task.findMany({ where: pageWhere, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: first + 1 });
-      return { rows: rows.slice(0, first).map(toTaskRow), hasNextPage: rows.length > first } satisfies Page<TaskRow>;
+      const { text, params } = listStatement(tenantId, filter, first, after, order);
+      const rows = await apiRaw(text, ...params);
+      return { rows: rows.slice(0, first), hasNextPage: rows.length > first } satisfies Page<TaskRow>;
     },
 
     async count(tenantId, filter, cap) {
@@ -196,17 +195,10 @@ export function makeTaskRepository(
 
 const one = (rows: TaskRow[]) => rows[0] ?? null;
 
-function taskWhere(tenantId: string, f: TaskFilter): P.TaskWhereInput {
-  const where: P.TaskWhereInput = { tenantId };
-  if (f.status?.length) where.status = { in: f.status };
-  if (f.agentId !== undefined) where.agentId = f.agentId;
-  if (f.createdAfter || f.createdBefore) where.createdAt = { gte: f.createdAfter, lt: f.createdBefore };
-  return where;
-}
-
-/** Rows after the cursor in (createdAt desc, id desc) order. The API decoded and checked it (graphql/cursor.ts). */
-function afterCursor({ createdAt, id }: TaskCursor): P.TaskWhereInput {
-  // createdAt ≤ the cursor's is implied by the OR, but only this plain bound goes into the index
-  // condition: without it a deep page scanned every newer index entry (318 ms at 500k, 0.1 ms with it).
-  return { createdAt: { lte: createdAt }, OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
+/** TaskRepository.list's statement: a page and one row more (there is a next page when it comes back). */
+export function listStatement(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor, order = DEFAULT_TASK_ORDER): { text: string; params: unknown[] } {
+  const params: unknown[] = [tenantId];
+  const where = [filterSql(filter, params)];
+  if (after) where.push(afterSql(order, after, params));
+  return { text: `SELECT ${T} FROM task t WHERE ${where.join(' AND ')} ORDER BY ${orderBySql(order)} LIMIT ${first + 1}`, params };
 }

@@ -232,6 +232,8 @@ export interface NewTask {
   id?: string;
   tenantId: string;
   agentId: string;
+  /** The agent's name, for task search (store/search-text.ts); absent = not searchable by it. */
+  agentName?: string;
   agentVersionId: string;
   moduleDigest: string;
   priority: number;
@@ -305,11 +307,31 @@ export interface TaskFilter {
   agentId?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  /**
+   * Tasks whose search text (store/search-text.ts) contains it, case-insensitively, or whose id
+   * starts with it. At least 3 characters (a trigram), checked by the service.
+   */
+  search?: string;
 }
 
-/** A position in a tenant's task list (createdAt desc, id desc): the last row of the previous page. */
+/** What a task list is sorted by (then by id, in the same direction). */
+export const TASK_ORDER_FIELDS = ['createdAt', 'finishedAt', 'duration', 'priority'] as const;
+export type TaskOrderField = (typeof TASK_ORDER_FIELDS)[number];
+
+/** A task list's order: `duration` is finishedAt − createdAt; tasks without the key (not finished) come last either way. */
+export interface TaskOrder {
+  field: TaskOrderField;
+  direction: 'asc' | 'desc';
+}
+
+export const DEFAULT_TASK_ORDER: TaskOrder = { field: 'createdAt', direction: 'desc' };
+
+/**
+ * A position in a tenant's task list: the last row of the previous page, by its sort key (ms since
+ * the epoch for times, ms for duration, the priority; null when the row has none) and id.
+ */
 export interface TaskCursor {
-  createdAt: Date;
+  value: number | null;
   id: string;
 }
 
@@ -431,8 +453,8 @@ export interface TaskRepository {
   deleteMany(tenantId: string, ids: string[]): Promise<{ ids: string[]; busy: string[]; digests: string[] }>;
   get(tenantId: string, id: string): Promise<TaskRow | null>;
   getMany(ids: string[]): Promise<TaskRow[]>;
-  /** One page, newest first; no count (see `count`, a read of its own). */
-  list(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor): Promise<Page<TaskRow>>;
+  /** One page in `order` (default createdAt desc), after the cursor's row; no count (see `count`, a read of its own). */
+  list(tenantId: string, filter: TaskFilter, first: number, after?: TaskCursor, order?: TaskOrder): Promise<Page<TaskRow>>;
   /** The tenant's tasks matching the filter: exact up to `cap` (reads at most cap + 1 index entries), past it an estimate. */
   count(tenantId: string, filter: TaskFilter, cap: number): Promise<TaskCount>;
   /** Every attempt by number; a stale one comes before the attempt of the same number. */

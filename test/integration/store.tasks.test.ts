@@ -580,7 +580,7 @@ describe('queries', () => {
       pages++;
       if (!page.hasNextPage) break;
       const last = page.rows.at(-1)!;
-      after = { createdAt: last.createdAt, id: last.id };
+      after = { value: last.createdAt.getTime(), id: last.id };
     }
     expect(pages).toBe(3);
     expect(await store.tasks.count(tenantQ, {}, 10_000)).toEqual({ count: 13, exact: true });

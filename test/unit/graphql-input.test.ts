@@ -7,6 +7,7 @@ import { textProblem } from '../../src/graphql/args.guard.js';
 import { decodeCursor, encodeCursor } from '../../src/graphql/cursor.js';
 import { BigIntScalar, DateTimeScalar } from '../../src/graphql/scalars.js';
 import { makeSchema } from '../../src/graphql/schema.js';
+import type { TaskOrder, TaskRow } from '../../src/services/types.js';
 
 describe('textProblem', () => {
   it('accepts any well-formed Unicode', () => {
@@ -52,25 +53,55 @@ describe('the argument guard', () => {
 });
 
 describe('cursors', () => {
-  const row = { createdAt: new Date('2026-01-02T03:04:05.678Z'), id: '01a2430b-9c18-7000-a84a-3b9ebbbd5820' };
+  const row = { createdAt: new Date('2026-01-02T03:04:05.678Z'), finishedAt: null, priority: -3, id: '01a2430b-9c18-7000-a84a-3b9ebbbd5820' } as unknown as TaskRow;
+  const finished = { ...row, finishedAt: new Date('2026-01-02T03:04:07.000Z') } as TaskRow;
+  const NEWEST: TaskOrder = { field: 'createdAt', direction: 'desc' };
 
-  it('round-trip', () => {
-    expect(decodeCursor('after', encodeCursor(row))).toEqual(row);
+  it('round-trip: the default order, as cursors were before orderBy (old cursors still work)', () => {
+    const cursor = encodeCursor(NEWEST, row);
+    expect(Buffer.from(cursor, 'base64url').toString()).toBe(`${row.createdAt.getTime()}:${row.id}`);
+    expect(decodeCursor('after', cursor, NEWEST)).toEqual({ value: row.createdAt.getTime(), id: row.id });
+  });
+
+  it.each([
+    [{ field: 'createdAt', direction: 'asc' }, row, row.createdAt.getTime()],
+    [{ field: 'finishedAt', direction: 'desc' }, finished, finished.finishedAt!.getTime()],
+    [{ field: 'finishedAt', direction: 'asc' }, row, null],
+    [{ field: 'duration', direction: 'asc' }, finished, 1322],
+    [{ field: 'duration', direction: 'desc' }, row, null],
+    [{ field: 'priority', direction: 'asc' }, row, -3],
+  ] as [TaskOrder, TaskRow, number | null][])('round-trip: %o keeps the key of the row (%#)', (order, r, value) => {
+    expect(decodeCursor('after', encodeCursor(order, r), order)).toEqual({ value, id: row.id });
+  });
+
+  it('refuses a cursor read with another orderBy, and says so', () => {
+    const byPriority = encodeCursor({ field: 'priority', direction: 'desc' }, row);
+    expect(() => decodeCursor('after', byPriority, { field: 'priority', direction: 'asc' })).toThrow(/^after: is a cursor of another orderBy/);
+    expect(() => decodeCursor('after', byPriority, NEWEST)).toThrow(/^after: is a cursor of another orderBy/);
+    expect(() => decodeCursor('after', encodeCursor(NEWEST, row), { field: 'duration', direction: 'desc' })).toThrow(/another orderBy/);
   });
 
   it.each([
     ['not base64url', 'abc$'],
-    ['trailing garbage', `${encodeCursor(row)}A`],
-    ['padding', `${encodeCursor(row)}=`],
+    ['trailing garbage', `${encodeCursor(NEWEST, row)}A`],
+    ['padding', `${encodeCursor(NEWEST, row)}=`],
     ['year 0', Buffer.from(`-62135596800001:${row.id}`).toString('base64url')],
     ['year 10000', Buffer.from(`253402300800000:${row.id}`).toString('base64url')],
     ['hex time', Buffer.from(`0x10:${row.id}`).toString('base64url')],
     ['fractional time', Buffer.from(`5.5:${row.id}`).toString('base64url')],
     ['no id', Buffer.from(`5:`).toString('base64url')],
     ['upper-case id', Buffer.from(`5:${row.id.toUpperCase()}`).toString('base64url')],
+    ['no key in an order whose rows all have one', Buffer.from(`:${row.id}`).toString('base64url')],
+    ['an unknown order', Buffer.from(`xd:5:${row.id}`).toString('base64url')],
     ['too long', 'A'.repeat(1000)],
   ])('refuses %s', (_what, cursor) => {
-    expect(() => decodeCursor('after', cursor)).toThrow(/^after: is not a cursor from this API/);
+    expect(() => decodeCursor('after', cursor, NEWEST)).toThrow(/^after: is not a cursor from this API/);
+  });
+
+  it('refuses a priority past 32 bits', () => {
+    const order: TaskOrder = { field: 'priority', direction: 'desc' };
+    expect(() => decodeCursor('after', Buffer.from(`pd:4294967296:${row.id}`).toString('base64url'), order)).toThrow(/not a cursor/);
+    expect(() => decodeCursor('after', Buffer.from(`pd::${row.id}`).toString('base64url'), order)).toThrow(/not a cursor/);
   });
 });
 

@@ -33,8 +33,13 @@ const LIMITS = 'timeoutMs memoryBytes fuel maxOutputBytes';
 export const STATS_QUERY = `query Stats { stats { ${STATS} } }`;
 export const STATS_SUB = `subscription Stats { stats { ${STATS} } }`;
 
-export const TASKS_QUERY = `query Tasks($filter: TaskFilter, $first: Int, $after: String) {
-  tasks(filter: $filter, first: $first, after: $after) {
+/** A task list's order (TaskOrder); DESC of CREATED_AT is the API's default. */
+export type SortField = 'CREATED_AT' | 'FINISHED_AT' | 'DURATION' | 'PRIORITY';
+export interface TaskOrder { field: SortField; direction: 'ASC' | 'DESC' }
+export const DEFAULT_ORDER: TaskOrder = { field: 'CREATED_AT', direction: 'DESC' };
+
+export const TASKS_QUERY = `query Tasks($filter: TaskFilter, $first: Int, $after: String, $orderBy: TaskOrder) {
+  tasks(filter: $filter, first: $first, after: $after, orderBy: $orderBy) {
     totalCount totalCountExact pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
   }
 }`;
@@ -50,6 +55,9 @@ export const TASK_QUERY = `query Task($id: ID!) { task(id: $id) {
   attemptList { n node outcome exitCode stdout stderr stdoutTruncated stderrTruncated trap { code message } error
     compileMs runMs fuelUsed memoryPeakBytes files { path size } startedAt finishedAt stale }
 } }`;
+/** Input files' starts as text, read once per task page (they never change). */
+export const INPUT_PREVIEWS_QUERY = `query InputPreviews($id: ID!) { task(id: $id) { id inputFilePreviews { path size kind text truncated binary } } }`;
+export interface FilePreview { path: string; size: number; kind: 'file' | 'dir' | 'symlink'; text: string | null; truncated: boolean; binary: boolean }
 export const TASK_UPDATED_SUB = `subscription TaskUpdated($id: ID!) { taskUpdated(id: $id) { ${EVENT} } }`;
 export const TASK_OUTPUT_SUB = `subscription TaskOutput($id: ID!) { taskOutput(id: $id) { taskId attempt stream data } }`;
 export const CANCEL_TASK = `mutation Cancel($id: ID!) { cancelTask(id: $id) { ${ROW} } }`;

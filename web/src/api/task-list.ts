@@ -3,14 +3,22 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useCoalesced, useQuery, useSubscription } from './hooks.js';
 import { placeholderRow, useEventOverlay } from './live.js';
-import { AGENTS_QUERY, TASK_EVENTS_SUB, TASKS_QUERY, type AgentInfo, type TaskEvent, type TaskRow, type TaskStatus } from './queries.js';
+import { AGENTS_QUERY, TASK_EVENTS_SUB, TASKS_QUERY, type AgentInfo, type TaskEvent, type TaskOrder, type TaskRow, type TaskStatus } from './queries.js';
 import type { ApiError } from './client.js';
 
 type TasksData = {
   tasks: { totalCount: number; totalCountExact: boolean; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: TaskRow }[] };
 };
 
-export interface TaskListOptions { status?: TaskStatus[]; agent?: string; first: number; after: string | null }
+export interface TaskListOptions {
+  status?: TaskStatus[]; agent?: string; first: number; after: string | null;
+  /** Text search (filter.search), at least 3 characters. */
+  search?: string;
+  /** Created in [createdAfter, createdBefore) (ISO times). */
+  createdAfter?: string; createdBefore?: string;
+  /** Undefined: newest first. */
+  orderBy?: TaskOrder;
+}
 export interface TaskList {
   rows: TaskRow[];
   totalCount: number | undefined;
@@ -27,11 +35,14 @@ export interface TaskList {
   refetch(): void;
 }
 
-export function useTaskList({ status, agent, first, after }: TaskListOptions): TaskList {
-  const q = useQuery<TasksData>(TASKS_QUERY, { filter: { status, agent }, first, after });
+export function useTaskList({ status, agent, first, after, search, createdAfter, createdBefore, orderBy }: TaskListOptions): TaskList {
+  const q = useQuery<TasksData>(TASKS_QUERY, { filter: { status, agent, search, createdAfter, createdBefore }, first, after, orderBy });
   const agents = useQuery<{ agents: AgentInfo[] }>(AGENTS_QUERY);
   const refetch = useCoalesced(q.refetch, 50);
-  const key = JSON.stringify([status, agent, first, after]);
+  const key = JSON.stringify([status, agent, first, after, search, createdAfter, createdBefore, orderBy]);
+  // Newest first with no text or end bound: a new task belongs at the top, and events can place it.
+  // Any other view: only the server knows where (or whether) a task it has not sent belongs.
+  const placeable = !search && !createdBefore && !orderBy;
   const [missed, setMissed] = useState(0);
   const [fresh, setFresh] = useState<{ row: TaskRow; seenAt: number }[]>([]);
   useEffect(() => (setMissed(0), setFresh([])), [key]);
@@ -56,8 +67,9 @@ export function useTaskList({ status, agent, first, after }: TaskListOptions): T
     for (const e of events) {
       const matches = !status || status.includes(e.status);
       if (onPage.has(e.taskId)) {
-        if (!matches) fill = true; // it leaves this filter: let the query decide what replaces it
-      } else if (matches && !after && e.status === 'QUEUED') {
+        // It leaves this filter, or may move in a sorted or searched view: let the query decide.
+        if (!matches || !placeable) fill = true;
+      } else if (matches && placeable && !after && e.status === 'QUEUED') {
         added.push({ row: placeholderRow(e, names.get(e.agentId)), seenAt: performance.now() });
         onPage.add(e.taskId);
         fill = true;

@@ -27,7 +27,7 @@ export interface BulkBarProps {
   ids: string[];
   /** Every task matching this filter is picked instead of `ids`. */
   allMatching: boolean;
-  filter: { status?: TaskStatus[]; agent?: string };
+  filter: { status?: TaskStatus[]; agent?: string; search?: string; createdAfter?: string; createdBefore?: string };
   /** Tasks matching the filter, when known. */
   total: number | undefined;
   /** False when `total` is the server's estimate (past COUNT_EXACT_MAX). */

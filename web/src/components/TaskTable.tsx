@@ -1,4 +1,5 @@
-import type { TaskRow } from '../api/queries.js';
+import type { ComponentChildren } from 'preact';
+import type { SortField, TaskOrder, TaskRow } from '../api/queries.js';
 import { fmtMs, fmtTime, shortId } from '../format.js';
 import { href } from '../router.js';
 import { StatusBadge } from './Status.js';
@@ -18,7 +19,28 @@ export interface RowSelection {
   set(ids: string[], on: boolean): void;
 }
 
-export function TaskTable({ rows, caption, selection }: { rows: TaskRow[]; caption: string; selection?: RowSelection }) {
+/** Sortable columns: the order shown, and what a header click asks for. */
+export interface TableSort {
+  order: TaskOrder;
+  onSort(field: SortField): void;
+}
+
+/** A column header; with `sort`, a button that sorts by `field` (again: the other direction). */
+function Header({ field, sort, class: cls, children }: { field: SortField; sort?: TableSort; class?: string; children: ComponentChildren }) {
+  if (!sort) return <th scope="col" class={cls}>{children}</th>;
+  const on = sort.order.field === field;
+  const dir = sort.order.direction === 'ASC' ? 'ascending' : 'descending';
+  return (
+    <th scope="col" class={cls} aria-sort={on ? dir : 'none'} data-sort={field}>
+      <button type="button" class="sort" onClick={() => sort.onSort(field)}>
+        {children}
+        <span aria-hidden="true" class="sort-mark">{on ? (sort.order.direction === 'ASC' ? ' ▲' : ' ▼') : ''}</span>
+      </button>
+    </th>
+  );
+}
+
+export function TaskTable({ rows, caption, selection, sort }: { rows: TaskRow[]; caption: string; selection?: RowSelection; sort?: TableSort }) {
   const all = selection && rows.length > 0 && rows.every((t) => selection.selected.has(t.id));
   return (
     <div class="table-wrap">
@@ -37,8 +59,10 @@ export function TaskTable({ rows, caption, selection }: { rows: TaskRow[]; capti
             <th scope="col">Status</th>
             <th scope="col" class="num wide">Attempts</th>
             <th scope="col">Result</th>
-            <th scope="col" class="wide">Created</th>
-            <th scope="col" class="num wide">Duration</th>
+            <Header field="PRIORITY" sort={sort} class="num wide">Priority</Header>
+            <Header field="CREATED_AT" sort={sort} class="wide">Created</Header>
+            <Header field="FINISHED_AT" sort={sort} class="wide">Finished</Header>
+            <Header field="DURATION" sort={sort} class="num wide">Duration</Header>
           </tr>
         </thead>
         <tbody>
@@ -64,7 +88,9 @@ export function TaskTable({ rows, caption, selection }: { rows: TaskRow[]; capti
               </td>
               <td class="num wide">{t.attempts}</td>
               <td class={failed(t) ? 'bad' : undefined}>{resultText(t)}</td>
+              <td class="num wide">{t.priority}</td>
               <td class="wide">{fmtTime(t.createdAt)}</td>
+              <td class="wide">{fmtTime(t.finishedAt)}</td>
               <td class="num wide">{fmtMs(t.durationMs)}</td>
             </tr>
           ))}

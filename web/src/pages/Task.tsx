@@ -9,6 +9,7 @@ import {
 } from '../api/queries.js';
 import { AttemptsTimeline } from '../components/Attempts.js';
 import { useConfirm } from '../components/Confirm.js';
+import { InputFiles } from '../components/InputFiles.js';
 import { OutputBlock, OutputFiles } from '../components/Output.js';
 import { ErrorNote, StatusBadge } from '../components/Status.js';
 import { resultText } from '../components/TaskTable.js';
@@ -165,6 +166,12 @@ export function TaskPage({ id }: { id: string }) {
         <h3>Files written</h3>
         <OutputFiles files={t.outputFiles} />
       </div>
+      {t.inputFiles.length ? (
+        <div class="panel" data-panel="input-files">
+          <h2>Input files</h2>
+          <InputFiles id={t.id} />
+        </div>
+      ) : null}
       <div class="panel">
         <h2>Attempts</h2>
         <AttemptsTimeline attempts={t.attemptList} createdAt={t.createdAt} endAt={t.finishedAt ? Date.parse(t.finishedAt) : now}

@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
-import { ACTIVE, STATUSES, type TaskStatus } from '../api/queries.js';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ACTIVE, DEFAULT_ORDER, STATUSES, type SortField, type TaskOrder, type TaskStatus } from '../api/queries.js';
 import { useTaskList } from '../api/task-list.js';
 import { BulkBar } from '../components/BulkBar.js';
+import { SearchBox, TimeRange, useCreatedRange } from '../components/TaskFilters.js';
 import { ErrorNote } from '../components/Status.js';
 import { TaskTable } from '../components/TaskTable.js';
 import { navigate } from '../router.js';
@@ -12,20 +13,43 @@ function statusFilter(v: string | null): TaskStatus[] | undefined {
   return v && STATUSES.includes(v as TaskStatus) ? [v as TaskStatus] : undefined;
 }
 
+const SORT_FIELDS: SortField[] = ['CREATED_AT', 'FINISHED_AT', 'DURATION', 'PRIORITY'];
+
+/** `sort=FIELD.asc|desc` in the URL; absent or unknown: newest first. */
+function parseSort(v: string | null): TaskOrder | undefined {
+  const [field, dir] = (v ?? '').split('.');
+  if (!SORT_FIELDS.includes(field as SortField)) return undefined;
+  const order: TaskOrder = { field: field as SortField, direction: dir === 'asc' ? 'ASC' : 'DESC' };
+  return order.field === DEFAULT_ORDER.field && order.direction === DEFAULT_ORDER.direction ? undefined : order;
+}
+
 export function TasksPage({ query }: { query: URLSearchParams }) {
-  const status = query.get('status') ?? '';
-  const agent = query.get('agent') ?? '';
+  const params = {
+    status: query.get('status') ?? '',
+    agent: query.get('agent') ?? '',
+    q: query.get('q') ?? '',
+    sort: query.get('sort') ?? '',
+    range: query.get('range') ?? '',
+    from: query.get('from') ?? '',
+    to: query.get('to') ?? '',
+  };
+  const { status, agent, q, range, from, to } = params;
+  const orderBy = parseSort(params.sort);
+  // When a preset range was picked: "last hour" counts back from then, not from each render.
+  const since = useMemo(() => Date.now(), [range]);
+  const created = useCreatedRange(range, from, to, since);
   const [size, setSize] = useState(25);
   const [cursors, setCursors] = useState<(string | null)[]>([null]); // one per page visited
   const after = cursors[cursors.length - 1];
-  useEffect(() => setCursors([null]), [status, agent, size]);
-  const filter = { status: statusFilter(status), agent: agent || undefined };
-  const list = useTaskList({ ...filter, first: size, after });
+  const view = JSON.stringify([status, agent, q, params.sort, range, from, to]);
+  useEffect(() => setCursors([null]), [view, size]);
+  const filter = { status: statusFilter(status), agent: agent || undefined, search: q || undefined, ...created };
+  const list = useTaskList({ ...filter, first: size, after, orderBy });
   // Picked rows stay picked across pages; a new filter starts afresh.
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [allMatching, setAllMatching] = useState(false);
   const clear = () => (setSelected(new Set()), setAllMatching(false));
-  useEffect(clear, [status, agent]);
+  useEffect(clear, [view]);
   const selection = {
     selected: allMatching ? new Set(list.rows.map((t) => t.id)) : selected,
     set(ids: string[], on: boolean) {
@@ -36,13 +60,20 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
     },
   };
 
-  const set = (k: string, v: string) => navigate('tasks', { status, agent, [k]: v });
+  const set = (k: string, v: string) => navigate('tasks', { ...params, [k]: v });
+  const current = orderBy ?? DEFAULT_ORDER;
+  // A header sorts by its column, newest/largest first; again, the other way round.
+  const sortBy = (field: SortField) =>
+    set('sort', `${field}.${current.field === field && current.direction === 'DESC' ? 'asc' : 'desc'}`);
+  const caption = `Tasks, ${orderBy ? `by ${orderBy.field.toLowerCase().replace('_', ' ')} ${orderBy.direction === 'ASC' ? 'ascending' : 'descending'}` : 'newest first'}`;
   const page = cursors.length;
   const total = list.totalCount;
   return (
     <section aria-labelledby="tasks-h">
       <h1 id="tasks-h">Tasks</h1>
-      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <SearchBox value={q} onSearch={(v) => set('q', v)} />
+        <TimeRange range={range} from={from} to={to} onChange={set} />
         <label>
           Status
           <select name="status" value={status} onChange={(e) => set('status', e.currentTarget.value)}>
@@ -79,16 +110,19 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
         </p>
       ) : null}
       {total !== undefined && list.rows.length === 0 ? (
-        <p class="muted empty">No tasks match. Submit some on the <a href="#/agents">Agents</a> page.</p>
+        <p class="muted empty">
+          No tasks match{q ? ` “${q}”` : ''}.{' '}
+          {q || range ? <button type="button" class="link" onClick={() => navigate('tasks', { status, agent })}>Clear search and time range</button> : <>Submit some on the <a href="#/agents">Agents</a> page.</>}
+        </p>
       ) : null}
       <BulkBar ids={[...selected]} allMatching={allMatching} filter={filter} total={total} totalExact={list.totalCountExact}
         pageSelected={list.rows.length > 0 && list.rows.every((t) => selection.selected.has(t.id))}
         onSelectAllMatching={() => setAllMatching(true)} onClear={clear} onDone={list.refetch} />
-      {list.rows.length ? <TaskTable rows={list.rows} caption="Tasks, newest first" selection={selection} /> : null}
+      {list.rows.length ? <TaskTable rows={list.rows} caption={caption} selection={selection} sort={{ order: current, onSort: sortBy }} /> : null}
       {total === undefined && list.loading ? <p class="muted">Loading…</p> : null}
       <nav class="pager" aria-label="Pagination">
         <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          ← Newer
+          ← {orderBy ? 'Previous' : 'Newer'}
         </button>
         <span class="muted" aria-live="polite">
           Page {page}
@@ -99,7 +133,7 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
           disabled={!list.hasNextPage}
           onClick={() => list.endCursor && setCursors((c) => [...c, list.endCursor])}
         >
-          Older →
+          {orderBy ? 'Next' : 'Older'} →
         </button>
       </nav>
     </section>
