@@ -72,7 +72,7 @@ export class TaskFilterInput implements TaskFilterParams {
     nullable: true,
     description:
       `Tasks whose agent name, args, stdin, or final stdout, stderr, trap message or error contain this text (case-insensitive; ` +
-      `of stdin and each output only the first KiB or two are searched), or whose id starts with it. ` +
+      `of stdin and each output only the first KiB or two are searched), whose id starts with it, or whose id's last group (the last 12 hex digits) contains it. ` +
       `${MIN_SEARCH}-${MAX_SEARCH} characters after trimming.`,
   })
   search?: string | null;

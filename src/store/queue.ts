@@ -285,7 +285,7 @@ export function makeQueueStatements(sql: Sql, onError: (err: Error) => void): Qu
       tasks.map((t) => t.runAt),
       tasks.map((t) => json(t.traceContext)),
       tasks.map((t) => json(t.wasi)),
-      tasks.map(inputSearchText),
+      tasks.map((t, i) => inputSearchText(t, ids[i])),
     ];
     if (claimFor) {
       const settled = claimFor.settled ? ids.flatMap((id) => claimFor.settled?.get(id) ?? []) : [];

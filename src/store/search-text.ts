@@ -29,9 +29,15 @@ function head(bytes: Uint8Array, max: number): string {
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 
-/** The input part, written at insert: "<agent name> <args…> <stdin head>" ending in SEARCH_SEPARATOR. */
-export function inputSearchText(task: NewTask): string {
-  const named = head(utf8([task.agentName ?? '', ...task.args].join(' ')), SEARCH_INPUT_BYTES);
+/**
+ * The input part, written at insert: "<id's last group> <agent name> <args…> <stdin head>" ending in
+ * SEARCH_SEPARATOR. The id's last group (12 hex digits) holds what the dashboard shows of an id (its
+ * last 8 characters): a UUIDv7 begins with its time, so its start is what ids share, not what tells
+ * them apart, and the primary key answers a full id or its start anyway (idPrefixRange).
+ */
+export function inputSearchText(task: NewTask, id?: string): string {
+  const tail = id ? id.slice(id.lastIndexOf('-') + 1).toLowerCase() : '';
+  const named = head(utf8([tail, task.agentName ?? '', ...task.args].filter((s, i) => i > 0 || s).join(' ')), SEARCH_INPUT_BYTES);
   const room = SEARCH_INPUT_BYTES - Buffer.byteLength(named);
   return `${[named, head(task.stdin, room - 1)].filter(Boolean).join(' ')}${SEARCH_SEPARATOR}`;
 }

@@ -76,11 +76,13 @@ describe('search', () => {
     expect(nameOf(await found(word))).toContain('trap');
   });
 
-  it('finds a task by the start of its id, and nothing by the middle of one', async () => {
+  it('finds a task by the start of its id and by its last characters (what the dashboard shows), not by the middle', async () => {
     const id = ids.stdin!;
     expect(nameOf(await found(id.slice(0, 32)))).toEqual(['stdin']);
     expect(nameOf(await found(id.slice(0, 32).toUpperCase()))).toEqual(['stdin']);
-    expect(nameOf(await found(id.slice(24, 33)))).toEqual([]);
+    expect(nameOf(await found(id.slice(-8)))).toEqual(['stdin']);
+    expect(nameOf(await found(id.slice(-8).toUpperCase()))).toEqual(['stdin']);
+    expect(nameOf(await found(id.slice(9, 18)))).toEqual([]);
   });
 
   it('takes % and _ literally', async () => {

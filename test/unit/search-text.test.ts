@@ -14,6 +14,8 @@ const bytes = (s: string) => Buffer.byteLength(s);
 describe('inputSearchText', () => {
   it('is the agent name, the args and stdin, then the separator', () => {
     expect(inputSearchText(task({ args: ['a b', 'c'], stdin: enc.encode('in put') }))).toBe(`hello a b c in put${SEARCH_SEPARATOR}`);
+    // With its id: the last group first, what the dashboard shows of an id.
+    expect(inputSearchText(task({ args: ['x'] }), '01A24A8C-BCCE-7000-B3E8-461281FE9EA2')).toBe(`461281fe9ea2 hello x${SEARCH_SEPARATOR}`);
   });
 
   it('caps at SEARCH_INPUT_BYTES, never cutting a character in two', () => {

@@ -24,7 +24,7 @@ export function SearchBox({ value, onSearch }: { value: string; onSearch(q: stri
         onInput={(e) => setText(e.currentTarget.value)}
         onKeyDown={(e) => e.key === 'Enter' && !short && onSearch(trimmed)} />
       <span id="search-hint" class="hint" role={short ? 'alert' : undefined}>
-        {short ? `Type at least ${MIN_SEARCH} characters to search.` : 'Id start, agent name, args, stdin, output and errors.'}
+        {short ? `Type at least ${MIN_SEARCH} characters to search.` : 'Id (or its last characters), agent name, args, stdin, output and errors.'}
       </span>
     </label>
   );
