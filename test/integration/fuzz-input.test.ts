@@ -41,6 +41,8 @@ interface World {
 let w: World;
 
 const VICTIMS = ['victim-0', 'victim-1', 'victim-2'];
+/** The agent the controls (pause, resume, concurrency) are tried on: never deleted, so some calls succeed in any order. */
+const CONTROLLED = 'controlled';
 const cursorOf = (ms: string, id: string) => Buffer.from(`${ms}:${id}`).toString('base64url');
 
 /** Values that reach past the first check, per operation (schema coordinates; see arbitraries.ts). */
@@ -87,6 +89,9 @@ const HINTS: Record<string, () => Hints> = {
   buildAgent: () => ({ ...registerHints(), 'RegisterAgentInput.source': fc.constantFrom(...SOURCES, null) }),
   build: () => ({ 'build.id': fc.oneof(fc.uuid(), fc.constantFrom('not-an-id', '')) }),
   deleteAgent: () => ({ 'deleteAgent.id': fc.constantFrom(...VICTIMS, 'no-such-agent') }),
+  pauseAgent: () => ({ 'pauseAgent.id': fc.constantFrom(CONTROLLED, 'no-such-agent') }),
+  resumeAgent: () => ({ 'resumeAgent.id': fc.constantFrom(CONTROLLED, 'no-such-agent') }),
+  setAgentConcurrency: () => ({ 'setAgentConcurrency.id': fc.constantFrom(CONTROLLED, 'no-such-agent') }),
   cancelTask: () => ({ 'cancelTask.id': taskId() }),
   retryTask: () => ({ 'retryTask.id': taskId() }),
   cancelTasks: () => bulkHints('cancelTasks'),
@@ -127,6 +132,9 @@ const EXAMPLES: Record<string, Record<string, unknown>[]> = {
     { input: { name: 'described', description: 'x\u0000y', wat: DEMO_AGENT_WAT } },
   ],
   deleteAgent: [{ id: 'a\u0000' }],
+  pauseAgent: [{ id: 'a\u0000' }],
+  resumeAgent: [{ id: 'a\u0000' }],
+  setAgentConcurrency: [{ id: CONTROLLED, limit: 0 }],
   tasks: [{ after: cursorOf('-62135596800001', '00000000-0000-4000-8000-000000000000') }, { filter: { createdAfter: '0000-06-01T00:00:00Z' } }, { filter: { agent: 'a\u0000' } }],
   agent: [{ name: 'a\u0000' }],
 };
@@ -176,7 +184,7 @@ beforeAll(async () => {
   s = await startTestServer({ AUTH: 'on', ...LIMITS });
   admin = s.as(s.adminKey);
   await admin.gqlOk(`mutation ($input: RegisterAgentInput!) { registerAgent(input: $input) { id } }`, { input: { name: 'hello', wat: DEMO_AGENT_WAT } });
-  for (const name of VICTIMS) await admin.gqlOk(`mutation ($name: String!, $wat: String!) { registerAgent(input: { name: $name, wat: $wat }) { id } }`, { name, wat: DEMO_AGENT_WAT });
+  for (const name of [...VICTIMS, CONTROLLED]) await admin.gqlOk(`mutation ($name: String!, $wat: String!) { registerAgent(input: { name: $name, wat: $wat }) { id } }`, { name, wat: DEMO_AGENT_WAT });
   const wasm = await watToWasm(DEMO_AGENT_WAT);
   const upload = await fetch(`${s.url}/modules`, { method: 'POST', headers: { 'content-type': 'application/wasm', authorization: `Bearer ${s.adminKey}` }, body: wasm });
   const { digest } = (await upload.json()) as { digest: string };
