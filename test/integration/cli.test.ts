@@ -137,26 +137,29 @@ describe('spindle against a server', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     server = await startTestServer();
     env = { SPINDLE_SERVER: server.url };
+    // The agents the task tests use, registered here: under CI's shuffle any test may run first.
+    for (const [name, file] of [['exit-code', 'exit_code.wat'], ['echo', 'echo_stdin.wat']]) {
+      await server.gqlOk(`mutation ($name: String!, $wat: String!) { registerAgent(input: { name: $name, wat: $wat }) { id } }`, { name, wat: await readFile(WAT(file!), 'utf8') });
+    }
   });
   afterAll(async () => {
     await server?.close();
   });
 
   it('registers agents from text and from a binary (uploaded), and lists them', async () => {
-    const wat = await spindle(['agents', 'register', 'exit-code', WAT('exit_code.wat')], { env });
+    const wat = await spindle(['agents', 'register', 'from-text', WAT('exit_code.wat')], { env });
     expect(wat.code).toBe(0);
-    expect(wat.stdout).toMatch(/^agent exit-code version 1 \(/);
+    expect(wat.stdout).toMatch(/^agent from-text version 1 \(/);
     const wasm = join(dir, 'copy.wasm');
     await copyFile(WASM('copy.wasm'), wasm);
     const bin = await spindle(['agents', 'register', 'copy', wasm, '--description', 'copies a file', '--json'], { env });
     expect(bin.code).toBe(0);
     expect(JSON.parse(bin.stdout)).toMatchObject({ name: 'copy', description: 'copies a file', latestVersion: 1 });
     const list = await spindle(['agents', 'list', '--json'], { env });
-    expect((JSON.parse(list.stdout) as { name: string }[]).map((a) => a.name)).toEqual(expect.arrayContaining(['copy', 'exit-code']));
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((a) => a.name)).toEqual(expect.arrayContaining(['copy', 'from-text']));
   });
 
   it('submit --wait streams the output and exits with the task exit code', async () => {
-    await spindle(['agents', 'register', 'echo', WAT('echo_stdin.wat')], { env });
     const echo = await spindle(['tasks', 'submit', 'echo', '--wait'], { env, stdin: 'through the queue\n' });
     expect(echo).toMatchObject({ code: 0, stdout: 'through the queue\n' });
     const failed = await spindle(['tasks', 'submit', 'exit-code', '--wait', '--', '5'], { env });
