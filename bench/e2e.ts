@@ -154,7 +154,7 @@ function readyLine(child: ChildProcess): Promise<Server['urls']> {
 export interface Conn {
   /** A typed document of the client (src/client): its result type comes with it. */
   gql<D extends TadaDocumentNode<any, any>>(doc: D, variables?: VariablesOf<D>): Promise<ResultOf<D>>;
-  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  gql<T = any>(query: string | TadaDocumentNode<any, any, any>, variables?: Record<string, unknown>): Promise<T>;
   /** Calls onSucceeded(taskId, receivedAt) for every SUCCEEDED event. */
   watchSucceeded(onSucceeded: (taskId: string, at: number) => void): () => void;
   close(): Promise<void>;
@@ -168,7 +168,7 @@ export function connect(urls: Server['urls']): Conn {
 
   // A keep-alive socket the server closed just as we reused it fails with ECONNRESET before any
   // byte of the answer: resend once (Node's documented remedy); the sample keeps its first send time.
-  const gql = async <T>(doc: string | TadaDocumentNode<any, any>, variables?: Record<string, unknown>): Promise<T> => {
+  const gql = async <T>(doc: string | TadaDocumentNode<any, any, any>, variables?: Record<string, unknown>): Promise<T> => {
     const query = typeof doc === 'string' ? doc : textOf(doc);
     try {
       return await send<T>(query, variables);

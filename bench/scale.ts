@@ -10,6 +10,7 @@
  * `stats` is cached for a second per tenant (services/stats.service.ts): its samples are spaced
  * past that, so each one is a real count.
  */
+import type { TadaDocumentNode } from '../src/client/index.js';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -23,7 +24,7 @@ const log = (msg: string) => console.error(`  ${msg}`);
 
 /** A client of the bench's server (bench/e2e.ts Conn). */
 interface Conn {
-  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  gql<T = any>(query: string | TadaDocumentNode<any, any, any>, variables?: Record<string, unknown>): Promise<T>;
 }
 
 /** What this phase uses of bench/e2e.ts, handed in (so this file does not import it: e2e.ts calls this one). */

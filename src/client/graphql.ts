@@ -8,6 +8,9 @@ import type { introspection } from './graphql-env.d.ts';
 
 export const graphql = initGraphQLTada<{
   introspection: introspection;
+  // A fragment's fields are part of the result that spreads it (no masking): the documents here
+  // are shared by callers that read whole results, not components that own their fragments.
+  disableMasking: true;
   scalars: {
     /** ISO-8601, e.g. 2026-12-06T08:00:00.000Z. */
     DateTime: string;

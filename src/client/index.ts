@@ -67,7 +67,7 @@ const errorOf = (errors: NonNullable<GraphQLAnswer['errors']>): ClientError => {
 /** Texts of the documents, printed once each. */
 const texts = new WeakMap<object, string>();
 /** A document's text, as it goes in a request's `query` (for a transport of one's own, e.g. the benchmark's). */
-export const textOf = (doc: TadaDocumentNode<any, any>): string => {
+export const textOf = (doc: TadaDocumentNode<any, any, any>): string => {
   let text = texts.get(doc);
   if (text === undefined) texts.set(doc, (text = print(doc)));
   return text;
@@ -129,7 +129,7 @@ export function createClient(options: ClientOptions): Client {
     },
 
     async uploadModule(bytes) {
-      const res = await post('/modules', { method: 'POST', headers: { 'Content-Type': 'application/wasm' }, body: bytes });
+      const res = await post('/modules', { method: 'POST', headers: { 'Content-Type': 'application/wasm' }, body: bytes as Uint8Array<ArrayBuffer> });
       const body = (await res.json().catch(() => null)) as { digest?: string; size?: number; error?: { code: string; message: string } & Record<string, unknown> } | null;
       if (body?.error) throw new ClientError(body.error.message, body.error.code, body.error);
       if (!res.ok || !body?.digest) throw new ClientError(`upload failed: HTTP ${res.status} ${res.statusText}`, 'HTTP');

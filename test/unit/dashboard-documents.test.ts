@@ -1,20 +1,22 @@
 /**
- * Every GraphQL document the dashboard sends (web/src/api/queries.ts) is valid against the
- * schema the server serves (schema/schema.graphql): a renamed field or argument fails here, not
- * in a user's browser.
+ * Every GraphQL document the dashboard sends (web/src/api/queries.ts, written with the typed
+ * client's tag) is valid against the schema the server serves (schema/schema.graphql), as the
+ * text that goes on the wire: a renamed field or argument fails here as well as in the type-check.
  */
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { textOf } from '../../src/client/index.js';
 import * as queries from '../../web/src/api/queries.js';
+import { dashboardOperations } from '../helpers/dashboard-documents.js';
 
 const schema = buildSchema(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
 
 const documents: [string, string][] = [
-  ...Object.entries(queries as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string' && /^\s*(query|mutation|subscription)\b/.test(e[1])),
-  ...(['cancelTasks', 'retryTasks', 'deleteTasks'] as const).map((a): [string, string] => [`bulkMutation(${a})`, queries.bulkMutation(a)]),
-  // Submitted.tsx reads several tasks in one query, one alias each.
-  ['Submitted rows', `query { t0: task(id: "x") { ${queries.ROW} } t1: task(id: "y") { ${queries.ROW} } }`],
+  ...dashboardOperations(queries),
+  ...(['cancelTasks', 'retryTasks', 'deleteTasks'] as const).map((a): [string, string] => [`bulkMutation(${a})`, textOf(queries.bulkMutation(a))]),
+  // Submitted.tsx reads several tasks in one query, one alias each, spreading the row fragment.
+  ['Submitted rows', `query { t0: task(id: "x") { ...Row } t1: task(id: "y") { ...Row } } ${textOf(queries.ROW)}`],
 ];
 
 describe("the dashboard's GraphQL documents", () => {

@@ -1,6 +1,7 @@
 // The dashboard's only door to Spindle: GraphQL over HTTP POST for queries and mutations,
 // graphql-ws for subscriptions. Both carry the API key from localStorage.
 import { createClient, type Client } from 'graphql-ws';
+import { textOf, type TadaDocumentNode } from '../../../src/client/index.js';
 import { makeStore } from './store.js';
 
 export type LinkState = 'connecting' | 'connected' | 'reconnecting' | 'offline';
@@ -68,11 +69,15 @@ async function send(url: string, init: RequestInit & { headers: Record<string, s
   return res;
 }
 
-export async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+/** A document of the typed client (web/src/api/queries.ts), or a query built at run time. */
+export type Query = string | TadaDocumentNode<any, any>;
+const textOfQuery = (q: Query): string => (typeof q === 'string' ? q : textOf(q));
+
+export async function gql<T>(query: Query, variables?: Record<string, unknown>): Promise<T> {
   const res = await send(httpUrl(), {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: textOfQuery(query), variables }),
   });
   const body = (await res.json().catch(() => null)) as {
     data?: T;
@@ -192,7 +197,7 @@ export function setApiKey(key: string): void {
 
 /** Subscribes until the returned function is called; the ws client re-subscribes after reconnects. */
 export function subscribe<T>(
-  query: string,
+  query: Query,
   variables: Record<string, unknown>,
   onData: (data: T) => void,
   onError: (e: ApiError) => void,
@@ -203,7 +208,7 @@ export function subscribe<T>(
     return () => {};
   }
   return ws.subscribe<T>(
-    { query, variables },
+    { query: textOfQuery(query), variables },
     {
       next: (r) => {
         if (r.errors?.length) onError(new ApiError(r.errors[0].message, r.errors[0].extensions?.code as string));

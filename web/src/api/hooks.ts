@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, connection, gql, subscribe } from './client.js';
+import { ApiError, connection, gql, subscribe, type Query } from './client.js';
 import { useStore } from './store.js';
 
 export interface QueryResult<T> {
@@ -14,7 +14,7 @@ export interface QueryResult<T> {
 }
 
 /** Runs the query on mount, when its variables change and after every (re)connect. */
-export function useQuery<T>(query: string, variables: Record<string, unknown> = {}, skip = false): QueryResult<T> {
+export function useQuery<T>(query: Query, variables: Record<string, unknown> = {}, skip = false): QueryResult<T> {
   const { epoch } = useStore(connection);
   const [data, setData] = useState<T>();
   const [error, setError] = useState<ApiError>();
@@ -66,7 +66,7 @@ export function useQuery<T>(query: string, variables: Record<string, unknown> = 
  * (a new round: e.g. after a retry, for a subscription the server completed at the task's end).
  */
 export function useSubscription<T>(
-  query: string,
+  query: Query,
   variables: Record<string, unknown>,
   onData: (data: T) => void,
   skip = false,

@@ -1,4 +1,7 @@
-// Every GraphQL document the dashboard sends, against docs/api-contract.graphql.
+// Every GraphQL document the dashboard sends, written with the typed client's tag (src/client):
+// each is checked against schema/schema.graphql when the dashboard is type-checked, and the
+// `Fits` lines below check that what each returns is what the views' types say.
+import { graphql, type ResultOf } from '../../../src/client/graphql.js';
 
 export type TaskStatus = 'QUEUED' | 'RUNNING' | 'RETRYING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const STATUSES: TaskStatus[] = ['QUEUED', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
@@ -24,64 +27,76 @@ export interface Stats {
   workers: number; busyWorkers: number; utilisation: number; at: string;
 }
 
-const EVENT = 'taskId status attempt outcome exitCode agentId at';
-export const ROW = 'id status priority attempts agent { id name } agentVersion { version } outcome exitCode createdAt updatedAt startedAt finishedAt durationMs';
-const STATS = `byStatus { status count exact } queueDepth running throughputPerSec throughputSeries
-  latencyP50Ms latencyP95Ms latencyP99Ms workers busyWorkers utilisation at`;
-const LIMITS = 'timeoutMs memoryBytes fuel maxOutputBytes';
+/** `A` can stand where `B` is expected: a document's result against the view's type (compile time only). */
+type Fits<A extends B, B> = A;
 
-export const STATS_QUERY = `query Stats { stats { ${STATS} } }`;
-export const STATS_SUB = `subscription Stats { stats { ${STATS} } }`;
+const EVENT = graphql(`fragment Event on TaskEvent { taskId status attempt outcome exitCode agentId at }`);
+/** A task row's fields (Submitted.tsx also spreads it into the query it builds). */
+export const ROW = graphql(`fragment Row on Task {
+  id status priority attempts agent { id name } agentVersion { version } outcome exitCode createdAt updatedAt startedAt finishedAt durationMs
+}`);
+const STATS = graphql(`fragment StatsFields on Stats {
+  byStatus { status count exact } queueDepth running throughputPerSec throughputSeries
+  latencyP50Ms latencyP95Ms latencyP99Ms workers busyWorkers utilisation at
+}`);
+const LIMITS = graphql(`fragment LimitsFields on Limits { timeoutMs memoryBytes fuel maxOutputBytes }`);
+
+export const STATS_QUERY = graphql(`query Stats { stats { ...StatsFields } }`, [STATS]);
+export const STATS_SUB = graphql(`subscription StatsLive { stats { ...StatsFields } }`, [STATS]);
 
 /** A task list's order (TaskOrder); DESC of CREATED_AT is the API's default. */
 export type SortField = 'CREATED_AT' | 'FINISHED_AT' | 'DURATION' | 'PRIORITY';
 export interface TaskOrder { field: SortField; direction: 'ASC' | 'DESC' }
 export const DEFAULT_ORDER: TaskOrder = { field: 'CREATED_AT', direction: 'DESC' };
 
-export const TASKS_QUERY = `query Tasks($filter: TaskFilter, $first: Int, $after: String, $orderBy: TaskOrder) {
+export const TASKS_QUERY = graphql(`query Tasks($filter: TaskFilter, $first: Int, $after: String, $orderBy: TaskOrder) {
   tasks(filter: $filter, first: $first, after: $after, orderBy: $orderBy) {
-    totalCount totalCountExact pageInfo { hasNextPage endCursor } edges { node { ${ROW} } }
+    totalCount totalCountExact pageInfo { hasNextPage endCursor } edges { node { ...Row } }
   }
-}`;
-export const TASK_EVENTS_SUB = `subscription TaskEvents($filter: TaskEventFilter) { taskEvents(filter: $filter) { ${EVENT} } }`;
+}`, [ROW]);
+export const TASK_EVENTS_SUB = graphql(`subscription TaskEvents($filter: TaskEventFilter) { taskEvents(filter: $filter) { ...Event } }`, [EVENT]);
 
-export const TASK_QUERY = `query Task($id: ID!) { task(id: $id) {
-  ${ROW} args env stdin runAt idempotencyKey queueMs attemptsSinceRetry
+export const TASK_QUERY = graphql(`query Task($id: ID!) { task(id: $id) {
+  ...Row args env stdin runAt idempotencyKey queueMs attemptsSinceRetry
   agentVersion { version moduleDigest }
   inputFiles { path size }
-  limits { ${LIMITS} }
+  limits { ...LimitsFields }
   retryPolicy { maxAttempts initialBackoffMs maxBackoffMs retryOn }
   stdout stderr outputFiles { path size text base64 }
   attemptList { n node outcome exitCode stdout stderr stdoutTruncated stderrTruncated trap { code message } error
     compileMs runMs fuelUsed memoryPeakBytes files { path size } startedAt finishedAt stale }
-} }`;
+} }`, [ROW, LIMITS]);
 /** Input files' starts as text, read once per task page (they never change). */
-export const INPUT_PREVIEWS_QUERY = `query InputPreviews($id: ID!) { task(id: $id) { id inputFilePreviews { path size kind text truncated binary } } }`;
+export const INPUT_PREVIEWS_QUERY = graphql(`query InputPreviews($id: ID!) { task(id: $id) { id inputFilePreviews { path size kind text truncated binary } } }`);
 export interface FilePreview { path: string; size: number; kind: 'file' | 'dir' | 'symlink'; text: string | null; truncated: boolean; binary: boolean }
-export const TASK_UPDATED_SUB = `subscription TaskUpdated($id: ID!) { taskUpdated(id: $id) { ${EVENT} } }`;
-export const TASK_OUTPUT_SUB = `subscription TaskOutput($id: ID!) { taskOutput(id: $id) { taskId attempt stream data } }`;
-export const CANCEL_TASK = `mutation Cancel($id: ID!) { cancelTask(id: $id) { ${ROW} } }`;
-export const RETRY_TASK = `mutation Retry($id: ID!) { retryTask(id: $id) { ${ROW} } }`;
+export const TASK_UPDATED_SUB = graphql(`subscription TaskUpdated($id: ID!) { taskUpdated(id: $id) { ...Event } }`, [EVENT]);
+export const TASK_OUTPUT_SUB = graphql(`subscription TaskOutput($id: ID!) { taskOutput(id: $id) { taskId attempt stream data } }`);
+export const CANCEL_TASK = graphql(`mutation Cancel($id: ID!) { cancelTask(id: $id) { ...Row } }`, [ROW]);
+export const RETRY_TASK = graphql(`mutation Retry($id: ID!) { retryTask(id: $id) { ...Row } }`, [ROW]);
 
 /** What a bulk action did (BulkResult). */
 export interface BulkResult { matched: number; done: number; skipped: number; remaining: number }
 export type BulkAction = 'cancelTasks' | 'retryTasks' | 'deleteTasks';
+const BULK = {
+  cancelTasks: graphql(`mutation BulkCancel($ids: [ID!], $filter: TaskFilter) { cancelTasks(ids: $ids, filter: $filter) { matched done skipped remaining } }`),
+  retryTasks: graphql(`mutation BulkRetry($ids: [ID!], $filter: TaskFilter) { retryTasks(ids: $ids, filter: $filter) { matched done skipped remaining } }`),
+  deleteTasks: graphql(`mutation BulkDelete($ids: [ID!], $filter: TaskFilter) { deleteTasks(ids: $ids, filter: $filter) { matched done skipped remaining } }`),
+};
 /** A bulk action on ids or on every task matching a filter. */
-export const bulkMutation = (action: BulkAction) =>
-  `mutation Bulk($ids: [ID!], $filter: TaskFilter) { ${action}(ids: $ids, filter: $filter) { matched done skipped remaining } }`;
-export const DELETE_AGENT = `mutation DeleteAgent($id: ID!) { deleteAgent(id: $id) }`;
+export const bulkMutation = (action: BulkAction) => BULK[action];
+export const DELETE_AGENT = graphql(`mutation DeleteAgent($id: ID!) { deleteAgent(id: $id) }`);
 
-export const AGENTS_QUERY = `query Agents { agents {
+export const AGENTS_QUERY = graphql(`query Agents { agents {
   id name description latestVersion createdAt updatedAt paused concurrencyLimit
-  versions { id version moduleDigest moduleSize createdAt exports { name kind } defaultLimits { ${LIMITS} } }
-} }`;
-export const REGISTER_AGENT = `mutation Register($input: RegisterAgentInput!) {
+  versions { id version moduleDigest moduleSize createdAt exports { name kind } defaultLimits { ...LimitsFields } }
+} }`, [LIMITS]);
+export const REGISTER_AGENT = graphql(`mutation Register($input: RegisterAgentInput!) {
   registerAgent(input: $input) { id name latestVersion }
-}`;
-export const BUILD_AGENT = `mutation Build($input: RegisterAgentInput!) { buildAgent(input: $input) { id status } }`;
-export const BUILD_UPDATED = `subscription BuildUpdated($id: ID!) {
+}`);
+export const BUILD_AGENT = graphql(`mutation Build($input: RegisterAgentInput!) { buildAgent(input: $input) { id status } }`);
+export const BUILD_UPDATED = graphql(`subscription BuildUpdated($id: ID!) {
   buildUpdated(id: $id) { id status error cached agentVersion log diagnostics { severity code message file line column } agent { name } }
-}`;
+}`);
 
 export interface BuildState {
   id: string;
@@ -93,10 +108,10 @@ export interface BuildState {
   diagnostics: { severity: string; code: string; message: string; file: string | null; line: number | null; column: number | null }[];
   agent: { name: string } | null;
 }
-const CONTROLS = 'id name paused concurrencyLimit';
-export const PAUSE_AGENT = `mutation Pause($id: ID!) { pauseAgent(id: $id) { ${CONTROLS} } }`;
-export const RESUME_AGENT = `mutation Resume($id: ID!) { resumeAgent(id: $id) { ${CONTROLS} } }`;
-export const SET_AGENT_CONCURRENCY = `mutation SetConcurrency($id: ID!, $limit: Int) { setAgentConcurrency(id: $id, limit: $limit) { ${CONTROLS} } }`;
+const CONTROLS = graphql(`fragment Controls on Agent { id name paused concurrencyLimit }`);
+export const PAUSE_AGENT = graphql(`mutation Pause($id: ID!) { pauseAgent(id: $id) { ...Controls } }`, [CONTROLS]);
+export const RESUME_AGENT = graphql(`mutation Resume($id: ID!) { resumeAgent(id: $id) { ...Controls } }`, [CONTROLS]);
+export const SET_AGENT_CONCURRENCY = graphql(`mutation SetConcurrency($id: ID!, $limit: Int) { setAgentConcurrency(id: $id, limit: $limit) { ...Controls } }`, [CONTROLS]);
 
 /** Agent.stats(windowSeconds). */
 export interface AgentStats {
@@ -108,12 +123,12 @@ export interface AgentStats {
 export interface AgentDetail extends AgentControlsState {
   description: string | null; latestVersion: number; createdAt: string; updatedAt: string; stats: AgentStats;
 }
-export const AGENT_QUERY = `query Agent($name: String!, $window: Int) { agent(name: $name) {
+export const AGENT_QUERY = graphql(`query Agent($name: String!, $window: Int) { agent(name: $name) {
   id name description latestVersion createdAt updatedAt paused concurrencyLimit
   stats(windowSeconds: $window) { windowSeconds since tasks truncated byStatus { status count } successRate attempts runMsP50 runMsP95 runMsP99 }
-} }`;
+} }`);
 
-export const SUBMIT_TASKS = `mutation Submit($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { ${ROW} } }`;
+export const SUBMIT_TASKS = graphql(`mutation Submit($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { ...Row } }`, [ROW]);
 
 export interface TaskDetail extends TaskRow {
   args: string[]; env: Record<string, string>; stdin: string; runAt: string; idempotencyKey: string | null;
@@ -166,3 +181,18 @@ export function applyEvent<T extends TaskRow>(row: T, e: TaskEvent): T {
     durationMs: terminal ? (row.durationMs ?? Date.parse(e.at) - Date.parse(row.createdAt)) : null,
   };
 }
+
+// What each document returns fits the type the views hold it in (a field dropped from a document,
+// or a type changed in the schema, fails the dashboard's type-check here).
+export type Checked = [
+  Fits<ResultOf<typeof ROW>, TaskRow>,
+  Fits<ResultOf<typeof EVENT>, TaskEvent>,
+  Fits<ResultOf<typeof STATS>, Stats>,
+  Fits<NonNullable<ResultOf<typeof TASK_QUERY>['task']>, Omit<TaskDetail, 'env'>>,
+  Fits<ResultOf<typeof AGENTS_QUERY>['agents'][number], AgentInfo>,
+  Fits<NonNullable<ResultOf<typeof AGENT_QUERY>['agent']>, AgentDetail>,
+  Fits<ResultOf<typeof BUILD_UPDATED>['buildUpdated'], BuildState>,
+  Fits<ResultOf<typeof PAUSE_AGENT>['pauseAgent'], AgentControlsState>,
+  Fits<NonNullable<ResultOf<typeof INPUT_PREVIEWS_QUERY>['task']>['inputFilePreviews'][number], FilePreview>,
+  Fits<ResultOf<(typeof BULK)['cancelTasks']>['cancelTasks'], BulkResult>,
+];

@@ -1,13 +1,13 @@
 // Pause/resume and the concurrency limit of an agent: the same controls on the agents list
 // (pause only, the limit shown) and on the agent's own page (both).
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, gql } from '../api/client.js';
+import { ApiError, gql, type Query } from '../api/client.js';
 import { PAUSE_AGENT, RESUME_AGENT, SET_AGENT_CONCURRENCY, type AgentControlsState } from '../api/queries.js';
 import { ErrorNote } from './Status.js';
 
 type Changed = (agent: AgentControlsState) => void;
 
-async function call(query: string, variables: Record<string, unknown>, field: string, onChange: Changed, setError: (e?: ApiError) => void) {
+async function call(query: Query, variables: Record<string, unknown>, field: string, onChange: Changed, setError: (e?: ApiError) => void) {
   setError(undefined);
   try {
     onChange((await gql<Record<string, AgentControlsState>>(query, variables))[field]!);

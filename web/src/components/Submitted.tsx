@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { connection, gql } from '../api/client.js';
 import { useCoalesced, useSubscription } from '../api/hooks.js';
 import { useStore } from '../api/store.js';
+import { textOf } from '../../../src/client/index.js';
 import { ROW, STATUSES, TASK_EVENTS_SUB, applyEvent, type TaskEvent, type TaskRow } from '../api/queries.js';
 import { href } from '../router.js';
 import { ErrorNote, StatusBadge } from './Status.js';
@@ -45,7 +46,7 @@ export function useLiveTasks() {
     const ids = rows.map((r) => r.id);
     for (let i = 0; i < ids.length; i += 100) {
       const chunk = ids.slice(i, i + 100);
-      const doc = `query { ${chunk.map((id, j) => `t${j}: task(id: ${JSON.stringify(id)}) { ${ROW} }`).join(' ')} }`;
+      const doc = `query { ${chunk.map((id, j) => `t${j}: task(id: ${JSON.stringify(id)}) { ...Row }`).join(' ')} } ${textOf(ROW)}`;
       gql<Record<string, TaskRow | null>>(doc)
         .then((d) => {
           const fresh = new Map(Object.values(d).filter((t): t is TaskRow => !!t).map((t) => [t.id, t]));

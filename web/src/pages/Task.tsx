@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { ApiError, gql } from '../api/client.js';
+import { ApiError, gql, type Query } from '../api/client.js';
 import { useCoalesced, useQuery, useSubscription, useTick } from '../api/hooks.js';
 import { useEventOverlay } from '../api/live.js';
 import {
@@ -60,7 +60,7 @@ export function TaskPage({ id }: { id: string }) {
   const last = t.attemptList.findLast((a) => !a.stale);
   const recorded = last?.n ?? 0;
   const streaming = active && live.attempt > recorded;
-  const act = async (mutation: string, key: 'cancelTask' | 'retryTask') => {
+  const act = async (mutation: Query, key: 'cancelTask' | 'retryTask') => {
     if (key === 'cancelTask' && !(await ask({ title: 'Cancel task?', message: `Cancel task ${t.id}? ${t.status === 'RUNNING' ? 'Its run is stopped.' : 'It will not run.'}`, confirm: 'Cancel task' }))) return;
     setBusy(true);
     setActionError(undefined);
