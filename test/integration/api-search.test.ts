@@ -49,9 +49,22 @@ beforeAll(async () => {
   await submit('binaryStdin', { agent: 'hello', stdinBase64: toBase64(new Uint8Array([0, 0xff, 0xfe, 0x41, 0x42, 0x43, 0x00])) });
   // Never runs within the test: no finishedAt, no duration.
   await submit('later', { agent: 'hello', args: ['waits'], runAt: new Date(Date.now() + 3_600_000).toISOString(), priority: 1 });
+  // Never runs within the test either; submitted here, not in its describe, so that the shuffled order
+  // cannot add it to the list while orderBy's tests count.
+  await submit('files', {
+    agent: 'hello',
+    runAt: new Date(Date.now() + 3_600_000).toISOString(),
+    files: [
+      { path: '/in/small.txt', text: 'hello\nworld' },
+      { path: '/in/long.txt', text: 'é'.repeat(3000) },
+      { path: '/in/blob.bin', base64: toBase64(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff])) },
+      { path: '/in/empty/' },
+      { path: '/in/link', symlinkTarget: 'small.txt' },
+    ],
+  });
   await waitFor('tasks ended', async () => {
     const { tasks } = await s.gqlOk(`{ tasks(first: 100, filter: { status: [QUEUED, RUNNING, RETRYING] }) { totalCount } }`);
-    return tasks.totalCount === 1;
+    return tasks.totalCount === 2;
   }, { timeoutMs: 30_000, everyMs: 100 });
 });
 
@@ -136,7 +149,7 @@ describe('orderBy', () => {
     for (const direction of ['ASC', 'DESC']) {
       it(`${field} ${direction}: sorted (no key last, id breaks ties), and pages of 2 list the same rows`, async () => {
         const whole = await all({ field, direction }, 500);
-        expect(whole).toHaveLength(7);
+        expect(whole).toHaveLength(8);
         const key = keyOf[field]!;
         const sign = direction === 'ASC' ? 1 : -1;
         const expected = [...whole].sort((a, b) => {
@@ -146,7 +159,7 @@ describe('orderBy', () => {
         });
         expect(whole.map((r) => r.id)).toEqual(expected.map((r) => r.id));
         expect((await all({ field, direction }, 2)).map((r) => r.id)).toEqual(whole.map((r) => r.id));
-        if (field === 'FINISHED_AT' || field === 'DURATION') expect(whole.at(-1)!.id).toBe(ids.later);
+        if (field === 'FINISHED_AT' || field === 'DURATION') expect(whole.slice(-2).map((r) => r.id).sort()).toEqual([ids.later, ids.files].sort());
       });
     }
   }
@@ -166,26 +179,10 @@ describe('orderBy', () => {
 
 describe('inputFilePreviews', () => {
   const PREVIEW = `query ($id: ID!, $max: Int) { task(id: $id) { inputFilePreviews(maxBytes: $max) { path size kind text truncated binary } } }`;
-  let id: string;
-
-  beforeAll(async () => {
-    id = (await s.gqlOk(SUBMIT, {
-      input: {
-        agent: 'hello',
-        runAt: new Date(Date.now() + 3_600_000).toISOString(),
-        files: [
-          { path: '/in/small.txt', text: 'hello\nworld' },
-          { path: '/in/long.txt', text: 'é'.repeat(3000) },
-          { path: '/in/blob.bin', base64: toBase64(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff])) },
-          { path: '/in/empty/' },
-          { path: '/in/link', symlinkTarget: 'small.txt' },
-        ],
-      },
-    })).submitTask.id;
-  });
+  const id = () => ids.files!;
 
   it('shows text files whole or cut at maxBytes (never mid-character), binary ones as binary', async () => {
-    const files = (await s.gqlOk(PREVIEW, { id })).task.inputFilePreviews as { path: string }[];
+    const files = (await s.gqlOk(PREVIEW, { id: id() })).task.inputFilePreviews as { path: string }[];
     const byPath = Object.fromEntries(files.map((f) => [f.path, f]));
     expect(byPath['/in/small.txt']).toEqual({ path: '/in/small.txt', size: 11, kind: 'file', text: 'hello\nworld', truncated: false, binary: false });
     // 6000 bytes of 2-byte characters; the default cap, 4096 bytes, is 2048 of them.
@@ -194,15 +191,15 @@ describe('inputFilePreviews', () => {
     expect(files.find((f) => f.path.startsWith('/in/empty'))).toMatchObject({ kind: 'dir', text: null, truncated: false, binary: false });
     expect(byPath['/in/link']).toMatchObject({ kind: 'symlink', text: null, truncated: false, binary: false });
 
-    const cut = (await s.gqlOk(PREVIEW, { id, max: 5 })).task.inputFilePreviews as { path: string; text: string }[];
+    const cut = (await s.gqlOk(PREVIEW, { id: id(), max: 5 })).task.inputFilePreviews as { path: string; text: string }[];
     expect(cut.find((f) => f.path === '/in/long.txt')).toMatchObject({ text: 'éé', truncated: true, binary: false });
     expect(cut.find((f) => f.path === '/in/small.txt')).toMatchObject({ text: 'hello', truncated: true });
   });
 
   it('refuses maxBytes outside 1..65536, naming it', async () => {
-    expect((await s.gql(PREVIEW, { id, max: 1 })).errors).toBeUndefined();
-    expect((await s.gql(PREVIEW, { id, max: 65_536 })).errors).toBeUndefined();
-    expectRefused(await s.gql(PREVIEW, { id, max: 0 }), 'maxBytes', /between 1 and 65536; got 0/);
-    expectRefused(await s.gql(PREVIEW, { id, max: 65_537 }), 'maxBytes', /between 1 and 65536; got 65537/);
+    expect((await s.gql(PREVIEW, { id: id(), max: 1 })).errors).toBeUndefined();
+    expect((await s.gql(PREVIEW, { id: id(), max: 65_536 })).errors).toBeUndefined();
+    expectRefused(await s.gql(PREVIEW, { id: id(), max: 0 }), 'maxBytes', /between 1 and 65536; got 0/);
+    expectRefused(await s.gql(PREVIEW, { id: id(), max: 65_537 }), 'maxBytes', /between 1 and 65536; got 65537/);
   });
 });
