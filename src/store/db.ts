@@ -18,7 +18,6 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -136,8 +135,8 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   const dir = join(opts.dataDir, 'pglite');
   await mkdir(dir, { recursive: true });
   await initPglite(dir);
-  // pg_trgm: the trigram index of task search (migration task_search).
-  const db = await PGlite.create(dir, { startParams: PGLITE_PARAMS, extensions: { pg_trgm } });
+  // No extensions: task search's trigram index is PostgreSQL's only (migration task_search).
+  const db = await PGlite.create(dir, { startParams: PGLITE_PARAMS });
   try {
     await migrate(pgliteMigrationConnection(db), await readMigrations(opts.migrationsDir));
   } catch (err) {
