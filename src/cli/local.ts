@@ -4,13 +4,13 @@
  * exit status behave like `wasmtime run`'s: the guest's own exit code, or a code that says how it
  * was stopped (EXIT_CODES).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/index.js';
 import type { FileEntry, Limits } from '../domain/index.js';
 import { makeRuntime, watToWasm, type RunOutcome } from '../runtime/index.js';
 import { exitCodeOf } from './exit-codes.js';
-import { readInputFiles, readStdin } from './inputs.js';
+import { readInputFiles, readLocal, readStdin } from './inputs.js';
 import { UsageError, type Io } from './io.js';
 
 export interface RunOptions {
@@ -57,9 +57,7 @@ export function limitsFrom(o: Pick<RunOptions, 'timeoutMs' | 'memory' | 'maxOutp
 }
 
 export async function loadModule(path: string): Promise<Uint8Array> {
-  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-  });
+  const bytes = await readLocal(path, `cannot read ${path}`);
   // The binary format starts with "\0asm"; anything else is taken as WebAssembly text.
   if (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) return bytes;
   try {

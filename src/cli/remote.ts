@@ -3,14 +3,13 @@
  * the server's insides. Human output is a short table or summary; `--json` prints the API's own
  * answer, one JSON document (or, for the streams, one JSON line per event).
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import WebSocket from 'ws';
 import { ClientError, createClient, type Client, type ResultOf, type VariablesOf } from '../client/index.js';
 import { Agents, CancelTask, RegisterAgent, RetryTask, SubmitTask, Task, TaskEvents, Tasks, TaskOutput, TaskUpdated } from '../client/operations.js';
 import { exitCodeOf } from './exit-codes.js';
-import { readInputFiles, readStdin } from './inputs.js';
-import { UsageError, type Io } from './io.js';
+import { readInputFiles, readLocal, readStdin } from './inputs.js';
+import type { Io } from './io.js';
 
 export interface ServerOptions {
   server: string;
@@ -53,9 +52,7 @@ export interface RegisterOptions {
 
 /** A .wat goes as text (the server compiles it); anything else is uploaded raw to /modules first. */
 export async function agentsRegister(client: Client, r: RegisterOptions, o: ServerOptions, io: Io): Promise<number> {
-  const bytes = await readFile(r.file).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${r.file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-  });
+  const bytes = await readLocal(r.file, `cannot read ${r.file}`);
   const input: VariablesOf<typeof RegisterAgent>['input'] = { name: r.name, ...(r.description !== undefined ? { description: r.description } : {}) };
   if (extname(r.file).toLowerCase() === '.wat') input.wat = bytes.toString('utf8');
   else {
