@@ -10,7 +10,7 @@
  * `stats` is cached for a second per tenant (services/stats.service.ts): its samples are spaced
  * past that, so each one is a real count.
  */
-import type { TadaDocumentNode } from '../src/client/index.js';
+import { graphql, type TadaDocumentNode } from '../src/client/index.js';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -36,8 +36,8 @@ export interface Harness {
 }
 
 /** The API's default page: no totalCount asked for. */
-const LIST = `{ tasks(first: 50) { pageInfo { hasNextPage endCursor } edges { node { ${ROW} } } } }`;
-const LIST_FAILED = `{ tasks(first: 50, filter: { status: [FAILED] }) { pageInfo { hasNextPage endCursor } edges { node { ${ROW} } } } }`;
+const LIST = graphql(`query { tasks(first: 50) { pageInfo { hasNextPage endCursor } edges { node { ...Row } } } }`, [ROW]);
+const LIST_FAILED = graphql(`query { tasks(first: 50, filter: { status: [FAILED] }) { pageInfo { hasNextPage endCursor } edges { node { ...Row } } } }`, [ROW]);
 const TOTAL_COUNT = `{ tasks(first: 1) { totalCount } }`;
 /** Exits 1 at once: a FAILED task. */
 const FAIL_WAT = `(module
@@ -72,7 +72,7 @@ const READS: Read[] = [
  * failed ones' error), a word of every task (the newest page comes first, from the created_at
  * index), and the start of a task id. `search_p95_ms_at_1m` is the p95 of all their samples.
  */
-const SEARCH_LIST = `query ($search: String!) { tasks(first: 50, filter: { search: $search }) { edges { node { ${ROW} } } } }`;
+const SEARCH_LIST = graphql(`query ($search: String!) { tasks(first: 50, filter: { search: $search }) { edges { node { ...Row } } } }`, [ROW]);
 const SEARCHES: { what: string; search(ctx: { taskId: string }): string }[] = [
   { what: 'rare token', search: () => `key-${md5Head(777_777)}` },
   { what: '1 % of tasks', search: () => 'checksum mismatch' },
