@@ -22,6 +22,16 @@ export const databaseUrl = process.env.DATABASE_URL || undefined;
 export const servicesRequired = process.env.SPINDLE_REQUIRE_SERVICES === '1';
 
 /**
+ * `describe` for tests that touch no service (the runtime alone, the CLI without a server). CI's
+ * services pass (SPINDLE_REQUIRE_SERVICES=1) repeats the suites against PostgreSQL and Redis; there
+ * these would only run again what the embedded pass ran, so they are not declared at all (not
+ * skipped). vitest.config.ts leaves the runtime's own files out of that pass the same way.
+ */
+export function describeServiceFree(name: string, body: () => void, options: { timeout?: number } = {}): void {
+  if (!servicesRequired) describe(name, options, body);
+}
+
+/**
  * `describe` when DATABASE_URL is set. Without it the tests are skipped — unless
  * SPINDLE_REQUIRE_SERVICES=1 (CI's services pass), where a failing test says why: CI can never go
  * green by skipping them.

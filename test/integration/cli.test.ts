@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeServiceFree } from '../helpers/chaos.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,7 +43,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('spindle run (local, no server)', { timeout: 60_000 }, () => {
+describeServiceFree('spindle run (local, no server)', () => {
   it('runs WebAssembly text: stdout through, the guest exit code as its own', async () => {
     const r = await spindle(['run', WAT('exit_code.wat'), '7']);
     expect(r.code).toBe(7);
@@ -129,7 +130,7 @@ describe('spindle run (local, no server)', { timeout: 60_000 }, () => {
     expect((await spindle(['--version'])).stdout.trim()).toBe(pkg.version);
     expect((await spindle([])).code).toBe(2);
   });
-});
+}, { timeout: 60_000 });
 
 describe('spindle against a server', { timeout: 120_000 }, () => {
   let server: TestServer;

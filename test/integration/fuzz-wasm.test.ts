@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_KINDS, SpindleError } from '../../src/domain/index.js';
 import { makeRuntime } from '../../src/runtime/index.js';
 import type { Runtime } from '../../src/runtime/types.js';
+import { describeServiceFree } from '../helpers/chaos.js';
 import { loadWasm, loadWat, sha256Hex, text } from '../helpers/fixtures.js';
 import { startTestServer, toBase64, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -184,7 +185,7 @@ interface Tally {
 const newTally = (): Tally => ({ cases: 0, refused: {}, outcomes: {}, unclassified: [] });
 const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
 
-describe('wasm fuzzing through the runtime', () => {
+describeServiceFree('wasm fuzzing through the runtime', () => {
   let runtime: Runtime;
   let seeds: { name: string; bytes: Uint8Array }[];
   beforeAll(async () => {
