@@ -169,7 +169,7 @@ export function connect(urls: Server['urls']): Conn {
   // A keep-alive socket the server closed just as we reused it fails with ECONNRESET before any
   // byte of the answer: resend once (Node's documented remedy); the sample keeps its first send time.
   const gql = async <T>(doc: string | TadaDocumentNode<any, any, any>, variables?: Record<string, unknown>): Promise<T> => {
-    const query = typeof doc === 'string' ? doc : textOf(doc);
+    const query = textOf(doc);
     try {
       return await send<T>(query, variables);
     } catch (err) {

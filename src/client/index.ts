@@ -66,8 +66,12 @@ const errorOf = (errors: NonNullable<GraphQLAnswer['errors']>): ClientError => {
 
 /** Texts of the documents, printed once each. */
 const texts = new WeakMap<object, string>();
-/** A document's text, as it goes in a request's `query` (for a transport of one's own, e.g. the benchmark's). */
-export const textOf = (doc: TadaDocumentNode<any, any, any>): string => {
+/**
+ * A document's text, as it goes in a request's `query` (for a transport of one's own, e.g. the
+ * benchmark's or the dashboard's); a string (a query built at run time) is its own text.
+ */
+export const textOf = (doc: string | TadaDocumentNode<any, any, any>): string => {
+  if (typeof doc === 'string') return doc;
   let text = texts.get(doc);
   if (text === undefined) texts.set(doc, (text = print(doc)));
   return text;

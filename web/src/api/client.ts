@@ -71,13 +71,12 @@ async function send(url: string, init: RequestInit & { headers: Record<string, s
 
 /** A document of the typed client (web/src/api/queries.ts), or a query built at run time. */
 export type Query = string | TadaDocumentNode<any, any>;
-const textOfQuery = (q: Query): string => (typeof q === 'string' ? q : textOf(q));
 
 export async function gql<T>(query: Query, variables?: Record<string, unknown>): Promise<T> {
   const res = await send(httpUrl(), {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ query: textOfQuery(query), variables }),
+    body: JSON.stringify({ query: textOf(query), variables }),
   });
   const body = (await res.json().catch(() => null)) as {
     data?: T;
@@ -208,7 +207,7 @@ export function subscribe<T>(
     return () => {};
   }
   return ws.subscribe<T>(
-    { query: textOfQuery(query), variables },
+    { query: textOf(query), variables },
     {
       next: (r) => {
         if (r.errors?.length) onError(new ApiError(r.errors[0].message, r.errors[0].extensions?.code as string));
