@@ -13,6 +13,7 @@
  * afterwards), so one phase's backlog or failure cannot leak into the next; a failed phase records
  * NaN with a note. PGlite always; PostgreSQL when DATABASE_URL is set or 127.0.0.1:5432 answers.
  * BENCH_CPU_PROF=<dir> runs each server under `--cpu-prof` (one profile per phase, workers included).
+ * BENCH_NODE_FLAGS adds Node flags to the server's (diagnosis: `--trace-gc-nvp`, heap sizes).
  * BENCH_LOG_LEVEL sets the server's LOG_LEVEL (default info, a production node's: a line per
  * failure, retry and cancel, none per success); its lines go to this process's stderr.
  */
@@ -101,7 +102,7 @@ export async function startServer(databaseUrl: string | undefined, label: string
   if (databaseUrl) Object.assign(env, { DATABASE_URL: databaseUrl, BENCH_PG_SCHEMA: pgSchema });
   buildServer();
   // Node's flags as `npm start` gives them (scripts/start-flags.ts).
-  const args = [...startFlags(), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), SERVER_ENTRY];
+  const args = [...startFlags(), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), SERVER_ENTRY];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
 

@@ -12,7 +12,7 @@
  */
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
@@ -226,14 +226,17 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
   };
 
   /**
-   * A response with any UNAVAILABLE error is a 503 with Retry-After, partial data or not. Set last
-   * (willSendResponse): Apollo merges the `extensions.http` of several errors in order, the last
-   * status winning, so a per-error status could be overridden by another error's 400.
+   * The answer's status and headers, set last (willSendResponse). Every answer is its caller's own:
+   * `cache-control: no-store` (what Apollo's cache-control plugin, disabled below, sent). A
+   * response with any UNAVAILABLE error is a 503 with Retry-After, partial data or not: Apollo
+   * merges the `extensions.http` of several errors in order, the last status winning, so a
+   * per-error status could be overridden by another error's 400.
    */
-  const unavailablePlugin: ApolloServerPlugin<Context> = {
+  const answerHeaders: ApolloServerPlugin<Context> = {
     async requestDidStart() {
       return {
         async willSendResponse({ response }) {
+          if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
           if (response.body.kind !== 'single') return;
           if (!response.body.singleResult.errors?.some((e) => e.extensions?.code === 'UNAVAILABLE')) return;
           response.http.status = 503;
@@ -267,9 +270,14 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      // Apollo's default cache-control plugin (no @cacheControl hints here; answerHeaders says
+      // no-store) listens to every resolved field, and any such listener makes Apollo wrap every
+      // resolver of the schema, which the subscriptions' executions (same schema) then pay too:
+      // 4 % of what the queue's throughput allocates per task (bench/e2e.ts, heap sampling).
+      ApolloServerPluginCacheControlDisabled(),
       metrics.graphql,
       costPlugin,
-      unavailablePlugin,
+      answerHeaders,
       errorLines,
       ...(tracer ? [tracedOperations] : []),
       // Apollo's stop() drains the WebSocket side first.

@@ -51,6 +51,7 @@ async function post(way: Way, body: string, headers: Record<string, string> = {}
     requestId: res.headers.get('x-request-id'),
     wwwAuthenticate: res.headers.get('www-authenticate'),
     etag: res.headers.get('etag'),
+    cacheControl: res.headers.get('cache-control'),
     body: text.startsWith('{') ? JSON.parse(text) : text,
   };
 }
@@ -84,6 +85,13 @@ describe('POST /graphql, with a Content-Length and chunked', () => {
       expect({ ...fast, requestId: null, etag: null }).toEqual({ ...slow, requestId: null, etag: null });
     });
   }
+
+  it("every answer Apollo gives, good or bad, is marked no-store for caches, both ways", async () => {
+    const apolloAnswers = ['a query', 'a mutation with variables', 'a query with a syntax error', 'no query'];
+    for (const [what, body, headers] of cases.filter(([what]) => apolloAnswers.includes(what))) {
+      for (const way of ['length', 'chunked'] as const) expect((await post(way, body, headers())).cacheControl, `${what}, ${way}`).toBe('no-store');
+    }
+  });
 
   it('a body over MAX_REQUEST_BYTES is refused with 413 whichever way it comes', async () => {
     const body = JSON.stringify({ query: '{ agents { name } }', variables: { pad: 'x'.repeat(MAX_REQUEST_BYTES) } });
