@@ -86,9 +86,9 @@ describe('POST /graphql, with a Content-Length and chunked', () => {
     });
   }
 
-  it("every answer Apollo gives, good or bad, is marked no-store for caches, both ways", async () => {
+  it('every answer Apollo gives, good or bad, is marked no-store for caches, both ways', async () => {
     const apolloAnswers = ['a query', 'a mutation with variables', 'a query with a syntax error', 'no query'];
-    for (const [what, body, headers] of cases.filter(([what]) => apolloAnswers.includes(what))) {
+    for (const [what, body, headers] of cases.filter(([name]) => apolloAnswers.includes(name))) {
       for (const way of ['length', 'chunked'] as const) expect((await post(way, body, headers())).cacheControl, `${what}, ${way}`).toBe('no-store');
     }
   });
