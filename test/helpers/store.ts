@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEFAULT_TENANT_ID, makeStore, type S3Options, type Store, type StoreOptions } from '../../src/store/index.js';
+import { readMigrations } from '../../src/store/migrate.js';
 
 export interface TestStore {
   store: Store;
@@ -46,18 +47,16 @@ export async function makeTestStore(extra: Partial<StoreOptions> = {}): Promise<
  * A migrated PGlite data directory that new test stores start from as a copy: a store made from
  * nothing runs initdb (in a child process) and every migration, 5-10 s on a 2-core machine, against
  * under a second to copy 40 MB and open it. One per set of migrations and PGlite version (the
- * directory's name is their hash), shared by the test processes of a run: made beside its final
+ * directory's name is a hash of the migrations' names and checksums, as the store reads them, and
+ * PGlite's package.json), shared by the test processes of a run: made beside its final
  * name and renamed into place, so a process that loses the race uses the winner's. Stores with
  * their own migrations (`migrationsDir`) and PostgreSQL ones start empty, as before.
  */
 let template: Promise<string> | undefined;
 function pgliteTemplate(): Promise<string> {
   template ??= (async () => {
-    const migrations = join(ROOT, 'prisma', 'migrations');
     const hash = createHash('sha256').update(await readFile(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json')));
-    for (const name of (await readdir(migrations, { recursive: true })).sort()) {
-      if (name.endsWith('.sql')) hash.update(name).update(await readFile(join(migrations, name)));
-    }
+    for (const m of await readMigrations()) hash.update(`${m.name} ${m.checksum}\n`);
     const root = join(tmpdir(), 'spindle-test-templates');
     const final = join(root, hash.digest('hex').slice(0, 16));
     if (existsSync(join(final, 'pglite', 'PG_VERSION'))) return final;
