@@ -59,7 +59,8 @@ function resultOf(id: string, over: Partial<AttemptResult> = {}): AttemptResult 
 }
 
 describe('store: insertMany with settled results', () => {
-  it('writes rows whose run ended in their next state with the attempt; the others claimed', async () => {
+  // One task per statement takes the one-row statement (VALUES of scalars, not unnested arrays): the same rows.
+  it.each(['in one statement', 'one task per statement'])('writes rows whose run ended in their next state with the attempt; the others claimed (%s)', async (how) => {
     // (Each run started 3 ms before its result; see resultOf.)
     const stopped = await makeHarness({}, { start: false });
     try {
@@ -71,7 +72,10 @@ describe('store: insertMany with settled results', () => {
         [retrying!.id!, resultOf(retrying!.id!, { outcome: 'timeout', exitCode: null, next: { status: 'RETRYING', runAt: retryAt } })],
       ]);
       const at = new Date(Date.now() - 10);
-      const rows = (await stopped.store.tasks.insertMany([done!, retrying!, running!], { node: 'me', leaseMs: 60_000, at, settled })).map((r) => r.task);
+      const tasks = [done!, retrying!, running!];
+      const claimFor = { node: 'me', leaseMs: 60_000, at, settled };
+      const inserted = how === 'in one statement' ? await stopped.store.tasks.insertMany(tasks, claimFor) : (await Promise.all(tasks.map((t) => stopped.store.tasks.insertMany([t], claimFor)))).flat();
+      const rows = inserted.map((r) => r.task);
       expect(rows.map((r) => r.id)).toEqual([done!.id, retrying!.id, running!.id]);
       expect(rows[0]).toMatchObject({ status: 'SUCCEEDED', attempts: 1, lastOutcome: 'exited', exitCode: 0, leaseOwner: null, leaseExpiresAt: null });
       expect(rows[0]!.finishedAt).toEqual(settled.get(done!.id!)!.finishedAt);
