@@ -39,8 +39,8 @@ const INSERT_TYPES = ['uuid', 'uuid', 'uuid', 'uuid', 'text', 'int', 'bytea', 'j
  * Rows made of parameters (`[number, type]` per column): one row per element of array parameters,
  * unnested, or for exactly one row (`one`) a VALUES list of scalar parameters. PostgreSQL plans the
  * VALUES for the one row it is, where it estimates 100 for an unnest: the one-task claim-on-insert,
- * every submit of an idle node, took 0.2–0.3 ms less to commit that way (~150 µs less of the
- * server's CPU), paced as the latency bench's submits are.
+ * every submit of an idle node, took 0.2–0.3 ms less to commit that way (100–230 µs less of
+ * PostgreSQL's CPU), paced as the latency bench's submits are (docs/RATIONALE.md).
  */
 const paramRows = (columns: [n: number, type: string][], one: boolean) =>
   one
