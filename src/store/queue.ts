@@ -46,8 +46,9 @@ const paramRows = (columns: [n: number, type: string][], one: boolean) =>
   one
     ? `(VALUES (${columns.map(([n, type]) => `$${n}::${type}`).join(', ')}))`
     : `unnest(${columns.map(([n, type]) => `$${n}::${type}[]`).join(', ')})`;
-const insertParams = (extra: [number, string][] = []): [number, string][] => [...INSERT_TYPES.map((type, i): [number, string] => [i + 1, type]), ...extra];
-const INSERT_ROWS = paramRows(insertParams(), false);
+/** INSERT_COLUMNS as parameters $1…$21 for paramRows. */
+const INSERT_PARAMS = INSERT_TYPES.map((type, i): [number, string] => [i + 1, type]);
+const INSERT_ROWS = paramRows(INSERT_PARAMS, false);
 const INSERT_QUEUED = `INSERT INTO task AS t (${INSERT_COLUMNS})
   SELECT * FROM ${INSERT_ROWS}
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
@@ -130,7 +131,7 @@ const insertClaimed = (one: boolean) => `WITH r AS (SELECT * FROM ${resultRows(2
       CASE WHEN r.task_id IS NOT NULL OR u.begun_at IS NOT NULL THEN LEAST(now(), COALESCE(r.started_at, u.begun_at)) END,
       LEAST(now(), $24::timestamptz), LEAST(now(), $24::timestamptz), r.outcome::outcome_kind, r.exit_code,
       CASE WHEN r.next_status IN ${TERMINAL} THEN r.finished_at END
-      FROM ${paramRows(insertParams([[25, 'timestamptz']]), one)} AS u(${INSERT_COLUMNS}, begun_at) LEFT JOIN r ON r.task_id = u.id
+      FROM ${paramRows([...INSERT_PARAMS, [25, 'timestamptz']], one)} AS u(${INSERT_COLUMNS}, begun_at) LEFT JOIN r ON r.task_id = u.id
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING t.*
   ), attempt AS (
