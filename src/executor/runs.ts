@@ -74,6 +74,7 @@ export function makeRuns(s: NodeState, { leases, finisher, slotFreed }: RunsDeps
           tenantId: task.tenantId,
           attempt: run.n,
           stream: chunk.stream,
+          offset: chunk.offset,
           data: chunk.data,
         }),
       () => {

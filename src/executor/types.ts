@@ -26,6 +26,8 @@ export interface TaskOutputEvent {
   tenantId: string;
   attempt: number;
   stream: 'stdout' | 'stderr';
+  /** Where `data` starts in the attempt's stream (the chunks of an attempt's stream are contiguous). */
+  offset: number;
   data: Uint8Array;
 }
 

@@ -9,7 +9,7 @@
 import 'reflect-metadata';
 import { Repeater } from '@graphql-yoga/subscription';
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { TERMINAL_STATUSES } from '../domain/index.js';
+import { SpindleError, TERMINAL_STATUSES } from '../domain/index.js';
 import { taskEvent, type TaskEvent, type TaskOutputEvent, type TaskRow } from '../services/types.js';
 import { checkId, notFoundAt } from '../services/ids.js';
 import { toBase64, utf8Lossy } from './codec.js';
@@ -20,8 +20,6 @@ import { lastAttempt } from './task.resolver.js';
 import { OutputChunkType, TaskEventType } from './task-event.type.js';
 import { Task } from './task.type.js';
 
-/** How long taskOutput stays open after the task ended, for chunks still in flight. */
-const OUTPUT_TAIL_MS = 100;
 type Data<A> = SubscribeResolverData<unknown, A, Context>;
 
 /**
@@ -66,9 +64,12 @@ async function subscribeTaskEvents({ args, context }: Data<{ filter?: TaskEventF
 }
 
 /**
- * Live chunks of a task until it reaches a terminal state. For a task that has already ended, its
- * result's stdout and stderr (lastAttempt: never a stale attempt) are replayed as (at most) two
- * chunks, then the stream completes.
+ * Live chunks of a task until it reaches a terminal state, then what the last attempt's stored
+ * result holds beyond the chunks delivered, each byte once: a subscriber that attached after the
+ * attempt printed (a task started on its submit can print before its submitter subscribes) and saw
+ * none of it live gets all of it. Live chunks are a tail: one that joins mid-stream gets what comes
+ * from there. For a task that has already ended, its result's stdout and stderr (lastAttempt:
+ * never a stale attempt) are replayed as (at most) two chunks, then the stream completes.
  */
 async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   const id = checkId('id', args.id);
@@ -78,20 +79,31 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   const deleted = deletion(context, id);
   const close = () => Promise.all([chunks.return?.(), events.return?.(), deleted.close()]);
   const row = await current(context, id, close);
+  const sent = new Delivered();
   if (TERMINAL_STATUSES.has(row.status)) {
     await close();
-    return replay(context, row);
+    const rest = await remainder(context, row, sent);
+    return new Repeater<TaskOutputEvent>(async (push, stop) => {
+      for (const chunk of rest) await push(chunk);
+      stop();
+    });
   }
   const ended = flatten(events, (e) => TERMINAL_STATUSES.has(e.status), { until: () => true, end: deleted });
   return new Repeater<TaskOutputEvent>(async (push, stop) => {
-    // Chunks already on their way when the end is announced still get through.
-    void ended.next().then(() => setTimeout(() => stop(), OUTPUT_TAIL_MS).unref());
     const stopped = stop.then(() => ({ done: true as const, value: undefined }));
+    // The terminal event (done when the task was deleted or the client left first).
+    const end = ended.next().then((r) => ({ end: r }));
     try {
       for (;;) {
-        const next = await Promise.race([chunks.next(), stopped]);
+        const next = await Promise.race([chunks.next(), stopped, end]);
+        if ('end' in next) {
+          if (!next.end.done) for (const chunk of await remainder(context, id, sent)) await push(chunk);
+          break;
+        }
         if (next.done) break;
-        if (next.value.tenantId === context.caller.tenantId) await push(next.value);
+        if (next.value.tenantId !== context.caller.tenantId) continue;
+        const fresh = sent.take(next.value);
+        if (fresh) await push(fresh);
       }
     } finally {
       stop();
@@ -100,15 +112,47 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   });
 }
 
-async function replay(context: Context, row: TaskRow): Promise<AsyncIterable<TaskOutputEvent>> {
-  const last = await lastAttempt(row, context);
+/**
+ * How far each attempt's stdout and stderr have been delivered to one subscriber. Chunks carry
+ * their offset, so a repeat (the stored output after live chunks) is cut to what is new; a chunk
+ * past the end (the subscriber attached after the attempt had printed) is delivered as it is.
+ */
+class Delivered {
+  private readonly ends = new Map<string, number>();
+
+  take(chunk: TaskOutputEvent): TaskOutputEvent | null {
+    const key = `${chunk.attempt}:${chunk.stream}`;
+    const end = this.ends.get(key) ?? 0;
+    const skip = Math.max(0, end - chunk.offset);
+    if (skip >= chunk.data.length) return null;
+    this.ends.set(key, chunk.offset + chunk.data.length);
+    return skip === 0 ? chunk : { ...chunk, offset: end, data: chunk.data.subarray(skip) };
+  }
+}
+
+/**
+ * What the stored result of the task's last attempt holds beyond what `sent` delivered: all of it
+ * for a new subscriber. `task` is the task as read, or its id to read it now (gone: nothing).
+ */
+async function remainder(context: Context, task: TaskRow | string, sent: Delivered): Promise<TaskOutputEvent[]> {
+  if (typeof task === 'string') {
+    let row: TaskRow;
+    try {
+      row = await context.services.tasks.get(context.caller, task);
+    } catch (err) {
+      if (err instanceof SpindleError && err.code === 'NOT_FOUND') return []; // deleted as it ended
+      throw err;
+    }
+    return remainder(context, row, sent);
+  }
+  const last = await lastAttempt(task, context);
+  if (!last) return [];
   const out: TaskOutputEvent[] = [];
-  if (last?.stdout.length) out.push({ taskId: row.id, tenantId: row.tenantId, attempt: last.n, stream: 'stdout', data: last.stdout });
-  if (last?.stderr.length) out.push({ taskId: row.id, tenantId: row.tenantId, attempt: last.n, stream: 'stderr', data: last.stderr });
-  return new Repeater<TaskOutputEvent>(async (push, stop) => {
-    for (const chunk of out) await push(chunk);
-    stop();
-  });
+  for (const [stream, data] of [['stdout', last.stdout], ['stderr', last.stderr]] as const) {
+    const chunk = data.length > 0 ? sent.take({ taskId: task.id, tenantId: task.tenantId, attempt: last.n, stream, offset: 0, data }) : null;
+    if (chunk) out.push(chunk);
+  }
+  return out;
 }
 
 @Resolver(() => TaskEventType)
@@ -130,10 +174,12 @@ export class TaskEventResolver {
 
   @Subscription(() => OutputChunkType, {
     subscribe: subscribeTaskOutput,
-    description: 'Live stdout/stderr chunks until the task ends; for an ended task, its last output replayed, then complete.',
+    description:
+      "Live stdout/stderr chunks until the task ends, then what its last attempt's stored output holds beyond the chunks delivered (all of it when none were), each byte once; " +
+      'for an ended task, its last output replayed, then complete.',
   })
   taskOutput(@Root() chunk: TaskOutputEvent, @Arg('id', () => ID) _id: string): OutputChunkType {
-    return { taskId: chunk.taskId, attempt: chunk.attempt, stream: chunk.stream, data: utf8Lossy(chunk.data), base64: toBase64(chunk.data) };
+    return { taskId: chunk.taskId, attempt: chunk.attempt, stream: chunk.stream, offset: chunk.offset, data: utf8Lossy(chunk.data), base64: toBase64(chunk.data) };
   }
 
   @FieldResolver(() => Task, { description: 'The task as it is now (loaded on demand).' })

@@ -21,6 +21,8 @@ export class OutputChunkType {
   @Field(() => ID) taskId!: string;
   @Field(() => Int) attempt!: number;
   @Field(() => OutputStreamEnum) stream!: 'stdout' | 'stderr';
+  @Field(() => Int, { description: "Where the chunk starts in its attempt's stream, in bytes: an attempt's chunks of a stream follow each other without gap or overlap." })
+  offset!: number;
   @Field(() => String, { description: 'UTF-8 (lossy: a chunk may split a character; use base64 for exact bytes).' }) data!: string;
   @Field(() => String) base64!: string;
 }

@@ -70,8 +70,8 @@ export function outcomeOf(job: Job, m: Result): RunOutcome {
   const whole = 't' in m ? m : null;
   // The live listener has seen a prefix of each stream; hand it the rest before the outcome.
   if (job.onOutput !== undefined) {
-    if (m.stdout.length > job.stdoutSent) emit(job, 'stdout', m.stdout.subarray(job.stdoutSent));
-    if (m.stderr.length > job.stderrSent) emit(job, 'stderr', m.stderr.subarray(job.stderrSent));
+    if (m.stdout.length > job.stdoutSent) emit(job, 'stdout', job.stdoutSent, m.stdout.subarray(job.stdoutSent));
+    if (m.stderr.length > job.stderrSent) emit(job, 'stderr', job.stderrSent, m.stderr.subarray(job.stderrSent));
   }
   return {
     kind: m.kind,
@@ -100,11 +100,11 @@ export function started(job: Job): void {
   }
 }
 
-/** Hand a chunk to the run's live-output listener, if any. */
-export function emit(job: Job, stream: 'stdout' | 'stderr', data: Uint8Array): void {
+/** Hand a chunk (bytes `offset` onwards of its stream) to the run's live-output listener, if any. */
+export function emit(job: Job, stream: 'stdout' | 'stderr', offset: number, data: Uint8Array): void {
   if (job.onOutput === undefined) return;
   try {
-    job.onOutput({ stream, data });
+    job.onOutput({ stream, offset, data });
   } catch {
     // A listener's failure is the listener's: the run and the pool go on.
   }
@@ -120,6 +120,7 @@ export function received(job: Job, stream: 'stdout' | 'stderr', offset: number, 
   // A gap cannot happen (full areas arrive in order, before later bytes are read); be safe anyway.
   if (skip < 0 || skip >= data.length) return;
   const fresh = skip === 0 ? data : data.subarray(skip);
+  const at = offset + skip;
   if (stream === 'stdout') {
     job.stdoutChunks.push(fresh);
     job.stdoutSent += fresh.length;
@@ -127,7 +128,7 @@ export function received(job: Job, stream: 'stdout' | 'stderr', offset: number, 
     job.stderrChunks.push(fresh);
     job.stderrSent += fresh.length;
   }
-  emit(job, stream, fresh);
+  emit(job, stream, at, fresh);
 }
 
 /**

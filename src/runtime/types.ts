@@ -40,6 +40,8 @@ export interface RunRequest {
 
 export interface OutputChunk {
   stream: 'stdout' | 'stderr';
+  /** Where `data` starts in its stream: a run's chunks of a stream follow each other without gap or overlap. */
+  offset: number;
   data: Uint8Array;
 }
 

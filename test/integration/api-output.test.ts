@@ -60,6 +60,24 @@ describe('output of a task that prints and then spins', () => {
     expect(t.attemptList).toEqual([{ n: 1, outcome: 'timeout', stdout: 'before spin\n' }]);
   });
 
+  it('gives a subscriber that came after the output was written all of it when the task ends, once', async () => {
+    const id = await submit({ limits: { timeoutMs: 1500 } });
+    // Running, and its line already handed on live (the pool reads every 50 ms): before subscribing.
+    await waitFor('the task to run', async () => (await getTask(id)).status === 'RUNNING', { timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 400));
+    const output = s.subscribe<{ taskOutput: { attempt: number; stream: string; offset: number; data: string } }>(
+      `subscription ($id: ID!) { taskOutput(id: $id) { attempt stream offset data } }`,
+      { id },
+    );
+    try {
+      await output.ended;
+      expect(output.results.map((r) => r.data!.taskOutput)).toEqual([{ attempt: 1, stream: 'stdout', offset: 0, data: 'before spin\n' }]);
+    } finally {
+      output.close();
+    }
+    expect(await getTask(id)).toMatchObject({ status: 'FAILED', outcome: 'timeout', stdout: 'before spin\n' });
+  });
+
   it('keeps the output in the attempt of a cancelled task', async () => {
     const id = await submit({ limits: { timeoutMs: 60_000 }, runAt: new Date(Date.now() + 1500).toISOString() });
     const { output, updates } = watch(id);

@@ -67,7 +67,7 @@ describe(`event bus (${redisUrl ? 'Redis' : 'in-process'})`, () => {
   });
 
   it('output chunks keep their bytes and are routed by task id', async () => {
-    const chunk: TaskOutputEvent = { taskId: 'task-7', tenantId: 'x', attempt: 1, stream: 'stderr', data: new Uint8Array([0, 10, 200, 255]) };
+    const chunk: TaskOutputEvent = { taskId: 'task-7', tenantId: 'x', attempt: 1, stream: 'stderr', offset: 12, data: new Uint8Array([0, 10, 200, 255]) };
     const got = await first(nodeB.pubsub.subscribe('TASK_OUTPUT', 'task-7'), () => {
       nodeA.pubsub.publish('TASK_OUTPUT', 'task-6', { ...chunk, taskId: 'task-6' });
       nodeA.pubsub.publish('TASK_OUTPUT', 'task-7', chunk);
@@ -75,6 +75,7 @@ describe(`event bus (${redisUrl ? 'Redis' : 'in-process'})`, () => {
     expect(got.taskId).toBe('task-7');
     expect(got.data).toBeInstanceOf(Uint8Array);
     expect(Array.from(got.data)).toEqual([0, 10, 200, 255]);
+    expect(got.offset).toBe(12);
   });
 
   it('direct listeners hear cancels and stats from other nodes', async () => {

@@ -250,12 +250,18 @@ describe('live output', () => {
     expect(chunks.length).toBeGreaterThanOrEqual(2);
     expect(chunks.every((c) => c.stream === 'stdout')).toBe(true);
     expect(chunks.map((c) => text(c.data)).join('')).toBe(text(o.stdout));
+    // Each chunk says where it starts: right where the one before it ended.
+    let end = 0;
+    for (const c of chunks) {
+      expect(c.offset).toBe(end);
+      end += c.data.length;
+    }
   });
 
   it('hands a short task its whole output once', async () => {
     const chunks: OutputChunk[] = [];
     const o = await rt.run(runRequest(await watRef('hello')), undefined, (c) => chunks.push(c));
-    expect(chunks.map((c) => [c.stream, text(c.data)])).toEqual([['stdout', text(o.stdout)]]);
+    expect(chunks.map((c) => [c.stream, c.offset, text(c.data)])).toEqual([['stdout', 0, text(o.stdout)]]);
   });
 
   it('survives a listener that throws', async () => {

@@ -63,7 +63,7 @@ describe('in-process event bus', () => {
     const bus = makeEventBus();
     const iterator = bus.pubsub.subscribe('TASK_OUTPUT', 'task-b')[Symbol.asyncIterator]();
     const next = iterator.next();
-    const chunk = (taskId: string): TaskOutputEvent => ({ taskId, tenantId: 't', attempt: 1, stream: 'stdout', data: new Uint8Array([104, 105]) });
+    const chunk = (taskId: string): TaskOutputEvent => ({ taskId, tenantId: 't', attempt: 1, stream: 'stdout', offset: 0, data: new Uint8Array([104, 105]) });
     bus.pubsub.publish('TASK_OUTPUT', 'task-a', chunk('task-a'));
     bus.pubsub.publish('TASK_OUTPUT', 'task-b', chunk('task-b'));
     expect((await next).value.taskId).toBe('task-b');
