@@ -97,7 +97,8 @@ describe('the task list as a toolbox', { shuffle: false }, () => {
 
     const finished = page.getByRole('columnheader', { name: /Finished/ });
     await finished.getByRole('button').click();
-    expect(await finished.getAttribute('aria-sort')).toBe('descending');
+    // The sort goes through the URL and a re-render: the header says so once that is done.
+    await waitFor('the Finished header to say descending', async () => (await finished.getAttribute('aria-sort')) === 'descending', { timeoutMs: WAIT.timeout });
     await waitFor('finished first', async () => (await shown(page)).length === 5 && (await shown(page))[0] !== ids.low, { timeoutMs: WAIT.timeout });
     const rows = await shown(page);
     expect(new Set(rows.slice(3))).toEqual(new Set([ids.later, ids.files]));
