@@ -9,7 +9,7 @@
 import 'reflect-metadata';
 import { Repeater } from '@graphql-yoga/subscription';
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import { SpindleError, TERMINAL_STATUSES } from '../domain/index.js';
+import { TERMINAL_STATUSES } from '../domain/index.js';
 import { taskEvent, type TaskEvent, type TaskOutputEvent, type TaskRow } from '../services/types.js';
 import { checkId, notFoundAt } from '../services/ids.js';
 import { toBase64, utf8Lossy } from './codec.js';
@@ -79,10 +79,9 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   const deleted = deletion(context, id);
   const close = () => Promise.all([chunks.return?.(), events.return?.(), deleted.close()]);
   const row = await current(context, id, close);
-  const sent = new Delivered();
   if (TERMINAL_STATUSES.has(row.status)) {
     await close();
-    const rest = await remainder(context, row, sent);
+    const rest = await remainder(context, row, new Delivered());
     return new Repeater<TaskOutputEvent>(async (push, stop) => {
       for (const chunk of rest) await push(chunk);
       stop();
@@ -90,6 +89,7 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
   }
   const ended = flatten(events, (e) => TERMINAL_STATUSES.has(e.status), { until: () => true, end: deleted });
   return new Repeater<TaskOutputEvent>(async (push, stop) => {
+    const sent = new Delivered();
     const stopped = stop.then(() => ({ done: true as const, value: undefined }));
     // The terminal event (done when the task was deleted or the client left first).
     const end = ended.next().then((r) => ({ end: r }));
@@ -97,7 +97,9 @@ async function subscribeTaskOutput({ args, context }: Data<{ id: string }>) {
       for (;;) {
         const next = await Promise.race([chunks.next(), stopped, end]);
         if ('end' in next) {
-          if (!next.end.done) for (const chunk of await remainder(context, id, sent)) await push(chunk);
+          // The task as it ended (null: deleted meanwhile, nothing to add).
+          const task = next.end.done ? null : await context.loaders.task.load(id);
+          if (task) for (const chunk of await remainder(context, task, sent)) await push(chunk);
           break;
         }
         if (next.done) break;
@@ -130,21 +132,8 @@ class Delivered {
   }
 }
 
-/**
- * What the stored result of the task's last attempt holds beyond what `sent` delivered: all of it
- * for a new subscriber. `task` is the task as read, or its id to read it now (gone: nothing).
- */
-async function remainder(context: Context, task: TaskRow | string, sent: Delivered): Promise<TaskOutputEvent[]> {
-  if (typeof task === 'string') {
-    let row: TaskRow;
-    try {
-      row = await context.services.tasks.get(context.caller, task);
-    } catch (err) {
-      if (err instanceof SpindleError && err.code === 'NOT_FOUND') return []; // deleted as it ended
-      throw err;
-    }
-    return remainder(context, row, sent);
-  }
+/** What the stored result of the task's last attempt holds beyond what `sent` delivered: all of it for a new subscriber. */
+async function remainder(context: Context, task: TaskRow, sent: Delivered): Promise<TaskOutputEvent[]> {
   const last = await lastAttempt(task, context);
   if (!last) return [];
   const out: TaskOutputEvent[] = [];
