@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql, type Query } from '../api/client.js';
 import { useCoalesced, useQuery, useSubscription, useTick } from '../api/hooks.js';
 import { useEventOverlay } from '../api/live.js';
@@ -45,6 +45,15 @@ export function TaskPage({ id }: { id: string }) {
   const t = q.data?.task ? overlay(q.data.task) : undefined;
   const active = t ? ACTIVE.includes(t.status) : false;
   const now = useTick(active ? 500 : 60_000);
+  // A cancelled run's attempt is written once the run has wound down, after the CANCELLED event, and
+  // no event follows that write: ask again (a few times) while the task counts an attempt not yet listed.
+  const unlisted = !!t && !active && t.attempts > (t.attemptList.at(-1)?.n ?? 0);
+  const asked = useRef(0);
+  useEffect(() => {
+    if (!unlisted || asked.current >= 20) return;
+    const timer = setTimeout(() => (asked.current++, refetch()), 250);
+    return () => clearTimeout(timer);
+  }, [unlisted, q.data]);
   if (!t) {
     return (
       <section>
