@@ -50,7 +50,8 @@ export function TaskPage({ id }: { id: string }) {
   const unlisted = !!t && !active && t.attempts > (t.attemptList.at(-1)?.n ?? 0);
   const asked = useRef(0);
   useEffect(() => {
-    if (!unlisted || asked.current >= 20) return;
+    if (!unlisted) return void (asked.current = 0);
+    if (asked.current >= 20) return;
     const timer = setTimeout(() => (asked.current++, refetch()), 250);
     return () => clearTimeout(timer);
   }, [unlisted, q.data]);
