@@ -98,7 +98,8 @@ export interface TaskDeps extends SubmitDeps {
 }
 
 export function makeTaskService(deps: TaskDeps): TaskService {
-  const { config, store, executor, agents, logger } = deps;
+  // deps.agents is read where needed: the set that made this service makes it on first use (a submit needs none).
+  const { config, store, executor, logger } = deps;
 
   /** One line per accepted submit call, whatever its size (the executor logs each task's end). */
   function submitted(caller: Principal, inputs: SubmitTaskParams[], rows: TaskRow[]) {
@@ -117,7 +118,7 @@ export function makeTaskService(deps: TaskDeps): TaskService {
     if (filter?.createdAfter) where.createdAfter = filter.createdAfter;
     if (filter?.createdBefore) where.createdBefore = filter.createdBefore;
     if (filter?.search != null) where.search = checkSearch('filter.search', filter.search);
-    if (filter?.agent != null) where.agentId = (await agents.require(caller, 'filter.agent', filter.agent)).id;
+    if (filter?.agent != null) where.agentId = (await deps.agents.require(caller, 'filter.agent', filter.agent)).id;
     return where;
   }
 
@@ -201,7 +202,7 @@ export function makeTaskService(deps: TaskDeps): TaskService {
         if (filter.taskIds.length > MAX_FILTER_IDS) throw badInput('filter.taskIds', `must have at most ${MAX_FILTER_IDS} ids`);
         taskIds = new Set(filter.taskIds.map((id, i) => checkId(`filter.taskIds[${i}]`, id)));
       }
-      const agentId = filter?.agent != null ? (await agents.require(caller, 'filter.agent', filter.agent)).id : null;
+      const agentId = filter?.agent != null ? (await deps.agents.require(caller, 'filter.agent', filter.agent)).id : null;
       return { statuses, agentId, taskIds };
     },
   };
