@@ -112,11 +112,14 @@ export function makeClaimOnInsert(s: NodeState, { start, leases, publish, ended 
       gates[i]!.resolve(r.created && !settled.has(r.task.id));
     });
     // stop() may have begun meanwhile: it waits for these runs and writes their results like any other.
-    publish(created.map((t) => taskEvent(asQueued(t))));
-    // Claimed only (no worker had begun it): RUNNING comes with the heartbeat or the result that marks it.
-    publish(created.filter((t) => t.status !== 'QUEUED').map((t) => taskEvent(settled.has(t.id) ? { ...t, status: 'RUNNING' } : t)));
+    // One batch, in the order of three: every task QUEUED, then RUNNING (claimed only, no worker had
+    // begun it: RUNNING comes with the heartbeat or the result that marks it), then the ends.
     const finished = created.filter((t) => settled.has(t.id));
-    publish(finished.map(taskEvent));
+    publish([
+      ...created.map((t) => taskEvent(asQueued(t))),
+      ...created.filter((t) => t.status !== 'QUEUED').map((t) => taskEvent(settled.has(t.id) ? { ...t, status: 'RUNNING' as const } : t)),
+      ...finished.map(taskEvent),
+    ]);
     for (const row of finished) ended(settled.get(row.id)!, row);
     return results.map((r) => (r.created ? { ...r, task: asQueued(r.task) } : r));
   }
