@@ -15,7 +15,7 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { TERMINAL_STATUSES } from '../domain/index.js';
 import { makeRedisLink, type RedisLink } from './redis-link.js';
 import { makeReplayer, type ReplaySource } from './replay.js';
-import type { EventBus, Logger, PubSubHealth, TaskEvent, Topics } from './types.js';
+import type { BusPubSub, EventBus, Logger, PlainTopic, PubSubHealth, TaskEvent, Topics } from './types.js';
 
 export interface EventBusOptions {
   /** Redis URL for cross-node fan-out (REDIS_URL). Unset: in-process only. */
@@ -90,7 +90,7 @@ export function makeEventBus(options: EventBusOptions = {}): EventBus {
     });
   }
   const createdAt = new Date();
-  const pubsub = createPubSub<Topics>({
+  const yoga = createPubSub<Topics>({
     eventTarget: {
       addEventListener: (topic: string, cb: ListenerLike) => local.add(topic, cb),
       removeEventListener: (topic: string, cb: ListenerLike) => local.remove(topic, cb),
@@ -105,6 +105,13 @@ export function makeEventBus(options: EventBusOptions = {}): EventBus {
         return true;
       },
     } as never,
+  });
+  const pubsub: BusPubSub = Object.assign(yoga, {
+    listen<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void) {
+      const cb: Listener = (event) => listener(event.detail as never);
+      local.add(topic, cb);
+      return () => local.remove(topic, cb);
+    },
   });
   return {
     pubsub,

@@ -60,9 +60,20 @@ export type Topics = {
 export type PlainTopic = { [K in keyof Topics]: Topics[K] extends [unknown] ? K : never }[keyof Topics];
 
 /** The pub/sub every node shares (src/executor/events.ts builds it). */
+/**
+ * The bus as subscriptions see it: yoga's pub/sub (`publish(topic, ...args)`, `subscribe(topic, id?)`:
+ * an async iterator per subscription) and `listen`, a plain function called in the publisher's own
+ * call, for a consumer that does its work there (the shared feeds: server/ws-shared.ts). Both are
+ * subscriptions: unlike EventBus.on, they hear the ends replayed after a Redis gap.
+ */
+export interface BusPubSub extends PubSub<Topics> {
+  /** Listens to a plain topic; returns the function that stops listening. */
+  listen<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void): () => void;
+}
+
 export interface EventBus {
-  /** For type-graphql's `pubSub` option and resolvers: `publish(topic, ...args)`, `subscribe(topic, id?)`. */
-  pubsub: PubSub<Topics>;
+  /** For type-graphql's `pubSub` option and the resolvers. */
+  pubsub: BusPubSub;
   /** Listens to a plain topic without an async iterator; returns the unsubscribe function. */
   on<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void): () => void;
   /** 'memory' or 'redis', for logs and /healthz. */

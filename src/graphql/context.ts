@@ -4,12 +4,11 @@
  * per-request loaders. The transports authenticate first (HTTP: a middleware before Apollo;
  * WebSocket: graphql-ws onConnect) and hand the caller in.
  */
-import type { PubSub } from '@graphql-yoga/subscription';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { FileEntry, Principal } from '../domain/index.js';
 import type { Services } from '../services/index.js';
-import type { AgentRow, AgentVersionRow, TaskAttemptRow, TaskRow, Topics } from '../services/types.js';
+import type { AgentRow, AgentVersionRow, BusPubSub, TaskAttemptRow, TaskRow } from '../services/types.js';
 import { makeLoader, type Loader } from './loader.js';
 
 /** What the GraphQL layer needs from the rest of the node. */
@@ -17,7 +16,7 @@ export interface GraphQLDeps {
   /** The transports' limits (depth, cost, sizes) and switches. */
   config: Config;
   services: Services;
-  pubsub: PubSub<Topics>;
+  pubsub: BusPubSub;
   logger: Logger;
 }
 
@@ -34,7 +33,7 @@ export interface Context {
   /** The transport's request id (HTTP request or WebSocket connection), for the lines the operation logs. */
   requestId?: string;
   services: Services;
-  pubsub: PubSub<Topics>;
+  pubsub: BusPubSub;
   loaders: Loaders;
 }
 

@@ -136,6 +136,86 @@ export function flatten<T>(it: AsyncIterator<T[]>, keep: (value: T) => boolean, 
 }
 
 /**
+ * A stream that can hand its values to a listener instead of being read: `stream[PUSH](fn)` makes
+ * it call `fn` with each value in the publisher's own call from then on (the values queued before
+ * first). The shared feeds (server/ws-shared.ts) take it so: an event is executed and written
+ * before `publish` returns, with no promise per event.
+ */
+export const PUSH = Symbol('push');
+export interface Pushed<T> extends Live<T> {
+  [PUSH](listener: (value: T) => void): void;
+}
+export const isPushed = (stream: object): stream is Pushed<unknown> => PUSH in stream;
+
+/** Values a pushed stream holds for a reader that does not keep up; past them it fails. */
+export const PUSHED_QUEUE_MAX = 10_000;
+
+/**
+ * One value per item of the batches `listen` hears that pass `keep`, from this call on: pushed to
+ * a listener (PUSH), or queued for reads (a reader that leaves more than `queueMax` unread fails
+ * with an error saying so rather than miss events). Ends only when returned, which stops listening.
+ */
+export function pushed<T>(listen: (onBatch: (batch: T[]) => void) => () => void, keep: (value: T) => boolean, queueMax = PUSHED_QUEUE_MAX): Pushed<T> {
+  const queue: T[] = [];
+  let reader: { resolve(r: IteratorResult<T>): void; reject(err: unknown): void } | null = null;
+  let listener: ((value: T) => void) | null = null;
+  let failure: Error | null = null;
+  let stopped = false;
+  const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+
+  const unlisten = listen((batch) => {
+    for (const value of batch) {
+      if (stopped || !keep(value)) continue;
+      if (listener) listener(value);
+      else if (reader) {
+        const r = reader;
+        reader = null;
+        r.resolve({ done: false, value });
+      } else if (queue.length < queueMax) queue.push(value);
+      else {
+        failure = new Error(`subscription too slow: more than ${queueMax} events unread`);
+        stop();
+      }
+    }
+  });
+
+  function stop() {
+    if (stopped) return;
+    stopped = true;
+    unlisten();
+    const r = reader;
+    reader = null;
+    if (r) (failure && queue.length === 0 ? r.reject(failure) : r.resolve(done()));
+  }
+
+  const stream: Pushed<T> = {
+    [PUSH](fn) {
+      listener = fn;
+      for (const value of queue.splice(0)) fn(value);
+    },
+    next() {
+      if (queue.length > 0) return Promise.resolve({ done: false, value: queue.shift()! });
+      if (stopped) return failure ? Promise.reject(failure) : Promise.resolve(done());
+      return new Promise((resolve, reject) => (reader = { resolve, reject }));
+    },
+    async return() {
+      queue.length = 0;
+      stop();
+      return done();
+    },
+    async throw(err: unknown) {
+      queue.length = 0;
+      stop();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return stream;
+}
+
+/**
  * Pushes `produce()` now and every `intervalMs` until the client goes away. A failing first
  * value fails the subscription; a later failure (a database blip) only skips that tick.
  */

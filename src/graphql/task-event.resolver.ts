@@ -14,7 +14,7 @@ import { taskEvent, type TaskEvent, type TaskOutputEvent, type TaskRow } from '.
 import { checkId, notFoundAt } from '../services/ids.js';
 import { toBase64, utf8Lossy } from './codec.js';
 import type { Context } from './context.js';
-import { eager, endsWhen, flatten, type EndSignal } from './live.js';
+import { eager, endsWhen, flatten, pushed, type EndSignal } from './live.js';
 import { TaskEventFilterInput } from './task.input.js';
 import { lastAttempt } from './task.resolver.js';
 import { OutputChunkType, TaskEventType } from './task-event.type.js';
@@ -56,9 +56,8 @@ async function subscribeTaskUpdated({ args, context }: Data<{ id: string }>) {
 async function subscribeTaskEvents({ args, context }: Data<{ filter?: TaskEventFilterInput | null }>) {
   const { caller } = context;
   const { statuses, agentId, taskIds } = await context.services.tasks.eventFilter(caller, args.filter);
-  const events = eager(context.pubsub.subscribe('TASK_EVENTS'));
-  return flatten(
-    events,
+  return pushed<TaskEvent>(
+    (onBatch) => context.pubsub.listen('TASK_EVENTS', onBatch),
     (e) => e.tenantId === caller.tenantId && (!statuses || statuses.has(e.status)) && (!agentId || e.agentId === agentId) && (!taskIds || taskIds.has(e.taskId)),
   );
 }

@@ -16,7 +16,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
-import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, subscribe, validate, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, Kind, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, subscribe, validate, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CloseCode, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -109,7 +109,7 @@ export async function startGraphQL(schema: GraphQLSchema, deps: GraphQLDeps, htt
     return { ...result, errors: result.errors.map((e) => formatGraphQLError(e, errorLogger)) };
   };
   // A shared feed serves many connections: its errors are the node's.
-  const feeds = makeSharedFeeds({ subscribe: async (args) => subscribe(args), format: (result) => formatResult(result, () => logger) ?? result });
+  const feeds = makeSharedFeeds({ source: createSourceEventStream, execute, format: (result) => formatResult(result, () => logger) ?? result });
   /** The shared subscriptions' contexts, with where their messages go and the feed they join. */
   const sharing = new WeakMap<object, Wire & { key: string }>();
   const ws = useServer(

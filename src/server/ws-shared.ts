@@ -17,12 +17,15 @@
  * graphql-ws client reconnects) rather than silently missing events.
  */
 import type { ExecutionArgs, ExecutionResult } from 'graphql';
+import { isPushed, PUSH } from '../graphql/live.js';
 
 /** Unsent bytes on a socket beyond which a shared subscription's client is disconnected. */
 export const SLOW_CLIENT_BYTES = 16 * 1024 * 1024;
 /** WebSocket close code "Try Again Later": graphql-ws clients reconnect. */
 export const SLOW_CLIENT_CLOSE = 1013;
 const OPEN = 1;
+/** A feed that wrote nothing for this long writes its next event at once instead of at the end of the turn. */
+export const QUIET_MS = 1;
 
 /**
  * Where one subscription's messages go: its WebSocket, the TCP socket under it and its graphql-ws id.
@@ -36,8 +39,15 @@ export interface Wire {
 }
 
 export interface SharedFeedsOptions {
-  /** graphql's `subscribe` (or a wrapper of it): run once per feed, with its first member's arguments. */
-  subscribe(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
+  /**
+   * graphql's `createSourceEventStream`: run once per feed, with its first member's arguments. Each
+   * event is then executed as graphql's `subscribe` would (`execute` with the event as root value),
+   * without its promise per event: a source that takes a listener (PUSH, graphql/live.ts) hands
+   * each event over in the publisher's own call, and an event whose fields resolve synchronously is
+   * executed and encoded there.
+   */
+  source(args: ExecutionArgs): Promise<AsyncIterable<unknown> | ExecutionResult>;
+  execute(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult>;
   /** What goes on the wire for a result (errors masked), as graphql-ws's onNext would give. */
   format(result: ExecutionResult): unknown;
   /** Unsent bytes past which a member's socket is closed (default SLOW_CLIENT_BYTES). */
@@ -65,8 +75,12 @@ interface Feed {
   members: Set<Member>;
   /** Payloads (JSON) of this turn not yet written: written at its end, a member's in one frame run. */
   unsent: Buffer[];
-  /** The stream, once `subscribe` answered with one; its failure to start otherwise. */
-  started: Promise<AsyncIterator<ExecutionResult> | ExecutionResult>;
+  /** When it last wrote (performance.now()): a quiet feed writes an event at once (see emit). */
+  wroteAt: number;
+  /** Results still being executed (a field resolved asynchronously): later ones wait behind them. */
+  pending: Promise<void> | null;
+  /** The source stream, once it started; its failure to start otherwise. */
+  started: Promise<AsyncIterator<unknown> | ExecutionResult>;
   closed: boolean;
 }
 
@@ -75,9 +89,9 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
   const feeds = new Map<string, Feed>();
 
   function open(key: string, args: ExecutionArgs): Feed {
-    const feed: Feed = { members: new Set(), unsent: [], started: null!, closed: false };
+    const feed: Feed = { members: new Set(), unsent: [], wroteAt: -Infinity, pending: null, started: null!, closed: false };
     feed.started = (async () => {
-      const result = await options.subscribe(args);
+      const result = await options.source(args);
       return Symbol.asyncIterator in result ? result[Symbol.asyncIterator]() : result;
     })();
     feeds.set(key, feed);
@@ -85,7 +99,8 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
       (stream) => {
         if (!('next' in stream)) retire(key, feed);
         else if (feed.closed) void stream.return?.();
-        else void pump(key, feed, stream);
+        else if (isPushed(stream)) stream[PUSH]((event) => deliver(key, feed, args, event));
+        else void pump(key, feed, args, stream);
       },
       () => retire(key, feed),
     );
@@ -104,28 +119,76 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
     void feed.started.then((s) => ('next' in s ? s.return?.() : undefined)).catch(() => {});
   }
 
-  async function pump(key: string, feed: Feed, stream: AsyncIterator<ExecutionResult>) {
+  /** An event from a source that pushes: executed now, written in order behind any still executing. */
+  function deliver(key: string, feed: Feed, args: ExecutionArgs, event: unknown) {
+    if (feed.closed) return;
+    let executed: ExecutionResult | Promise<ExecutionResult>;
+    try {
+      executed = options.execute({ ...args, rootValue: event });
+    } catch (err) {
+      return end(key, feed, { err });
+    }
+    if (feed.pending === null && !(executed instanceof Promise)) return emit(feed, executed);
+    const waited = (feed.pending ?? Promise.resolve()).then(() => executed);
+    const written: Promise<void> = waited.then(
+      (result) => void (!feed.closed && emit(feed, result)),
+      (err: unknown) => end(key, feed, { err }),
+    );
+    feed.pending = written;
+    void written.then(() => {
+      if (feed.pending === written) feed.pending = null;
+    });
+  }
+
+  /** An async source: each event awaited, then executed. */
+  async function pump(key: string, feed: Feed, args: ExecutionArgs, stream: AsyncIterator<unknown>) {
     let failure: { err: unknown } | undefined;
     try {
       for (let next = await stream.next(); !next.done && !feed.closed; next = await stream.next()) {
-        // The one encoding of this event; each member's message only splices its id in front.
-        if (feed.unsent.length === 0) setImmediate(flush, feed);
-        feed.unsent.push(Buffer.from(JSON.stringify(options.format(next.value))));
+        const executed = options.execute({ ...args, rootValue: next.value });
+        const result = executed instanceof Promise ? await executed : executed;
+        if (!feed.closed) emit(feed, result);
       }
     } catch (err) {
       failure = { err };
     }
-    // Every `next` before the `complete` (or error) graphql-ws sends once the members end.
+    end(key, feed, failure);
+  }
+
+  /** The feed is over: every `next` goes out before the `complete` (or error) graphql-ws sends once the members end. */
+  function end(key: string, feed: Feed, failure?: { err: unknown }) {
+    const wasOpen = !feed.closed;
     flush(feed);
     retire(key, feed);
     for (const m of feed.members) m.end(failure?.err);
     feed.members.clear();
+    // A pushed source that failed is let go here (an async one has ended already).
+    if (wasOpen && failure) void feed.started.then((s) => ('next' in s ? s.return?.() : undefined)).catch(() => {});
+  }
+
+  /**
+   * The one encoding of this event; each member's message only splices its id in front. A feed
+   * that has been quiet for QUIET_MS writes it at once: a lone event (a submit on an idle node) then
+   * leaves before the rest of the turn's work, its submit's answer included. Otherwise it waits for
+   * the end of the turn, so a burst leaves in one write per member.
+   */
+  function emit(feed: Feed, result: ExecutionResult) {
+    const payload = Buffer.from(JSON.stringify(options.format(result)));
+    const now = performance.now();
+    if (feed.unsent.length === 0 && now - feed.wroteAt > QUIET_MS) {
+      feed.wroteAt = now;
+      for (const m of feed.members) send(m, [payload]);
+      return;
+    }
+    if (feed.unsent.length === 0) setImmediate(flush, feed);
+    feed.unsent.push(payload);
   }
 
   function flush(feed: Feed) {
     const payloads = feed.unsent;
     if (payloads.length === 0) return;
     feed.unsent = [];
+    feed.wroteAt = performance.now();
     for (const m of feed.members) send(m, payloads);
   }
 

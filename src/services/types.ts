@@ -5,6 +5,6 @@
  */
 export type { AgentBuildRow, AgentRow, AgentVersionRow, ApiKeyRow, TaskAttemptRow, TaskCount, TaskCursor, TaskOrder, TaskOrderField, TaskRow, TenantRow } from '../store/index.js';
 export { cursorValue, DEFAULT_TASK_ORDER, TASK_ORDER_FIELDS } from '../store/index.js';
-export type { TaskEvent, TaskOutputEvent, Topics } from '../executor/types.js';
+export type { BusPubSub, TaskEvent, TaskOutputEvent, Topics } from '../executor/types.js';
 /** The event announcing a task's current state (the one the executor publishes after each write). */
 export { taskEvent } from '../executor/results.js';

@@ -1,7 +1,8 @@
 import { Repeater } from '@graphql-yoga/subscription';
 import { GraphQLError, parse, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { makeSharedFeeds, SLOW_CLIENT_CLOSE, textFrames, type Wire } from '../../src/server/ws-shared.js';
+import { pushed } from '../../src/graphql/live.js';
+import { makeSharedFeeds, QUIET_MS, SLOW_CLIENT_CLOSE, textFrames, type Wire } from '../../src/server/ws-shared.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The text messages in a run of unmasked server frames. */
@@ -26,6 +27,7 @@ function decode(buf: Buffer): string[] {
 
 function fakeWire(id: string, bufferedAmount = 0) {
   const messages: any[] = [];
+  const writes: number[] = []; // messages per raw write
   const closes: { code: number; reason: string }[] = [];
   const wire: Wire & { socket: { bufferedAmount: number } } = {
     id,
@@ -36,9 +38,15 @@ function fakeWire(id: string, bufferedAmount = 0) {
       send: (data: string) => void messages.push(JSON.parse(data)),
       close: (code: number, reason: string) => void closes.push({ code, reason }),
     },
-    raw: { write: (buf: Buffer) => void messages.push(...decode(buf).map((m) => JSON.parse(m))) },
+    raw: {
+      write: (buf: Buffer) => {
+        const decoded = decode(buf).map((m) => JSON.parse(m));
+        writes.push(decoded.length);
+        messages.push(...decoded);
+      },
+    },
   };
-  return { wire, messages, closes };
+  return { wire, messages, writes, closes };
 }
 
 /** A source of results to push by hand, counting how often it was subscribed and closed. */
@@ -57,13 +65,15 @@ function source() {
   return { s, subscribe };
 }
 
+/** The tests' events are their results already. */
+const execute = (a: ExecutionArgs) => a.rootValue as ExecutionResult;
 const args = { schema: null, document: parse('subscription { taskEvents { taskId } }') } as unknown as ExecutionArgs;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('shared subscription feeds', () => {
   it('subscribes once per key and writes each result once encoded to every member, under its own id', async () => {
     const { s, subscribe } = source();
-    const feeds = makeSharedFeeds({ subscribe, format: (r) => r });
+    const feeds = makeSharedFeeds({ source: subscribe, execute, format: (r) => r });
     const a = fakeWire('a');
     const b = fakeWire('b"2'); // an id that needs escaping
     const other = fakeWire('c');
@@ -81,7 +91,7 @@ describe('shared subscription feeds', () => {
 
   it('closes the feed when its last member leaves, and starts a new one for the next', async () => {
     const { s, subscribe } = source();
-    const feeds = makeSharedFeeds({ subscribe, format: (r) => r });
+    const feeds = makeSharedFeeds({ source: subscribe, execute, format: (r) => r });
     const a = (await feeds.join('k', args, fakeWire('a').wire)) as AsyncGenerator;
     const b = (await feeds.join('k', args, fakeWire('b').wire)) as AsyncGenerator;
     const pending = a.next();
@@ -98,7 +108,7 @@ describe('shared subscription feeds', () => {
 
   it('writes every result before its members complete, and passes a failure on to each', async () => {
     const { s, subscribe } = source();
-    const feeds = makeSharedFeeds({ subscribe, format: (r) => r });
+    const feeds = makeSharedFeeds({ source: subscribe, execute, format: (r) => r });
     const a = fakeWire('a');
     const stream = (await feeds.join('k', args, a.wire)) as AsyncGenerator;
     const ended = stream.next();
@@ -109,7 +119,7 @@ describe('shared subscription feeds', () => {
     expect(a.messages).toEqual([{ id: 'a', type: 'next', payload: { data: { n: 1 } } }]);
 
     const failing = source();
-    const feeds2 = makeSharedFeeds({ subscribe: failing.subscribe, format: (r) => r });
+    const feeds2 = makeSharedFeeds({ source: failing.subscribe, execute, format: (r) => r });
     const x = (await feeds2.join('k', args, fakeWire('x').wire)) as AsyncGenerator;
     const y = (await feeds2.join('k', args, fakeWire('y').wire)) as AsyncGenerator;
     const [nx, ny] = [x.next(), y.next()];
@@ -123,7 +133,7 @@ describe('shared subscription feeds', () => {
   it('answers every joiner with a failure to start (e.g. a bad filter), and keeps no feed', async () => {
     const refused: ExecutionResult = { errors: [new GraphQLError('filter.agent: no such agent')] };
     let calls = 0;
-    const feeds = makeSharedFeeds({ subscribe: async () => (calls++, refused), format: (r) => r });
+    const feeds = makeSharedFeeds({ source: async () => (calls++, refused), execute, format: (r) => r });
     const [a, b] = await Promise.all([feeds.join('k', args, fakeWire('a').wire), feeds.join('k', args, fakeWire('b').wire)]);
     expect(a).toBe(refused);
     expect(b).toBe(refused);
@@ -134,7 +144,7 @@ describe('shared subscription feeds', () => {
   it('writes the formatted result (masked errors), encoded once', async () => {
     const { s, subscribe } = source();
     let formatted = 0;
-    const feeds = makeSharedFeeds({ subscribe, format: (r) => (formatted++, { ...r, errors: r.errors?.map(() => ({ message: 'Internal server error' })) }) });
+    const feeds = makeSharedFeeds({ source: subscribe, execute, format: (r) => (formatted++, { ...r, errors: r.errors?.map(() => ({ message: 'Internal server error' })) }) });
     const wires = Array.from({ length: 5 }, (_, i) => fakeWire(String(i)));
     const streams = await Promise.all(wires.map((w) => feeds.join('k', args, w.wire)));
     await waitFor('the feed to listen', () => s.push !== null);
@@ -147,7 +157,7 @@ describe('shared subscription feeds', () => {
 
   it('disconnects a client with more than slowClientBytes unsent, and only it', async () => {
     const { s, subscribe } = source();
-    const feeds = makeSharedFeeds({ subscribe, format: (r) => r, slowClientBytes: 1000 });
+    const feeds = makeSharedFeeds({ source: subscribe, execute, format: (r) => r, slowClientBytes: 1000 });
     const atLimit = fakeWire('a', 1000);
     const beyond = fakeWire('b', 1001);
     const streams = await Promise.all([feeds.join('k', args, atLimit.wire), feeds.join('k', args, beyond.wire)]);
@@ -160,6 +170,83 @@ describe('shared subscription feeds', () => {
     expect(beyond.messages).toHaveLength(0);
     expect(beyond.closes).toEqual([{ code: SLOW_CLIENT_CLOSE, reason: 'SLOW_CLIENT' }]);
     for (const st of streams) await (st as AsyncGenerator).return(undefined);
+  });
+});
+
+/** A pushing source (graphql/live.ts `pushed`) over a topic published by hand, in the caller's call. */
+function pushSource() {
+  const listeners = new Set<(batch: unknown[]) => void>();
+  const listen = (fn: (batch: unknown[]) => void) => {
+    listeners.add(fn);
+    return () => void listeners.delete(fn);
+  };
+  return {
+    source: async () => pushed(listen, () => true),
+    publish: (batch: unknown[]) => listeners.forEach((fn) => fn(batch)),
+    listeners: () => listeners.size,
+  };
+}
+const result = (n: number): ExecutionResult => ({ data: { n } });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('shared feeds over a pushing source', () => {
+  it("writes a quiet feed's event in the publisher's call; the rest of a burst at the end of the turn, one write per member", async () => {
+    const p = pushSource();
+    const feeds = makeSharedFeeds({ source: p.source, execute, format: (r) => r });
+    const a = fakeWire('a');
+    const stream = (await feeds.join('k', args, a.wire)) as AsyncGenerator;
+    await waitFor('the feed to listen', () => p.listeners() === 1);
+    p.publish([result(1), result(2), result(3)]);
+    expect(a.messages.map((m) => m.payload.data.n)).toEqual([1]); // no await since publish
+    await turn();
+    expect(a.messages.map((m) => m.payload.data.n)).toEqual([1, 2, 3]);
+    expect(a.writes).toEqual([1, 2]);
+    // Within QUIET_MS of that write: batched; after it: at once again.
+    p.publish([result(4)]);
+    expect(a.messages).toHaveLength(3);
+    await turn();
+    expect(a.messages).toHaveLength(4);
+    await sleep(QUIET_MS + 5);
+    p.publish([result(5)]);
+    expect(a.messages).toHaveLength(5);
+    await stream.return(undefined);
+    expect(p.listeners()).toBe(0);
+  });
+
+  it('keeps the order of events whose execution finishes later than the next one', async () => {
+    const p = pushSource();
+    const slowly = (a: ExecutionArgs) => {
+      const r = a.rootValue as ExecutionResult & { data: { n: number } };
+      return r.data.n === 1 ? sleep(20).then(() => r) : r;
+    };
+    const feeds = makeSharedFeeds({ source: p.source, execute: slowly, format: (r) => r });
+    const a = fakeWire('a');
+    const stream = (await feeds.join('k', args, a.wire)) as AsyncGenerator;
+    await waitFor('the feed to listen', () => p.listeners() === 1);
+    p.publish([result(1), result(2)]);
+    p.publish([result(3)]);
+    expect(a.messages).toEqual([]);
+    await waitFor('all three written', () => a.messages.length === 3);
+    expect(a.messages.map((m) => m.payload.data.n)).toEqual([1, 2, 3]);
+    await stream.return(undefined);
+  });
+
+  it('ends every member with the error when an event cannot be executed, and lets go of the source', async () => {
+    const p = pushSource();
+    const feeds = makeSharedFeeds({
+      source: p.source,
+      execute: () => {
+        throw new Error('no schema');
+      },
+      format: (r) => r,
+    });
+    const x = (await feeds.join('k', args, fakeWire('x').wire)) as AsyncGenerator;
+    const pending = x.next();
+    await waitFor('the feed to listen', () => p.listeners() === 1);
+    p.publish([result(1)]);
+    await expect(pending).rejects.toThrow('no schema');
+    expect(feeds.size()).toBe(0);
+    await waitFor('the source let go', () => p.listeners() === 0);
   });
 });
 
