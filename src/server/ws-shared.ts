@@ -24,7 +24,7 @@ export const SLOW_CLIENT_BYTES = 16 * 1024 * 1024;
 /** WebSocket close code "Try Again Later": graphql-ws clients reconnect. */
 export const SLOW_CLIENT_CLOSE = 1013;
 const OPEN = 1;
-/** A feed that wrote nothing for this long writes its next event at once instead of at the end of the turn. */
+/** A feed that wrote nothing for this long writes its next events at the end of the call that delivered them, not of the turn. */
 export const QUIET_MS = 1;
 
 /**
@@ -167,21 +167,18 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
   }
 
   /**
-   * The one encoding of this event; each member's message only splices its id in front. A feed
-   * that has been quiet for QUIET_MS writes it at once: a lone event (a submit on an idle node) then
-   * leaves before the rest of the turn's work, its submit's answer included. Otherwise it waits for
-   * the end of the turn, so a burst leaves in one write per member.
+   * The one encoding of this event; each member's message only splices its id in front. The
+   * payloads of a turn go out together, a member's in one write: at the end of the turn, or, for a
+   * feed quiet for QUIET_MS, at the end of the call that delivered them (a microtask) — a pushed
+   * source's publish, so a lone event (a submit on an idle node) leaves before the rest of the turn's
+   * work, its submit's answer included, and a batch published at once still leaves in one write.
    */
   function emit(feed: Feed, result: ExecutionResult) {
-    const payload = Buffer.from(JSON.stringify(options.format(result)));
-    const now = performance.now();
-    if (feed.unsent.length === 0 && now - feed.wroteAt > QUIET_MS) {
-      feed.wroteAt = now;
-      for (const m of feed.members) send(m, [payload]);
-      return;
+    if (feed.unsent.length === 0) {
+      if (performance.now() - feed.wroteAt > QUIET_MS) queueMicrotask(() => flush(feed));
+      else setImmediate(flush, feed);
     }
-    if (feed.unsent.length === 0) setImmediate(flush, feed);
-    feed.unsent.push(payload);
+    feed.unsent.push(Buffer.from(JSON.stringify(options.format(result))));
   }
 
   function flush(feed: Feed) {

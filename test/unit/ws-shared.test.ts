@@ -190,26 +190,37 @@ const result = (n: number): ExecutionResult => ({ data: { n } });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('shared feeds over a pushing source', () => {
-  it("writes a quiet feed's event in the publisher's call; the rest of a burst at the end of the turn, one write per member", async () => {
+  it("writes a quiet feed's events at the end of the publisher's call, in one write per member; a busy feed's at the end of the turn", async () => {
     const p = pushSource();
     const feeds = makeSharedFeeds({ source: p.source, execute, format: (r) => r });
     const a = fakeWire('a');
-    const stream = (await feeds.join('k', args, a.wire)) as AsyncGenerator;
+    const b = fakeWire('b');
+    const streams = await Promise.all([feeds.join('k', args, a.wire), feeds.join('k', args, b.wire)]);
     await waitFor('the feed to listen', () => p.listeners() === 1);
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true));
     p.publish([result(1), result(2), result(3)]);
-    expect(a.messages.map((m) => m.payload.data.n)).toEqual([1]); // no await since publish
-    await turn();
-    expect(a.messages.map((m) => m.payload.data.n)).toEqual([1, 2, 3]);
-    expect(a.writes).toEqual([1, 2]);
-    // Within QUIET_MS of that write: batched; after it: at once again.
+    expect(a.messages).toEqual([]); // not one write per event
+    await Promise.resolve();
+    expect(turnEnded).toBe(false);
+    for (const w of [a, b]) {
+      expect(w.messages.map((m) => m.payload.data.n)).toEqual([1, 2, 3]);
+      expect(w.writes).toEqual([3]);
+    }
+    // Within QUIET_MS of that write: the end of the turn, with whatever else it publishes.
     p.publish([result(4)]);
+    p.publish([result(5)]);
+    await Promise.resolve();
     expect(a.messages).toHaveLength(3);
     await turn();
-    expect(a.messages).toHaveLength(4);
+    expect(a.messages.map((m) => m.payload.data.n)).toEqual([1, 2, 3, 4, 5]);
+    expect(a.writes).toEqual([3, 2]);
+    // Quiet again: the end of the call.
     await sleep(QUIET_MS + 5);
-    p.publish([result(5)]);
-    expect(a.messages).toHaveLength(5);
-    await stream.return(undefined);
+    p.publish([result(6)]);
+    await Promise.resolve();
+    expect(a.messages).toHaveLength(6);
+    for (const st of streams) await (st as AsyncGenerator).return(undefined);
     expect(p.listeners()).toBe(0);
   });
 
