@@ -24,8 +24,13 @@ export const SLOW_CLIENT_BYTES = 16 * 1024 * 1024;
 /** WebSocket close code "Try Again Later": graphql-ws clients reconnect. */
 export const SLOW_CLIENT_CLOSE = 1013;
 const OPEN = 1;
-/** A feed that wrote nothing for this long writes its next events at the end of the call that delivered them, not of the turn. */
+/** A feed that wrote nothing for this long writes its next events at the end of the call that delivered them. */
 export const QUIET_MS = 1;
+/**
+ * A busy feed (it wrote within QUIET_MS) writes what came in this window in one go: with 100
+ * subscribers, fewer writes cut server CPU per task by a quarter (bench fanout: 430–486 → 336–361 µs).
+ */
+export const BUSY_FLUSH_MS = 2;
 
 /**
  * Where one subscription's messages go: its WebSocket, the TCP socket under it and its graphql-ws id.
@@ -52,6 +57,9 @@ export interface SharedFeedsOptions {
   format(result: ExecutionResult): unknown;
   /** Unsent bytes past which a member's socket is closed (default SLOW_CLIENT_BYTES). */
   slowClientBytes?: number;
+  /** QUIET_MS and BUSY_FLUSH_MS (tests). */
+  quietMs?: number;
+  busyFlushMs?: number;
 }
 
 export interface SharedFeeds {
@@ -86,6 +94,8 @@ interface Feed {
 
 export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
   const slowBytes = options.slowClientBytes ?? SLOW_CLIENT_BYTES;
+  const quietMs = options.quietMs ?? QUIET_MS;
+  const busyFlushMs = options.busyFlushMs ?? BUSY_FLUSH_MS;
   const feeds = new Map<string, Feed>();
 
   function open(key: string, args: ExecutionArgs): Feed {
@@ -167,16 +177,17 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
   }
 
   /**
-   * The one encoding of this event; each member's message only splices its id in front. The
-   * payloads of a turn go out together, a member's in one write: at the end of the turn, or, for a
-   * feed quiet for QUIET_MS, at the end of the call that delivered them (a microtask) — a pushed
-   * source's publish, so a lone event (a submit on an idle node) leaves before the rest of the turn's
-   * work, its submit's answer included, and a batch published at once still leaves in one write.
+   * The one encoding of this event; each member's message only splices its id in front. Payloads
+   * go out together, a member's in one write: for a feed quiet for QUIET_MS, at the end of the call
+   * that delivered them (a microtask: a pushed source's publish), so a lone event (a submit on an
+   * idle node) leaves before the rest of the turn's work, its submit's answer included, and a batch
+   * published at once in one write; for a busy feed, BUSY_FLUSH_MS after the first, so a stream of
+   * events costs each member a write per window rather than one per event-loop turn.
    */
   function emit(feed: Feed, result: ExecutionResult) {
     if (feed.unsent.length === 0) {
-      if (performance.now() - feed.wroteAt > QUIET_MS) queueMicrotask(() => flush(feed));
-      else setImmediate(flush, feed);
+      if (performance.now() - feed.wroteAt > quietMs) queueMicrotask(() => flush(feed));
+      else setTimeout(flush, busyFlushMs, feed);
     }
     feed.unsent.push(Buffer.from(JSON.stringify(options.format(result))));
   }
