@@ -59,7 +59,6 @@ export type Topics = {
 /** Topics whose payload is one value (no dynamic id): the ones `EventBus.on` can listen to. */
 export type PlainTopic = { [K in keyof Topics]: Topics[K] extends [unknown] ? K : never }[keyof Topics];
 
-/** The pub/sub every node shares (src/executor/events.ts builds it). */
 /**
  * The bus as subscriptions see it: yoga's pub/sub (`publish(topic, ...args)`, `subscribe(topic, id?)`:
  * an async iterator per subscription) and `listen`, a plain function called in the publisher's own
@@ -71,6 +70,7 @@ export interface BusPubSub extends PubSub<Topics> {
   listen<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void): () => void;
 }
 
+/** The pub/sub every node shares (src/executor/events.ts builds it). */
 export interface EventBus {
   /** For type-graphql's `pubSub` option and the resolvers. */
   pubsub: BusPubSub;

@@ -34,7 +34,7 @@ export const BUSY_FLUSH_MS = 2;
 
 /**
  * Where one subscription's messages go: its WebSocket, the TCP socket under it and its graphql-ws id.
- * Frames are written to the TCP socket directly, a turn's frames for one subscription in one write
+ * Frames are written to the TCP socket directly, the pending frames for one subscription in one write
  * (ws's own sends go there too, in call order; without permessage-deflate, ws queues nothing).
  */
 export interface Wire {
@@ -81,7 +81,7 @@ interface Member {
 
 interface Feed {
   members: Set<Member>;
-  /** Payloads (JSON) of this turn not yet written: written at its end, a member's in one frame run. */
+  /** Payloads (JSON) not yet written: written together (see emit), a member's in one frame run. */
   unsent: Buffer[];
   /** When it last wrote (performance.now()): a quiet feed writes an event at once (see emit). */
   wroteAt: number;
