@@ -106,21 +106,19 @@ export function makeEventBus(options: EventBusOptions = {}): EventBus {
       },
     } as never,
   });
+  /** A plain listener of `topic`; `direct`: not a subscription (no replays), as EventBus.on. */
+  const attach = (topic: string, listener: (payload: never) => void, direct: boolean) => {
+    const cb: Listener = (event) => listener(event.detail as never);
+    local.add(topic, cb, { direct });
+    return () => local.remove(topic, cb);
+  };
   const pubsub: BusPubSub = Object.assign(yoga, {
-    listen<K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void) {
-      const cb: Listener = (event) => listener(event.detail as never);
-      local.add(topic, cb);
-      return () => local.remove(topic, cb);
-    },
+    listen: <K extends PlainTopic>(topic: K, listener: (payload: Topics[K][0]) => void) => attach(topic, listener, false),
   });
   return {
     pubsub,
     kind: link ? 'redis' : 'memory',
-    on(topic, listener) {
-      const cb: Listener = (event) => listener(event.detail as never);
-      local.add(topic, cb, { direct: true });
-      return () => local.remove(topic, cb);
-    },
+    on: (topic, listener) => attach(topic, listener, true),
     health: (): PubSubHealth => link?.health() ?? { kind: 'memory', state: 'up', since: createdAt, droppedPublishes: 0 },
     whenUp: (timeoutMs) => link?.whenUp(timeoutMs) ?? Promise.resolve(true),
     async close() {

@@ -126,10 +126,15 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
   /** The last member left: the feed lets go of the bus at once, not at its next event. */
   function abandon(key: string, feed: Feed) {
     retire(key, feed);
+    letGo(feed);
+  }
+
+  /** Returns the feed's source stream (it stops listening to the bus). */
+  function letGo(feed: Feed) {
     void feed.started.then((s) => ('next' in s ? s.return?.() : undefined)).catch(() => {});
   }
 
-  /** An event from a source that pushes: executed now, written in order behind any still executing. */
+  /** An event, executed now and written in order behind any whose execution is still pending. */
   function deliver(key: string, feed: Feed, args: ExecutionArgs, event: unknown) {
     if (feed.closed) return;
     let executed: ExecutionResult | Promise<ExecutionResult>;
@@ -150,18 +155,15 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
     });
   }
 
-  /** An async source: each event awaited, then executed. */
+  /** A source read as an async iterator: each event delivered as it comes, the end once they are written. */
   async function pump(key: string, feed: Feed, args: ExecutionArgs, stream: AsyncIterator<unknown>) {
     let failure: { err: unknown } | undefined;
     try {
-      for (let next = await stream.next(); !next.done && !feed.closed; next = await stream.next()) {
-        const executed = options.execute({ ...args, rootValue: next.value });
-        const result = executed instanceof Promise ? await executed : executed;
-        if (!feed.closed) emit(feed, result);
-      }
+      for (let next = await stream.next(); !next.done && !feed.closed; next = await stream.next()) deliver(key, feed, args, next.value);
     } catch (err) {
       failure = { err };
     }
+    await feed.pending;
     end(key, feed, failure);
   }
 
@@ -173,7 +175,7 @@ export function makeSharedFeeds(options: SharedFeedsOptions): SharedFeeds {
     for (const m of feed.members) m.end(failure?.err);
     feed.members.clear();
     // A pushed source that failed is let go here (an async one has ended already).
-    if (wasOpen && failure) void feed.started.then((s) => ('next' in s ? s.return?.() : undefined)).catch(() => {});
+    if (wasOpen && failure) letGo(feed);
   }
 
   /**

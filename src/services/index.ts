@@ -123,15 +123,18 @@ class ServiceSet implements Services {
     }));
   }
   get tasks() {
+    return (this.#tasks ??= this.makeTasks());
+  }
+  private makeTasks(): TaskService {
     const { config, executor, quotas, agentCache, onSubmitted, traced } = this.node;
     const agents = () => this.agents;
-    return (this.#tasks ??= makeTaskService({
+    return makeTaskService({
       config, store: this.view, executor, quotas, agentCache, onSubmitted, traced, logger: this.logger,
       // Made when a task filter names an agent, not with every task service (~15 µs a submit did not need).
       get agents() {
         return agents();
       },
-    }));
+    });
   }
   get tenants() {
     const { config, quotas } = this.node;
