@@ -68,8 +68,6 @@ export class Slot {
   private resTail = 0;
   /** An Atomics.waitAsync on the result head is pending. */
   private listening = false;
-  /** A wake of the worker is due at the end of this turn's posts (see post). */
-  private wakeDue = false;
 
   constructor(
     readonly worker: Worker,
@@ -110,15 +108,8 @@ export class Slot {
     }
     this.reqHead = (index + 1) | 0;
     Atomics.store(ch.ctl, REQ_HEAD, this.reqHead);
-    // Only a worker that had taken every earlier entry can be asleep (see worker.ts publish). It is
-    // woken once the posts of this turn are done (a microtask), not at the first: a woken worker
-    // often takes this thread's core, and then ran that one job and slept again before the next
-    // post, so a batch woke it per job. A late wake is never lost: the entry is published above,
-    // and a worker that reads REQ_HEAD before it waits does not sleep.
-    if (Atomics.load(ch.ctl, REQ_TAIL) === index && !this.wakeDue) {
-      this.wakeDue = true;
-      queueMicrotask(this.wakeWorker);
-    }
+    // Only a worker that had taken every earlier entry can be asleep (see worker.ts publish).
+    if (Atomics.load(ch.ctl, REQ_TAIL) === index) Atomics.notify(ch.ctl, REQ_HEAD);
   }
 
   /** Forget a compiled module (the cache evicted it); an idle worker applies it at once. */
@@ -159,11 +150,6 @@ export class Slot {
       }
     }
   }
-
-  private readonly wakeWorker = (): void => {
-    this.wakeDue = false;
-    Atomics.notify(this.ch.ctl, REQ_HEAD);
-  };
 
   private readonly woken = (how: 'ok' | 'timed-out'): void => {
     this.listening = false;

@@ -3,12 +3,10 @@
  * inline and falls back to whole messages for the rest. Both paths, and the sizes around the
  * slot boundaries, must give exactly what a single run gives: these tests pin that down.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { REQ_HEAD } from '../../src/runtime/channel.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRuntime } from '../../src/runtime/index.js';
 import type { Runtime } from '../../src/runtime/types.js';
 import { runRequest, text, watRef } from '../helpers/fixtures.js';
-import { sleep } from '../helpers/wait.js';
 
 let rt: Runtime;
 beforeAll(() => {
@@ -51,25 +49,6 @@ describe('shared-memory channel', () => {
     const print = await watRef('print_args_env');
     const outcomes = await Promise.all(Array.from({ length: 300 }, (_, i) => rt.run(runRequest(print, { args: [`task-${i}`] }))));
     outcomes.forEach((o, i) => expect(text(o.stdout)).toBe(`main.wasm\ntask-${i}\n--\n`));
-  });
-
-  it('wakes a sleeping worker once for the jobs posted in one turn, after the last of them', async () => {
-    const req = runRequest(await watRef('print_args_env'), { args: ['warm'] });
-    await rt.run(req); // compiled here, known to a worker
-    await sleep(50); // both workers asleep on an empty ring
-    const notify = vi.spyOn(Atomics, 'notify');
-    const wakes = () => notify.mock.calls.filter(([, index]) => index === REQ_HEAD).length;
-    try {
-      const runs = Array.from({ length: 40 }, (_, i) => rt.run(runRequest(req.module, { args: [`job-${i}`] })));
-      expect(wakes()).toBe(0); // posted, nobody woken yet
-      await null; // the end of the turn: the wakes queued by the posts have run
-      expect(wakes()).toBeGreaterThanOrEqual(1);
-      expect(wakes()).toBeLessThanOrEqual(2); // one per worker at most, not one per job
-      const outcomes = await Promise.all(runs);
-      outcomes.forEach((o, i) => expect(text(o.stdout)).toBe(`main.wasm\njob-${i}\n--\n`));
-    } finally {
-      notify.mockRestore();
-    }
   });
 
   it('reports fuel identically on both paths (a budget beyond i64 included)', async () => {
