@@ -28,7 +28,7 @@ import { Channel } from './channel.js';
 import { collectOutput, Fifo, outcomeOf, partial, received, started } from './job.js';
 import { LiveOutput, STAGE_BYTES, type StageMessage } from './live.js';
 import { CANCELLED, PENDING, RUN_STATES, type FromWorker, type Result, type WorkerInit } from './protocol.js';
-import { Slot, type Job } from './slot.js';
+import { Slot, WakeHold, type Job } from './slot.js';
 import type { PoolStats, RunOutcome } from './types.js';
 
 /** Starts a task worker with its init data (the ports travel in the transfer list). */
@@ -36,6 +36,8 @@ export type WorkerStarter = (init: WorkerInit, transfer: MessagePort[]) => Worke
 
 export class Pool {
   private readonly slots: Slot[] = [];
+  /** Wakes of sleeping workers, held while a slot drains its results (see WakeHold). */
+  private readonly wakes = new WakeHold();
   private spare: Slot | null = null;
   private readonly queue = new Fifo<Job>();
   private queued = 0;
@@ -120,7 +122,7 @@ export class Pool {
     const { port1, port2 } = new MessageChannel();
     const out = new MessageChannel();
     const worker = this.startWorker({ channel: ch.sab, data: port2, output: live.sab, out: out.port2 }, [port2, out.port2]);
-    const slot = new Slot(worker, ch, port1, live, out.port1, this.onDone);
+    const slot = new Slot(worker, ch, port1, live, out.port1, this.onDone, this.wakes);
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     out.port1.on('message', (m: StageMessage) => this.onStage(slot, m));
     worker.on('error', (e: Error) => this.onDeath(slot, `worker crashed: ${e.message}`));

@@ -3,8 +3,10 @@
  * inline and falls back to whole messages for the rest. Both paths, and the sizes around the
  * slot boundaries, must give exactly what a single run gives: these tests pin that down.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { REQ_HEAD } from '../../src/runtime/channel.js';
 import { makeRuntime } from '../../src/runtime/index.js';
+import { WakeHold } from '../../src/runtime/slot.js';
 import type { Runtime } from '../../src/runtime/types.js';
 import { runRequest, text, watRef } from '../helpers/fixtures.js';
 
@@ -49,6 +51,43 @@ describe('shared-memory channel', () => {
     const print = await watRef('print_args_env');
     const outcomes = await Promise.all(Array.from({ length: 300 }, (_, i) => rt.run(runRequest(print, { args: [`task-${i}`] }))));
     outcomes.forEach((o, i) => expect(text(o.stdout)).toBe(`main.wasm\ntask-${i}\n--\n`));
+  });
+
+  it('wakes no worker in the middle of a drain: the jobs it hands on are woken for once it is done', async () => {
+    const print = await watRef('print_args_env');
+    await rt.run(runRequest(print, { args: ['warm'] })); // compiled, known to a worker
+    let draining = 0;
+    let wokenInDrain = 0;
+    let woken = 0;
+    const during = WakeHold.prototype.during;
+    const hold = vi.spyOn(WakeHold.prototype, 'during').mockImplementation(function (this: WakeHold, work) {
+      draining++;
+      try {
+        return during.call(this, work);
+      } finally {
+        draining--;
+      }
+    });
+    const notify = Atomics.notify;
+    const spy = vi.spyOn(Atomics, 'notify').mockImplementation((array, index, count) => {
+      if (index === REQ_HEAD) {
+        woken++;
+        // `during` sends its held wakes in its finally, before the wrapper above counts it out.
+        if (draining > 0 && !new Error().stack!.includes('WakeHold.send')) wokenInDrain++;
+      }
+      return notify(array as Int32Array, index, count);
+    });
+    try {
+      // Far more than the inboxes hold: most jobs are handed on by drains, as each result arrives.
+      const outcomes = await Promise.all(Array.from({ length: 400 }, (_, i) => rt.run(runRequest(print, { args: [`job-${i}`] }))));
+      outcomes.forEach((o, i) => expect(text(o.stdout)).toBe(`main.wasm\njob-${i}\n--\n`));
+      expect(hold).toHaveBeenCalled();
+      expect(woken).toBeGreaterThan(0);
+      expect(wokenInDrain).toBe(0);
+    } finally {
+      spy.mockRestore();
+      hold.mockRestore();
+    }
   });
 
   it('reports fuel identically on both paths (a budget beyond i64 included)', async () => {
