@@ -68,8 +68,8 @@ describe('shared-memory channel', () => {
         draining--;
       }
     });
-    const notify = Atomics.notify;
-    const spy = vi.spyOn(Atomics, 'notify').mockImplementation((array, index, count) => {
+    const notify = Atomics.notify.bind(Atomics) as (array: Int32Array, index: number, count?: number) => number;
+    const spy = vi.spyOn(Atomics, 'notify').mockImplementation((array: Int32Array | BigInt64Array, index: number, count?: number) => {
       if (index === REQ_HEAD) {
         woken++;
         // `during` sends its held wakes in its finally, before the wrapper above counts it out.
