@@ -16,7 +16,6 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -26,7 +25,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { migrate, readMigrations, type MigrationConnection } from './migrate.js';
 import { encodeParams, queueTypes } from './pg-values.js';
 import { makeLocalNotifier, makePgNotifier, type Notifier } from './notify.js';
-import { PgliteSocket } from './pglite-socket.js';
+import { pgliteClientConfig } from './pglite-socket.js';
 import { makeScheduler, type Scheduler } from './schedule.js';
 
 /** The client as the store makes it: task.search_text omitted from every read (OMIT). */
@@ -153,7 +152,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   // node-postgres over the PGlite instance: named statements are parsed once, and after a few runs
   // planned once (plan_cache_mode auto). Parsing and planning the queue's CTEs in Wasm was most of
   // a one-task submit's cost: at 200 submits/s, 1.0 core and p50 6-26 ms; prepared, 0.75 core and ~3 ms.
-  const client = new pg.Client({ stream: () => new PgliteSocket(db) as unknown as Socket, user: 'postgres', database: 'postgres', types: queueTypes });
+  const client = new pg.Client({ ...pgliteClientConfig(db), types: queueTypes });
   await client.connect();
   const named = async <T>(text: string, params?: unknown[]) => (await client.query({ text, values: encodeParams(params), name: statementName(text) })).rows as T[];
   const query: Query = <T>(text: string, params?: unknown[]) => first(() => named<T>(text, params));

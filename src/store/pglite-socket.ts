@@ -13,7 +13,16 @@
  * messages, as from a server (docs/RATIONALE.md, "PGlite through a socket of its own").
  */
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+
+/** A node-postgres client's config for `db` through a PgliteSocket (add `types` and the like). */
+export const pgliteClientConfig = (db: PGlite): pg.ClientConfig => ({
+  stream: () => new PgliteSocket(db) as unknown as Socket,
+  user: 'postgres',
+  database: 'postgres',
+});
 
 /** The stream the client's Connection uses: these members, no more (pg 8's lib/connection.js and lib/client.js). */
 export class PgliteSocket extends EventEmitter {
@@ -49,13 +58,14 @@ export class PgliteSocket extends EventEmitter {
     return this;
   }
 
-  write(chunk: Uint8Array, callback?: (err?: Error | null) => void): boolean {
+  /** The client writes Buffers it does not touch again (pg-protocol's serializer makes a new one per message). */
+  write(chunk: Buffer, callback?: (err?: Error | null) => void): boolean {
     if (!this.writable) {
       callback?.(new Error('the PGlite socket is closed'));
       return false;
     }
     if (this.pending.length === 0) queueMicrotask(this.send);
-    this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.pending.push(chunk);
     if (callback) queueMicrotask(() => callback());
     return true;
   }

@@ -4,15 +4,14 @@
  * errors that leave the connection usable, transactions, and an end that does not hang.
  */
 import { PGlite } from '@electric-sql/pglite';
-import type { Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgliteSocket } from '../../src/store/pglite-socket.js';
+import { pgliteClientConfig } from '../../src/store/pglite-socket.js';
 
 let db: PGlite;
 let client: pg.Client;
 
-const connect = () => new pg.Client({ stream: () => new PgliteSocket(db) as unknown as Socket, user: 'postgres', database: 'postgres' });
+const connect = (on = db) => new pg.Client(pgliteClientConfig(on));
 
 beforeAll(async () => {
   db = await PGlite.create();
@@ -67,7 +66,7 @@ describe('PgliteSocket', () => {
 
   it('fails the query under way when PGlite goes away, rather than leave it hanging', async () => {
     const gone = await PGlite.create();
-    const c = new pg.Client({ stream: () => new PgliteSocket(gone) as unknown as Socket, user: 'postgres', database: 'postgres' });
+    const c = connect(gone);
     c.on('error', () => {}); // the client reports the lost socket as well
     await c.connect();
     await gone.close();
