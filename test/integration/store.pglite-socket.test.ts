@@ -17,8 +17,13 @@ beforeAll(async () => {
   db = await PGlite.create();
   client = connect();
   await client.connect();
-  await client.query('CREATE TABLE t (id int PRIMARY KEY, b bytea, at timestamptz, n bigint, j jsonb, s text)');
 });
+
+/** A table of the test's own: CI shuffles the tests of a file, so none may lean on another's rows. */
+const table = async (name: string) => {
+  await client.query(`CREATE TABLE ${name} (id int PRIMARY KEY, b bytea, at timestamptz, n bigint, j jsonb, s text)`);
+  return name;
+};
 afterAll(async () => {
   await client?.end();
   await db?.close();
@@ -26,13 +31,14 @@ afterAll(async () => {
 
 describe('PgliteSocket', () => {
   it('runs named statements with parameters and returns the rows as a server would', async () => {
-    const insert = { name: 'ins', text: 'INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, b, n, j, s' };
+    const t = await table('rows');
+    const insert = { name: 'ins', text: `INSERT INTO ${t} VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, b, n, j, s` };
     const at = new Date('2026-12-07T06:00:00.123Z');
     for (let i = 1; i <= 3; i++) {
       const { rows } = await client.query({ ...insert, values: [i, Buffer.from([0, 255, i]), at, String(2n ** 62n + BigInt(i)), JSON.stringify({ i, ü: 'ö' }), `row ${i} ✓`] });
       expect(rows).toEqual([{ id: i, b: Buffer.from([0, 255, i]), n: String(2n ** 62n + BigInt(i)), j: { i, ü: 'ö' }, s: `row ${i} ✓` }]);
     }
-    const { rows } = await client.query({ name: 'sel', text: 'SELECT at FROM t WHERE id = $1', values: [2] });
+    const { rows } = await client.query({ name: 'sel', text: `SELECT at FROM ${t} WHERE id = $1`, values: [2] });
     expect((rows[0] as { at: Date }).at.toISOString()).toBe(at.toISOString());
   });
 
@@ -43,17 +49,20 @@ describe('PgliteSocket', () => {
   });
 
   it('turns a database error into a rejected query and stays usable', async () => {
-    await expect(client.query('INSERT INTO t (id) VALUES (1)')).rejects.toMatchObject({ code: '23505', constraint: 't_pkey' });
-    await expect(client.query({ name: 'bad', text: 'SELECT nope FROM t' })).rejects.toMatchObject({ code: '42703' });
-    expect((await client.query('SELECT count(*)::int AS c FROM t')).rows).toEqual([{ c: 3 }]);
+    const t = await table('errs');
+    await client.query(`INSERT INTO ${t} (id) VALUES (1), (2), (3)`);
+    await expect(client.query(`INSERT INTO ${t} (id) VALUES (1)`)).rejects.toMatchObject({ code: '23505', constraint: `${t}_pkey` });
+    await expect(client.query({ name: 'bad', text: `SELECT nope FROM ${t}` })).rejects.toMatchObject({ code: '42703' });
+    expect((await client.query(`SELECT count(*)::int AS c FROM ${t}`)).rows).toEqual([{ c: 3 }]);
   });
 
   it('keeps a transaction on its connection: rolled back, nothing stays', async () => {
+    const t = await table('tx');
     await client.query('BEGIN');
-    await client.query('INSERT INTO t (id) VALUES (100)');
-    expect((await client.query('SELECT count(*)::int AS c FROM t WHERE id = 100')).rows).toEqual([{ c: 1 }]);
+    await client.query(`INSERT INTO ${t} (id) VALUES (100)`);
+    expect((await client.query(`SELECT count(*)::int AS c FROM ${t}`)).rows).toEqual([{ c: 1 }]);
     await client.query('ROLLBACK');
-    expect((await client.query('SELECT count(*)::int AS c FROM t WHERE id = 100')).rows).toEqual([{ c: 0 }]);
+    expect((await client.query(`SELECT count(*)::int AS c FROM ${t}`)).rows).toEqual([{ c: 0 }]);
   });
 
   it('ends cleanly, and a query on an ended client fails instead of hanging', async () => {
